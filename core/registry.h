@@ -1,0 +1,68 @@
+/*
+ * registry - loads plugins and keeps them by kind and name.
+ * It owns dlopen/dlclose and every check made before a plugin's code is
+ * trusted: file and directory ownership and modes (after resolving
+ * symlinks), the one exported symbol, descriptor magic and size, ABI
+ * major/minor, kind and vtable size, name syntax and uniqueness.
+ * It never runs a plugin's init; callers do that with the host table.
+ */
+#ifndef DC_REGISTRY_H
+#define DC_REGISTRY_H
+
+#include <stddef.h>
+
+#include <datachat/plugin.h>
+
+struct dc_plugin_ref {
+    char *path;     /* resolved absolute path */
+    char *name;     /* copied from the descriptor */
+    char *version;
+    char *license;
+    char *build_sig;
+    char *description;
+    int kind;
+    uint16_t abi_major, abi_minor;
+    const struct dc_plugin_descriptor *desc; /* valid while loaded */
+    const void *vtable;
+    void *dl;       /* dlopen handle */
+};
+
+/* A plugin file that was refused, kept so `plugins list` can say why. */
+struct dc_plugin_refusal {
+    char *path;
+    char *reason;   /* names the file and the reason */
+};
+
+struct registry;
+
+int registry_new(struct registry **out);
+void registry_free(struct registry *r); /* dlcloses everything */
+
+/* Loads one file; every check above. On refusal returns a negative code,
+ * writes "FILE: reason" to err and records the refusal. */
+int registry_load_file(struct registry *r, const char *path,
+                       const struct dc_plugin_ref **out, char *err, size_t errlen);
+
+/* Loads every *.so in dir (sorted by name); refusals are recorded, not
+ * fatal. A missing dir is not an error; an unsafe dir (group/world
+ * writable, wrong owner) is refused as a whole. Returns the count loaded. */
+int registry_load_dir(struct registry *r, const char *dir);
+
+/* Checks a file without keeping it: same checks as registry_load_file,
+ * plus the descriptor copied into *info (strings owned by info; free with
+ * registry_ref_clear). Duplicate-name checks apply against r if non-NULL. */
+int registry_check_file(struct registry *r, const char *path, struct dc_plugin_ref *info,
+                        char *err, size_t errlen);
+void registry_ref_clear(struct dc_plugin_ref *info);
+
+const struct dc_plugin_ref *registry_find(const struct registry *r, int kind,
+                                          const char *name);
+size_t registry_count(const struct registry *r);
+const struct dc_plugin_ref *registry_at(const struct registry *r, size_t i);
+size_t registry_nrefusals(const struct registry *r);
+const struct dc_plugin_refusal *registry_refusal_at(const struct registry *r, size_t i);
+
+/* Size a vtable of this kind must at least have for ABI 1.0. */
+size_t registry_min_vtable_size(int kind);
+
+#endif

@@ -1,0 +1,225 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <datachat/value.h>
+
+void sbuf_init(struct sbuf *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void sbuf_free(struct sbuf *b)
+{
+    free(b->p);
+    sbuf_init(b);
+}
+
+static int sbuf_grow(struct sbuf *b, size_t need)
+{
+    if (b->oom)
+        return DC_ENOMEM;
+    if (b->len + need + 1 <= b->cap)
+        return DC_OK;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + need + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = 1;
+            return DC_ENOMEM;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return DC_ENOMEM;
+    }
+    b->p = p;
+    b->cap = cap;
+    return DC_OK;
+}
+
+int sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (sbuf_grow(b, n) != DC_OK)
+        return DC_ENOMEM;
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return DC_OK;
+}
+
+int sbuf_adds(struct sbuf *b, const char *s)
+{
+    return sbuf_add(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+int sbuf_vaddf(struct sbuf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return DC_EINVAL;
+    if (sbuf_grow(b, (size_t)n) != DC_OK)
+        return DC_ENOMEM;
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return DC_OK;
+}
+
+int sbuf_addf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = sbuf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+char *sbuf_detach(struct sbuf *b)
+{
+    if (b->oom) {
+        sbuf_free(b);
+        return NULL;
+    }
+    char *p = b->p ? b->p : strdup("");
+    sbuf_init(b);
+    return p;
+}
+
+int util_err(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int64_t util_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void util_iso_time(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%06dZ", (int)(ts.tv_nsec / 1000));
+}
+
+int util_read_file(const char *path, size_t max, char **out, size_t *len,
+                   char *err, size_t errlen)
+{
+    int rc = DC_OK;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return util_err(err, errlen, DC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 8192;
+            char *p = realloc(buf, ncap);
+            if (!p) {
+                rc = util_err(err, errlen, DC_ENOMEM, "%s: out of memory", path);
+                goto cleanup;
+            }
+            buf = p;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = util_err(err, errlen, DC_EIO, "%s: read failed: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            rc = util_err(err, errlen, DC_ELIMIT, "%s: larger than %zu bytes", path, max);
+            goto cleanup;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    buf = NULL;
+cleanup:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+char *util_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *util_strndup(const char *s, size_t n)
+{
+    return s ? strndup(s, n) : NULL;
+}
+
+char *util_dirname(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+char *util_join_path(const char *base, const char *path)
+{
+    if (!path)
+        return NULL;
+    if (path[0] == '/' || !base || !*base)
+        return strdup(path);
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_adds(&b, base);
+    if (b.len && b.p[b.len - 1] != '/')
+        sbuf_adds(&b, "/");
+    sbuf_adds(&b, path);
+    return sbuf_detach(&b);
+}
+
+int util_sha256_hex(const void *data, size_t n, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    static const char hex[] = "0123456789abcdef";
+    if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+        out[0] = '\0';
+        return DC_ERR;
+    }
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return DC_OK;
+}
