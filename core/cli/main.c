@@ -1,5 +1,156 @@
-/* placeholder replaced by the CLI */
-int main(void)
+/* datachat - the command-line entry point: parses options and dispatches
+ * to a subcommand. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <datachat/plugin.h>
+
+#include "cli.h"
+#include "config.h"
+#include "runtime.h"
+
+static const char usage[] =
+    "usage: datachat [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  query QUESTION          answer a question about a database\n"
+    "  config check [FILE]    validate a config file without running anything\n"
+    "  config graph [--dot]   print the pipeline graph (text, or Graphviz DOT)\n"
+    "  plugins list            list loaded plugins and refused plugin files\n"
+    "  plugins check FILE      check one plugin file and show its descriptor\n"
+    "  audit verify [FILE]     verify the audit log's hash chain\n"
+    "  doctor                  check the installation: plugins, config, databases\n"
+    "\n"
+    "Options:\n"
+    "  --config FILE   config file (default: $DATACHAT_CONFIG, ./config/datachat.yaml,\n"
+    "                  else built-in defaults with the demo database var/demo.db)\n"
+    "  --db NAME       database to ask (default: the config's default_database)\n"
+    "  --as PRINCIPAL  act as this principal (default: the config's default_principal)\n"
+    "  --json          machine-readable output\n"
+    "  --audit FILE    write the audit log here instead of the config's audit.path\n"
+    "  -v, --verbose   show plugin log lines\n"
+    "  -h, --help      this text;  --version  the version\n"
+    "\n"
+    "Exit status: 0 answered; 1 error (database, plugin, audit); 2 usage, config or\n"
+    "input error; 3 refused (destructive or injected request, or the SQL gate).\n";
+
+void cli_error(const char *fmt, ...)
 {
-    return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("datachat: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int take_value(int argc, char **argv, int *i, const char **out)
+{
+    const char *a = argv[*i];
+    const char *eq = strchr(a, '=');
+    if (eq && a[0] == '-' && a[1] == '-') {
+        *out = eq + 1;
+        return CLI_OK;
+    }
+    if (*i + 1 >= argc) {
+        cli_error("option %s needs a value", a);
+        return CLI_USAGE;
+    }
+    *out = argv[++*i];
+    return CLI_OK;
+}
+
+static int opt_is(const char *a, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+int cli_parse(int argc, char **argv, struct cli *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->args = calloc((size_t)argc + 1, sizeof(char *));
+    if (!c->args) {
+        cli_error("out of memory");
+        return CLI_ERROR;
+    }
+    int only_positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = CLI_OK;
+        if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
+            c->args[c->nargs++] = argv[i];
+        } else if (strcmp(a, "--") == 0) {
+            only_positional = 1;
+        } else if (opt_is(a, "--config")) {
+            rc = take_value(argc, argv, &i, &c->config_path);
+        } else if (opt_is(a, "--db")) {
+            rc = take_value(argc, argv, &i, &c->db);
+        } else if (opt_is(a, "--as")) {
+            rc = take_value(argc, argv, &i, &c->principal);
+        } else if (opt_is(a, "--audit")) {
+            rc = take_value(argc, argv, &i, &c->audit_path);
+        } else if (strcmp(a, "--json") == 0) {
+            c->json = 1;
+        } else if (strcmp(a, "--dot") == 0) {
+            c->dot = 1;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            c->verbose = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            exit(CLI_OK);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("datachat %s (plugin ABI %d.%d)\n", DC_VERSION, DC_ABI_MAJOR, DC_ABI_MINOR);
+            exit(CLI_OK);
+        } else {
+            cli_error("unknown option '%s' (see datachat --help)", a);
+            rc = CLI_USAGE;
+        }
+        if (rc != CLI_OK)
+            return rc;
+    }
+    return CLI_OK;
+}
+
+void cli_free(struct cli *c)
+{
+    free(c->args);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    int rc = cli_parse(argc, argv, &c);
+    if (rc != CLI_OK) {
+        cli_free(&c);
+        return rc;
+    }
+    if (c.nargs == 0) {
+        fputs(usage, stderr);
+        cli_free(&c);
+        return CLI_USAGE;
+    }
+    const char *cmd = c.args[0];
+    /* Subcommands see their own words first. */
+    c.args++;
+    c.nargs--;
+    if (strcmp(cmd, "query") == 0 || strcmp(cmd, "ask") == 0)
+        rc = cmd_query(&c);
+    else if (strcmp(cmd, "config") == 0)
+        rc = cmd_config(&c);
+    else if (strcmp(cmd, "plugins") == 0)
+        rc = cmd_plugins(&c);
+    else if (strcmp(cmd, "audit") == 0)
+        rc = cmd_audit(&c);
+    else if (strcmp(cmd, "doctor") == 0)
+        rc = cmd_doctor(&c);
+    else {
+        cli_error("unknown command '%s' (see datachat --help)", cmd);
+        rc = CLI_USAGE;
+    }
+    c.args--;
+    cli_free(&c);
+    return rc;
 }

@@ -1,0 +1,49 @@
+/*
+ * cli - the `datachat` command line: option parsing shared by subcommands,
+ * exit codes and output helpers. Subcommands live in cmd_*.c; each returns
+ * an exit code and prints only through these helpers or stdout/stderr.
+ */
+#ifndef DC_CLI_H
+#define DC_CLI_H
+
+#include <stddef.h>
+
+/* Exit codes, documented in `datachat --help` and docs/CLI.md. */
+enum {
+    CLI_OK = 0,
+    CLI_ERROR = 1,   /* runtime error: database, plugin, audit, internal */
+    CLI_USAGE = 2,   /* bad usage, bad config, bad input */
+    CLI_REFUSED = 3  /* refused by the intent gate, the SQL gate or policy */
+};
+
+struct cli {
+    const char *config_path;
+    const char *db;
+    const char *principal;
+    const char *audit_path;
+    int json;
+    int dot;
+    int verbose;
+    char **args;      /* positional arguments after the subcommand words */
+    int nargs;
+};
+
+/* Parses global and subcommand options out of argv (any position);
+ * positional words are left in c->args. Returns CLI_OK or CLI_USAGE. */
+int cli_parse(int argc, char **argv, struct cli *c);
+void cli_free(struct cli *c);
+
+/* "datachat: error: ..." on stderr, one line. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int cmd_query(struct cli *c);
+int cmd_config(struct cli *c);
+int cmd_plugins(struct cli *c);
+int cmd_audit(struct cli *c);
+int cmd_doctor(struct cli *c);
+
+/* Loads the runtime (phase 1), printing config diagnostics on failure. */
+struct runtime;
+int cli_load_runtime(struct cli *c, struct runtime **rt);
+
+#endif

@@ -1,0 +1,222 @@
+/* `datachat config|plugins|audit|doctor`: the commands that inspect an
+ * installation rather than answer questions. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <datachat/host.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "registry.h"
+#include "runtime.h"
+#include "schema.h"
+
+static void print_json_obj(json_t *o)
+{
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(o);
+}
+
+int cmd_config(struct cli *c)
+{
+    if (c->nargs < 1) {
+        cli_error("config needs a subcommand: check [FILE] or graph [--dot] [FILE]");
+        return CLI_USAGE;
+    }
+    const char *sub = c->args[0];
+    if (c->nargs > 2) {
+        cli_error("config %s takes at most one FILE", sub);
+        return CLI_USAGE;
+    }
+    if (c->nargs == 2)
+        c->config_path = c->args[1];
+    if (strcmp(sub, "check") != 0 && strcmp(sub, "graph") != 0) {
+        cli_error("unknown config subcommand '%s' (check, graph)", sub);
+        return CLI_USAGE;
+    }
+    struct runtime *rt = NULL;
+    int rc = cli_load_runtime(c, &rt);
+    if (rc != CLI_OK)
+        return rc;
+    if (strcmp(sub, "check") == 0) {
+        printf("%s: ok (%zu databases, %zu stages, entry '%s')\n",
+               rt->builtin_config ? "built-in configuration" : rt->cfg->path, rt->cfg->ndbs,
+               rt->cfg->nstages, rt->cfg->entry);
+    } else {
+        char *g = c->dot ? config_graph_dot(rt->cfg) : config_graph_text(rt->cfg);
+        if (!g) {
+            cli_error("out of memory");
+            rc = CLI_ERROR;
+        } else {
+            fputs(g, stdout);
+            free(g);
+        }
+    }
+    runtime_free(rt);
+    return rc;
+}
+
+static json_t *ref_json(const struct dc_plugin_ref *p, const char *state)
+{
+    char abi[16];
+    snprintf(abi, sizeof(abi), "%u.%u", p->abi_major, p->abi_minor);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", p->name, "kind",
+                     dc_kind_name(p->kind), "version", p->version, "license", p->license, "abi",
+                     abi, "path", p->path, "build", p->build_sig ? p->build_sig : "", "state",
+                     state);
+}
+
+static int plugins_list(struct cli *c)
+{
+    struct runtime *rt = NULL;
+    int rc = cli_load_runtime(c, &rt);
+    if (rc != CLI_OK)
+        return rc;
+    size_t n = registry_count(rt->reg), nr = registry_nrefusals(rt->reg);
+    if (c->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, ref_json(registry_at(rt->reg, i), "ok"));
+        for (size_t i = 0; i < nr; i++) {
+            const struct dc_plugin_refusal *f = registry_refusal_at(rt->reg, i);
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "path", f->path, "state",
+                                                 "refused", "reason", f->reason));
+        }
+        print_json_obj(arr);
+    } else {
+        printf("%-10s %-16s %-8s %-6s %s\n", "KIND", "NAME", "VERSION", "STATE", "PATH");
+        for (size_t i = 0; i < n; i++) {
+            const struct dc_plugin_ref *p = registry_at(rt->reg, i);
+            printf("%-10s %-16s %-8s %-6s %s\n", dc_kind_name(p->kind), p->name, p->version, "ok",
+                   p->path);
+        }
+        for (size_t i = 0; i < nr; i++)
+            printf("refused: %s\n", registry_refusal_at(rt->reg, i)->reason);
+    }
+    runtime_free(rt);
+    return CLI_OK;
+}
+
+static int plugins_check(struct cli *c)
+{
+    if (c->nargs != 2) {
+        cli_error("plugins check needs exactly one FILE");
+        return CLI_USAGE;
+    }
+    struct dc_plugin_ref info;
+    char err[1024] = "";
+    memset(&info, 0, sizeof(info));
+    int rc = registry_check_file(NULL, c->args[1], &info, err, sizeof(err));
+    if (rc != DC_OK) {
+        if (c->json)
+            print_json_obj(json_pack("{s:s, s:s, s:s}", "path", c->args[1], "state", "refused",
+                                     "reason", err));
+        else
+            cli_error("%s", err);
+        return CLI_ERROR;
+    }
+    if (c->json) {
+        print_json_obj(ref_json(&info, "ok"));
+    } else {
+        printf("%s: ok\n  name     %s\n  kind     %s\n  version  %s\n  license  %s\n"
+               "  abi      %u.%u (host %d.%d)\n  build    %s\n",
+               info.path, info.name, dc_kind_name(info.kind), info.version, info.license,
+               info.abi_major, info.abi_minor, DC_ABI_MAJOR, DC_ABI_MINOR,
+               info.build_sig ? info.build_sig : "");
+        if (info.description)
+            printf("  about    %s\n", info.description);
+    }
+    registry_ref_clear(&info);
+    return CLI_OK;
+}
+
+int cmd_plugins(struct cli *c)
+{
+    if (c->nargs >= 1 && strcmp(c->args[0], "list") == 0)
+        return plugins_list(c);
+    if (c->nargs >= 1 && strcmp(c->args[0], "check") == 0)
+        return plugins_check(c);
+    cli_error("plugins needs a subcommand: list, or check FILE");
+    return CLI_USAGE;
+}
+
+int cmd_audit(struct cli *c)
+{
+    if (c->nargs < 1 || strcmp(c->args[0], "verify") != 0 || c->nargs > 2) {
+        cli_error("usage: datachat audit verify [FILE]");
+        return CLI_USAGE;
+    }
+    const char *path = c->nargs == 2 ? c->args[1] : NULL;
+    struct runtime *rt = NULL;
+    if (!path) {
+        int rc = cli_load_runtime(c, &rt);
+        if (rc != CLI_OK)
+            return rc;
+        path = rt->cfg->audit_path;
+    }
+    struct audit_verify_report rep;
+    memset(&rep, 0, sizeof(rep));
+    int rc = audit_verify(path, &rep);
+    int ret;
+    if (rc != DC_OK) {
+        cli_error("%s: cannot verify: %s", path, rep.reason[0] ? rep.reason : "unreadable");
+        ret = CLI_ERROR;
+    } else if (rep.ok) {
+        printf("%s: ok, %llu records, chain intact\n", path, (unsigned long long)rep.records);
+        ret = CLI_OK;
+    } else {
+        printf("%s:%llu: TAMPERED: %s (%llu records verified before it)\n", path,
+               (unsigned long long)rep.bad_line, rep.reason, (unsigned long long)rep.records);
+        ret = CLI_ERROR;
+    }
+    runtime_free(rt);
+    return ret;
+}
+
+/* Checks each layer in order and says which one is broken. */
+int cmd_doctor(struct cli *c)
+{
+    int bad = 0;
+    char err[1024] = "";
+    struct runtime *rt = NULL;
+    int rc = cli_load_runtime(c, &rt);
+    if (rc != CLI_OK) {
+        printf("config   FAIL (see the errors above)\n");
+        return rc;
+    }
+    printf("config   ok    %s\n", rt->builtin_config ? "(built-in defaults)" : rt->cfg->path);
+    printf("plugins  %-5s %zu loaded from %s", registry_nrefusals(rt->reg) ? "WARN" : "ok",
+           registry_count(rt->reg), rt->plugin_dir_builtin ? rt->plugin_dir_builtin : "(none)");
+    for (size_t i = 0; i < rt->cfg->nplugin_dirs; i++)
+        printf(", %s", rt->cfg->plugin_dirs[i]);
+    printf("\n");
+    for (size_t i = 0; i < registry_nrefusals(rt->reg); i++)
+        printf("         refused: %s\n", registry_refusal_at(rt->reg, i)->reason);
+    struct runtime_opts o = {.config_path = c->config_path, .audit_path = c->audit_path,
+                             .log_level = DC_LOG_WARN};
+    if (runtime_start(rt, &o, err, sizeof(err)) != DC_OK) {
+        printf("runtime  FAIL  %s\n", err);
+        runtime_free(rt);
+        return CLI_ERROR;
+    }
+    printf("audit    ok    %s\n", rt->cfg->audit_path);
+    for (size_t i = 0; i < rt->ndbs; i++) {
+        const struct dc_schema *s = db_schema(&rt->dbs[i], err, sizeof(err));
+        if (s)
+            printf("database ok    %s (%s): %zu tables\n", rt->dbs[i].name,
+                   rt->dbs[i].plugin->name, schema_ntables(s));
+        else {
+            printf("database FAIL  %s: %s\n", rt->dbs[i].name, err);
+            bad = 1;
+        }
+    }
+    runtime_free(rt);
+    return bad ? CLI_ERROR : CLI_OK;
+}

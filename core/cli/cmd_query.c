@@ -1,0 +1,279 @@
+/* `datachat query`: answers one question through the pipeline, on the
+ * worker pool so the event loop stays free for signals and timers. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <datachat/host.h>
+
+#include "cli.h"
+#include "ctx.h"
+#include "loop.h"
+#include "result.h"
+#include "runtime.h"
+#include "util.h"
+
+#define STDIN_QUESTION_MAX (16u << 20)
+
+int cli_load_runtime(struct cli *c, struct runtime **rt)
+{
+    char err[1024] = "";
+    struct runtime_opts o = {.config_path = c->config_path,
+                             .audit_path = c->audit_path,
+                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
+    int rc = runtime_load(&o, rt, err, sizeof(err));
+    if (rc == DC_OK)
+        return CLI_OK;
+    if (*rt && (*rt)->diags.n) {
+        for (size_t i = 0; i < (*rt)->diags.n; i++) {
+            char line[1200];
+            config_diag_format(&(*rt)->diags.d[i], line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
+        }
+        if ((*rt)->diags.dropped)
+            fprintf(stderr, "(%zu more errors not shown)\n", (*rt)->diags.dropped);
+    } else {
+        cli_error("%s", err);
+    }
+    runtime_free(*rt);
+    *rt = NULL;
+    return rc == DC_EINVAL ? CLI_USAGE : CLI_ERROR;
+}
+
+struct ask_job {
+    struct runtime *rt;
+    const char *question;
+    const char *db;
+    const char *principal;
+    const char *format;
+    struct dc_ctx *ctx;
+    int rc;
+    int done;
+};
+
+static void ask_work(void *arg)
+{
+    struct ask_job *j = arg;
+    j->rc = runtime_ask(j->rt, j->question, j->db, j->principal, j->format, &j->ctx);
+}
+
+static void ask_done(struct loop *l, void *arg)
+{
+    struct ask_job *j = arg;
+    j->done = 1;
+    loop_stop(l);
+}
+
+static json_t *value_json(const struct dc_value *v)
+{
+    switch (v->type) {
+    case DC_NULL: return json_null();
+    case DC_INT: return json_integer(v->v.i);
+    case DC_BOOL: return json_boolean(v->v.i);
+    case DC_REAL: return json_real(v->v.d);
+    default: {
+        char *t = result_value_text(v);
+        json_t *s = t ? json_stringn(t, strlen(t)) : NULL;
+        free(t);
+        return s ? s : json_null();
+    }
+    }
+}
+
+static json_t *trace_json(struct dc_ctx *ctx)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ctx_ntrace(ctx); i++) {
+        const struct trace_step *t = ctx_trace_at(ctx, i);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "stage", t->stage,
+                                             "plugin", t->plugin, "outcome", t->outcome,
+                                             "reason", t->reason, "us", (json_int_t)t->us));
+    }
+    return arr;
+}
+
+static int print_json(struct dc_ctx *ctx, int64_t total_us)
+{
+    json_t *o = json_object();
+    const char *answer = ctx_get(ctx, "answer");
+    json_object_set_new(o, "question", json_string(ctx_get(ctx, "question")));
+    json_object_set_new(o, "database", ctx_get(ctx, "database")
+                                           ? json_string(ctx_get(ctx, "database"))
+                                           : json_null());
+    json_object_set_new(o, "answer", answer ? json_string(answer) : json_null());
+    const char *sql = ctx_get(ctx, "sql.run") ? ctx_get(ctx, "sql.run") : ctx_get(ctx, "sql");
+    json_object_set_new(o, "sql", sql ? json_string(sql) : json_null());
+    const struct dc_result *r = ctx_result(ctx);
+    json_t *cols = json_array(), *rows = json_array();
+    if (r) {
+        for (size_t i = 0; i < result_ncols(r); i++)
+            json_array_append_new(cols, json_pack("{s:s, s:s}", "name", result_col_name(r, i),
+                                                  "type", dc_type_name(result_col_type(r, i))));
+        for (size_t i = 0; i < result_nrows(r); i++) {
+            json_t *row = json_array();
+            for (size_t k = 0; k < result_ncols(r); k++)
+                json_array_append_new(row, value_json(result_get(r, i, k)));
+            json_array_append_new(rows, row);
+        }
+    }
+    json_object_set_new(o, "columns", cols);
+    json_object_set_new(o, "rows", rows);
+    json_object_set_new(o, "row_count", json_integer((json_int_t)result_nrows(r)));
+    json_object_set_new(o, "truncated", json_boolean(result_truncated(r)));
+    if (ctx_get(ctx, "intent"))
+        json_object_set_new(o, "intent", json_string(ctx_get(ctx, "intent")));
+    const char *refused = ctx_get(ctx, "refused");
+    if (refused)
+        json_object_set_new(o, "refused",
+                            json_pack("{s:s, s:s?}", "code", refused, "reason",
+                                      ctx_error_message(ctx) ? ctx_error_message(ctx) : answer));
+    if (ctx_error_code(ctx))
+        json_object_set_new(o, "error", json_pack("{s:s, s:s}", "code", ctx_error_code(ctx),
+                                                  "message", ctx_error_message(ctx)));
+    json_object_set_new(o, "trace", trace_json(ctx));
+    int64_t stages_us = 0;
+    for (size_t i = 0; i < ctx_ntrace(ctx); i++)
+        stages_us += ctx_trace_at(ctx, i)->us;
+    json_object_set_new(o, "timings", json_pack("{s:I, s:I}", "total_us", (json_int_t)total_us,
+                                                 "stages_us", (json_int_t)stages_us));
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (!s) {
+        cli_error("cannot encode the answer as JSON");
+        return CLI_ERROR;
+    }
+    puts(s);
+    free(s);
+    return CLI_OK;
+}
+
+static int exit_code_for(struct dc_ctx *ctx, int rc)
+{
+    if (ctx_get(ctx, "refused"))
+        return CLI_REFUSED;
+    if (rc == DC_OK && !ctx_error_code(ctx))
+        return CLI_OK;
+    const char *code = ctx_error_code(ctx);
+    if (code && (strncmp(code, "E-QUERY-", 8) == 0 || strcmp(code, "E-DB-UNKNOWN") == 0))
+        return CLI_USAGE;
+    return CLI_ERROR;
+}
+
+/* The question: all positional words joined, or stdin when it is "-". */
+static int read_question(struct cli *c, char **out)
+{
+    if (c->nargs == 1 && strcmp(c->args[0], "-") == 0) {
+        char err[256];
+        size_t len;
+        if (util_read_file("/dev/stdin", STDIN_QUESTION_MAX, out, &len, err, sizeof(err)) !=
+            DC_OK) {
+            cli_error("reading the question from stdin: %s", err);
+            return CLI_USAGE;
+        }
+        return CLI_OK;
+    }
+    struct sbuf b;
+    sbuf_init(&b);
+    for (int i = 0; i < c->nargs; i++) {
+        if (i)
+            sbuf_adds(&b, " ");
+        sbuf_adds(&b, c->args[i]);
+    }
+    *out = sbuf_detach(&b);
+    if (!*out) {
+        cli_error("out of memory");
+        return CLI_ERROR;
+    }
+    return CLI_OK;
+}
+
+int cmd_query(struct cli *c)
+{
+    int64_t t0 = util_now_us();
+    int ret = CLI_ERROR;
+    char *question = NULL;
+    struct runtime *rt = NULL;
+    struct loop *l = NULL;
+    struct pool *p = NULL;
+    struct ask_job job = {0};
+    char err[1024] = "";
+
+    if (c->nargs == 0) {
+        cli_error("query needs a question, e.g. datachat query \"list tables\"");
+        return CLI_USAGE;
+    }
+    ret = read_question(c, &question);
+    if (ret != CLI_OK)
+        goto cleanup;
+    ret = cli_load_runtime(c, &rt);
+    if (ret != CLI_OK)
+        goto cleanup;
+    struct runtime_opts o = {.config_path = c->config_path,
+                             .audit_path = c->audit_path,
+                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
+    if (runtime_start(rt, &o, err, sizeof(err)) != DC_OK) {
+        cli_error("%s", err);
+        ret = CLI_ERROR;
+        goto cleanup;
+    }
+    /* Signals first, so the pool's threads inherit the blocked mask. */
+    if (loop_new(&l) != DC_OK || loop_handle_signals(l, NULL, NULL) != DC_OK ||
+        pool_new(l, 1, &p) != DC_OK) {
+        cli_error("cannot start the event loop");
+        ret = CLI_ERROR;
+        goto cleanup;
+    }
+    job = (struct ask_job){.rt = rt,
+                           .question = question,
+                           .db = c->db,
+                           .principal = c->principal,
+                           .format = c->json ? "json" : "text"};
+    if (pool_submit(p, ask_work, ask_done, &job) != DC_OK) {
+        cli_error("cannot schedule the question");
+        ret = CLI_ERROR;
+        goto cleanup;
+    }
+    loop_run(l);
+    pool_free(p); /* waits for the job if a signal stopped the loop early */
+    p = NULL;
+    if (!job.done) {
+        cli_error("interrupted");
+        ret = 130;
+        goto cleanup;
+    }
+    if (!job.ctx) {
+        cli_error("out of memory");
+        ret = CLI_ERROR;
+        goto cleanup;
+    }
+    ret = exit_code_for(job.ctx, job.rc);
+    if (c->json) {
+        int jr = print_json(job.ctx, util_now_us() - t0);
+        if (jr != CLI_OK)
+            ret = jr;
+    } else {
+        const char *text = ctx_get(job.ctx, "output");
+        if (!text)
+            text = ctx_get(job.ctx, "answer");
+        if (text) {
+            fputs(text, stdout);
+            if (*text && text[strlen(text) - 1] != '\n')
+                fputc('\n', stdout);
+        }
+        const char *refused = ctx_get(job.ctx, "refused");
+        const char *msg = ctx_error_message(job.ctx);
+        if (refused)
+            cli_error("refused (%s)%s%s", refused, msg ? ": " : "", msg ? msg : "");
+        else if (ctx_error_code(job.ctx))
+            cli_error("%s: %s", ctx_error_code(job.ctx), msg ? msg : "");
+    }
+cleanup:
+    pool_free(p);
+    loop_free(l);
+    ctx_free(job.ctx);
+    runtime_free(rt);
+    free(question);
+    return ret;
+}

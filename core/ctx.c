@@ -1,0 +1,266 @@
+#include "ctx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "result.h"
+#include "util.h"
+
+struct ctx_kv {
+    char *key;
+    char *value;
+};
+
+struct dc_ctx {
+    struct ctx_backend be;
+    int has_be;
+    struct ctx_kv *kv;
+    size_t nkv, capkv;
+    struct trace_step *trace;
+    size_t ntrace, captrace;
+    int trace_open;          /* the last step is still running */
+    struct sbuf note;        /* notes of the running step */
+    char *err_code;
+    char *err_msg;
+    struct dc_result *result;
+};
+
+struct dc_ctx *ctx_new(const struct ctx_backend *be)
+{
+    struct dc_ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (be) {
+        c->be = *be;
+        c->has_be = 1;
+    }
+    sbuf_init(&c->note);
+    return c;
+}
+
+static void trace_step_free(struct trace_step *t)
+{
+    free(t->stage);
+    free(t->plugin);
+    free(t->outcome);
+    free(t->reason);
+}
+
+void ctx_free(struct dc_ctx *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nkv; i++) {
+        free(c->kv[i].key);
+        free(c->kv[i].value);
+    }
+    free(c->kv);
+    for (size_t i = 0; i < c->ntrace; i++)
+        trace_step_free(&c->trace[i]);
+    free(c->trace);
+    sbuf_free(&c->note);
+    free(c->err_code);
+    free(c->err_msg);
+    result_free(c->result);
+    free(c);
+}
+
+static struct ctx_kv *kv_find(struct dc_ctx *c, const char *key)
+{
+    for (size_t i = 0; i < c->nkv; i++)
+        if (strcmp(c->kv[i].key, key) == 0)
+            return &c->kv[i];
+    return NULL;
+}
+
+const char *ctx_get(struct dc_ctx *c, const char *key)
+{
+    if (!c || !key)
+        return NULL;
+    struct ctx_kv *e = kv_find(c, key);
+    return e ? e->value : NULL;
+}
+
+int ctx_set(struct dc_ctx *c, const char *key, const char *value)
+{
+    if (!c || !key || !*key)
+        return DC_EINVAL;
+    struct ctx_kv *e = kv_find(c, key);
+    if (!value) {
+        if (e) {
+            free(e->key);
+            free(e->value);
+            *e = c->kv[--c->nkv];
+        }
+        return DC_OK;
+    }
+    char *v = strdup(value);
+    if (!v)
+        return DC_ENOMEM;
+    if (e) {
+        free(e->value);
+        e->value = v;
+        return DC_OK;
+    }
+    if (c->nkv == c->capkv) {
+        size_t cap = c->capkv ? c->capkv * 2 : 16;
+        struct ctx_kv *kv = realloc(c->kv, cap * sizeof(*kv));
+        if (!kv) {
+            free(v);
+            return DC_ENOMEM;
+        }
+        c->kv = kv;
+        c->capkv = cap;
+    }
+    char *k = strdup(key);
+    if (!k) {
+        free(v);
+        return DC_ENOMEM;
+    }
+    c->kv[c->nkv].key = k;
+    c->kv[c->nkv].value = v;
+    c->nkv++;
+    return DC_OK;
+}
+
+size_t ctx_nkeys(const struct dc_ctx *c)
+{
+    return c ? c->nkv : 0;
+}
+
+void ctx_key_at(const struct dc_ctx *c, size_t i, const char **key, const char **value)
+{
+    *key = c && i < c->nkv ? c->kv[i].key : NULL;
+    *value = c && i < c->nkv ? c->kv[i].value : NULL;
+}
+
+int ctx_trace_begin(struct dc_ctx *c, const char *stage, const char *plugin)
+{
+    if (c->ntrace == c->captrace) {
+        size_t cap = c->captrace ? c->captrace * 2 : 8;
+        struct trace_step *t = realloc(c->trace, cap * sizeof(*t));
+        if (!t)
+            return DC_ENOMEM;
+        c->trace = t;
+        c->captrace = cap;
+    }
+    struct trace_step *t = &c->trace[c->ntrace];
+    memset(t, 0, sizeof(*t));
+    t->stage = strdup(stage ? stage : "");
+    t->plugin = strdup(plugin ? plugin : "");
+    if (!t->stage || !t->plugin) {
+        trace_step_free(t);
+        return DC_ENOMEM;
+    }
+    c->ntrace++;
+    c->trace_open = 1;
+    sbuf_free(&c->note);
+    return DC_OK;
+}
+
+void ctx_trace_end(struct dc_ctx *c, const char *outcome, int64_t us)
+{
+    if (!c->trace_open || !c->ntrace)
+        return;
+    struct trace_step *t = &c->trace[c->ntrace - 1];
+    t->outcome = outcome ? strdup(outcome) : NULL;
+    t->us = us;
+    if (c->note.len)
+        t->reason = sbuf_detach(&c->note);
+    sbuf_free(&c->note);
+    c->trace_open = 0;
+}
+
+void ctx_vtrace_note(struct dc_ctx *c, const char *fmt, va_list ap)
+{
+    if (!c || !c->trace_open)
+        return;
+    if (c->note.len)
+        sbuf_adds(&c->note, "; ");
+    sbuf_vaddf(&c->note, fmt, ap);
+}
+
+void ctx_trace_note(struct dc_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx_vtrace_note(c, fmt, ap);
+    va_end(ap);
+}
+
+size_t ctx_ntrace(const struct dc_ctx *c)
+{
+    return c ? c->ntrace : 0;
+}
+
+const struct trace_step *ctx_trace_at(const struct dc_ctx *c, size_t i)
+{
+    return c && i < c->ntrace ? &c->trace[i] : NULL;
+}
+
+void ctx_vfail(struct dc_ctx *c, const char *code, const char *fmt, va_list ap)
+{
+    if (!c || c->err_code)
+        return;
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_vaddf(&b, fmt, ap);
+    c->err_code = strdup(code && *code ? code : "E-INTERNAL");
+    c->err_msg = sbuf_detach(&b);
+}
+
+void ctx_fail(struct dc_ctx *c, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx_vfail(c, code, fmt, ap);
+    va_end(ap);
+}
+
+const char *ctx_error_code(const struct dc_ctx *c)
+{
+    return c ? c->err_code : NULL;
+}
+
+const char *ctx_error_message(const struct dc_ctx *c)
+{
+    return c ? c->err_msg : NULL;
+}
+
+void ctx_set_result(struct dc_ctx *c, struct dc_result *r)
+{
+    if (!c) {
+        result_free(r);
+        return;
+    }
+    if (c->result != r)
+        result_free(c->result);
+    c->result = r;
+}
+
+const struct dc_result *ctx_result(const struct dc_ctx *c)
+{
+    return c ? c->result : NULL;
+}
+
+int ctx_query(struct dc_ctx *c, const char *db, const char *sql,
+              const struct dc_value *params, size_t nparams, struct dc_result **out)
+{
+    if (!c || !sql || !out)
+        return DC_EINVAL;
+    *out = NULL;
+    if (!c->has_be || !c->be.query) {
+        ctx_fail(c, "E-INTERNAL", "no database access in this context");
+        return DC_EUNSUPPORTED;
+    }
+    return c->be.query(c->be.arg, c, db ? db : ctx_get(c, "database"), sql, params, nparams,
+                       out);
+}
+
+const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db)
+{
+    if (!c || !c->has_be || !c->be.schema)
+        return NULL;
+    return c->be.schema(c->be.arg, c, db ? db : ctx_get(c, "database"));
+}

@@ -1,0 +1,66 @@
+/*
+ * ctx - struct dc_ctx, the context of one request or tool call.
+ * It owns the key/value blackboard stages share, the decision trace, the
+ * result the answer shows and the first error. It never reaches a database
+ * or a catalog itself: those go to the backend the runtime (or a test)
+ * installs, which routes queries through the gate.
+ */
+#ifndef DC_CTX_H
+#define DC_CTX_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <datachat/value.h>
+
+struct dc_ctx;
+struct dc_result;
+struct dc_schema;
+
+struct ctx_backend {
+    void *arg;
+    const struct dc_schema *(*schema)(void *arg, struct dc_ctx *c, const char *db);
+    int (*query)(void *arg, struct dc_ctx *c, const char *db, const char *sql,
+                 const struct dc_value *params, size_t nparams, struct dc_result **out);
+};
+
+struct trace_step {
+    char *stage;
+    char *plugin;
+    char *outcome;   /* NULL while running or when the stage failed */
+    char *reason;    /* notes joined with "; ", NULL if none */
+    int64_t us;
+};
+
+/* be is copied; may be NULL (queries and catalogs then fail cleanly). */
+struct dc_ctx *ctx_new(const struct ctx_backend *be);
+void ctx_free(struct dc_ctx *c);
+
+const char *ctx_get(struct dc_ctx *c, const char *key);
+int ctx_set(struct dc_ctx *c, const char *key, const char *value); /* NULL deletes */
+size_t ctx_nkeys(const struct dc_ctx *c);
+void ctx_key_at(const struct dc_ctx *c, size_t i, const char **key, const char **value);
+
+int ctx_trace_begin(struct dc_ctx *c, const char *stage, const char *plugin);
+void ctx_trace_end(struct dc_ctx *c, const char *outcome, int64_t us);
+void ctx_trace_note(struct dc_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ctx_vtrace_note(struct dc_ctx *c, const char *fmt, va_list ap);
+size_t ctx_ntrace(const struct dc_ctx *c);
+const struct trace_step *ctx_trace_at(const struct dc_ctx *c, size_t i);
+
+/* Keeps the first error only: later failures are usually consequences. */
+void ctx_fail(struct dc_ctx *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ctx_vfail(struct dc_ctx *c, const char *code, const char *fmt, va_list ap);
+const char *ctx_error_code(const struct dc_ctx *c);    /* NULL if none */
+const char *ctx_error_message(const struct dc_ctx *c); /* NULL if none */
+
+void ctx_set_result(struct dc_ctx *c, struct dc_result *r); /* takes ownership */
+const struct dc_result *ctx_result(const struct dc_ctx *c);
+
+int ctx_query(struct dc_ctx *c, const char *db, const char *sql,
+              const struct dc_value *params, size_t nparams, struct dc_result **out);
+const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db);
+
+#endif

@@ -1,0 +1,109 @@
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "schema.h"
+#include "util.h"
+
+int db_init(struct db *d, const char *name, const struct dc_plugin_ref *plugin,
+            const struct dc_opts *opts, const struct dc_host *host)
+{
+    if (!d)
+        return DC_EINVAL;
+    memset(d, 0, sizeof(*d));
+    if (!name || !plugin || !host || plugin->kind != DC_KIND_CONNECTOR || !plugin->vtable)
+        return DC_EINVAL;
+    const struct dc_connector_vtable *vt = plugin->vtable;
+    if (vt->struct_size < sizeof(struct dc_connector_vtable) || !vt->open || !vt->close ||
+        !vt->prepare || !vt->execute || !vt->finalize || !vt->introspect)
+        return DC_EABI;
+    d->name = strdup(name);
+    if (!d->name)
+        return DC_ENOMEM;
+    if (pthread_mutex_init(&d->lock, NULL) != 0) {
+        free(d->name);
+        d->name = NULL;
+        return DC_ERR;
+    }
+    d->plugin = plugin;
+    d->vt = vt;
+    d->opts = opts;
+    d->host = *host;
+    return DC_OK;
+}
+
+void db_fini(struct db *d)
+{
+    if (!d || !d->name)
+        return;
+    if (d->conn)
+        d->vt->close(d->conn);
+    schema_free(d->schema);
+    pthread_mutex_destroy(&d->lock);
+    free(d->name);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Caller holds d->lock. The plugin keeps &d->host for the connection's
+ * life, which is why a struct db must not move after db_init. */
+static int db_open_locked(struct db *d, char *err, size_t errlen)
+{
+    if (d->conn)
+        return DC_OK;
+    char perr[512] = "";
+    int rc = d->vt->open(&d->host, d->opts, &d->conn, perr, sizeof(perr));
+    if (rc != DC_OK) {
+        d->conn = NULL;
+        return util_err(err, errlen, rc < 0 ? rc : DC_ERR, "database '%s': %s", d->name,
+                        perr[0] ? perr : "the connector could not open it");
+    }
+    if (!d->conn)
+        return util_err(err, errlen, DC_EABI,
+                        "database '%s': the connector reported success without a connection",
+                        d->name);
+    return DC_OK;
+}
+
+int db_open(struct db *d, char *err, size_t errlen)
+{
+    if (!d || !d->vt)
+        return util_err(err, errlen, DC_EINVAL, "db_open: database not initialised");
+    pthread_mutex_lock(&d->lock);
+    int rc = db_open_locked(d, err, errlen);
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+const struct dc_schema *db_schema(struct db *d, char *err, size_t errlen)
+{
+    struct dc_schema *s = NULL;
+    if (!d || !d->vt) {
+        util_err(err, errlen, DC_EINVAL, "db_schema: database not initialised");
+        return NULL;
+    }
+    pthread_mutex_lock(&d->lock);
+    if (d->schema)
+        goto cleanup;
+    if (db_open_locked(d, err, errlen) != DC_OK)
+        goto cleanup;
+    s = schema_new();
+    if (!s) {
+        util_err(err, errlen, DC_ENOMEM, "database '%s': out of memory", d->name);
+        goto cleanup;
+    }
+    char perr[512] = "";
+    int rc = d->vt->introspect(d->conn, s, perr, sizeof(perr));
+    if (rc != DC_OK) {
+        util_err(err, errlen, rc, "database '%s': cannot read the catalog: %s", d->name,
+                 perr[0] ? perr : "the connector gave no reason");
+        schema_free(s);
+        goto cleanup;
+    }
+    d->schema = s;
+cleanup:;
+    const struct dc_schema *ret = d->schema;
+    pthread_mutex_unlock(&d->lock);
+    return ret;
+}

@@ -1,0 +1,176 @@
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <datachat/host.h>
+
+#include "config.h"
+#include "ctx.h"
+#include "hostapi.h"
+#include "registry.h"
+#include "util.h"
+
+/* With no max_steps the graph is acyclic (config_load checks), so a walk
+ * visits each stage at most once. */
+struct stage_inst {
+    const struct cfg_stage *cfg;
+    const struct dc_plugin_ref *plugin;
+    const struct dc_stage_vtable *vt;
+    struct host_self self;
+    struct dc_host host;
+    void *state;
+    int inited;
+};
+
+struct pipeline {
+    const struct dc_config *cfg;
+    struct stage_inst *st;
+    size_t n;
+    size_t entry;
+    int max_steps;
+};
+
+void pipeline_free(struct pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = p->n; i-- > 0;)
+        if (p->st[i].inited && p->st[i].vt->fini)
+            p->st[i].vt->fini(p->st[i].state);
+    free(p->st);
+    free(p);
+}
+
+static long stage_index(const struct pipeline *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->st[i].cfg->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+int pipeline_new(const struct dc_config *cfg, const struct registry *reg,
+                 pipeline_log_sink sink, void *sink_arg, int log_level,
+                 struct pipeline **out, char *err, size_t errlen)
+{
+    int rc = DC_OK;
+    struct pipeline *p = calloc(1, sizeof(*p));
+    if (!p)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    p->cfg = cfg;
+    p->n = cfg->nstages;
+    p->max_steps = cfg->max_steps > 0 ? cfg->max_steps : (int)cfg->nstages;
+    p->st = calloc(p->n ? p->n : 1, sizeof(*p->st));
+    if (!p->st) {
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        struct stage_inst *s = &p->st[i];
+        s->cfg = &cfg->stages[i];
+        s->plugin = registry_find(reg, DC_KIND_STAGE, s->cfg->use);
+        if (!s->plugin) {
+            rc = util_err(err, errlen, DC_ENOTFOUND,
+                          "%s:%d:%d: stage '%s' uses '%s', but no stage plugin of that name is "
+                          "loaded (see `datachat plugins list`)",
+                          cfg->path, s->cfg->line, s->cfg->col, s->cfg->name, s->cfg->use);
+            goto cleanup;
+        }
+        s->vt = s->plugin->vtable;
+        s->self.plugin_name = s->plugin->name;
+        s->self.sink = sink;
+        s->self.sink_arg = sink_arg;
+        s->self.min_level = log_level;
+        hostapi_init(&s->host, &s->self);
+        if (s->vt->init) {
+            char perr[512] = "";
+            int prc = s->vt->init(&s->host, &s->cfg->with, &s->state, perr, sizeof(perr));
+            if (prc != DC_OK) {
+                rc = util_err(err, errlen, prc < 0 ? prc : DC_ERR,
+                              "stage '%s' (plugin %s): init failed: %s", s->cfg->name,
+                              s->plugin->name, perr[0] ? perr : "no reason given");
+                goto cleanup;
+            }
+        }
+        s->inited = 1;
+    }
+    long e = stage_index(p, cfg->entry ? cfg->entry : "");
+    if (e < 0) {
+        rc = util_err(err, errlen, DC_EINVAL, "%s: pipeline entry '%s' is not a stage", cfg->path,
+                      cfg->entry ? cfg->entry : "");
+        goto cleanup;
+    }
+    p->entry = (size_t)e;
+    *out = p;
+    p = NULL;
+cleanup:
+    pipeline_free(p);
+    return rc;
+}
+
+static int outcome_declared(const struct dc_stage_vtable *vt, const char *outcome)
+{
+    if (!vt->outcomes)
+        return 0;
+    for (const char *const *o = vt->outcomes; *o; o++)
+        if (strcmp(*o, outcome) == 0)
+            return 1;
+    return 0;
+}
+
+int pipeline_run(struct pipeline *p, struct dc_ctx *ctx)
+{
+    size_t cur = p->entry;
+    for (int step = 1;; step++) {
+        if (step > p->max_steps) {
+            ctx_fail(ctx, "E-PIPELINE-MAX-STEPS",
+                     "the pipeline ran %d steps without finishing (pipeline.max_steps); check "
+                     "the graph for a loop with `datachat config graph`",
+                     p->max_steps);
+            return DC_ELIMIT;
+        }
+        struct stage_inst *s = &p->st[cur];
+        if (ctx_trace_begin(ctx, s->cfg->name, s->plugin->name) != DC_OK)
+            return DC_ENOMEM;
+        const char *outcome = NULL;
+        int64_t t0 = util_now_us();
+        int rc = s->vt->run(s->state, ctx, &outcome);
+        int64_t us = util_now_us() - t0;
+        if (rc != DC_OK) {
+            ctx_trace_end(ctx, NULL, us);
+            ctx_fail(ctx, "E-STAGE-FAILED", "stage '%s' (plugin %s) failed without a reason",
+                     s->cfg->name, s->plugin->name);
+            return rc < 0 ? rc : DC_ERR;
+        }
+        if (!outcome || !outcome_declared(s->vt, outcome)) {
+            ctx_trace_end(ctx, outcome, us);
+            ctx_fail(ctx, "E-PIPELINE-BAD-OUTCOME",
+                     "stage '%s' (plugin %s) returned outcome '%s', which the plugin does not "
+                     "declare; the plugin is faulty",
+                     s->cfg->name, s->plugin->name, outcome ? outcome : "(none)");
+            return DC_EABI;
+        }
+        ctx_trace_end(ctx, outcome, us);
+        if (s->cfg->nedges == 0)
+            return DC_OK;
+        const char *next = NULL;
+        for (size_t i = 0; i < s->cfg->nedges; i++)
+            if (strcmp(s->cfg->edges[i].label, outcome) == 0)
+                next = s->cfg->edges[i].target;
+        if (!next) {
+            ctx_fail(ctx, "E-PIPELINE-NO-EDGE",
+                     "stage '%s' returned '%s' but %s:%d has no edge for it; add `%s: <stage>` "
+                     "under its `on:`",
+                     s->cfg->name, outcome, p->cfg->path, s->cfg->line, outcome);
+            return DC_EINVAL;
+        }
+        long n = stage_index(p, next);
+        if (n < 0) {
+            ctx_fail(ctx, "E-PIPELINE-NO-EDGE", "edge %s -%s-> %s points at no stage",
+                     s->cfg->name, outcome, next);
+            return DC_EINVAL;
+        }
+        cur = (size_t)n;
+    }
+}

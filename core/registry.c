@@ -1,0 +1,692 @@
+#include "registry.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <datachat/value.h>
+
+#include "util.h"
+
+/* The descriptor of ABI 1.0 ends with `description`; a plugin built against
+ * any 1.x SDK declares at least this much. Fields added by later minors lie
+ * past it and are only read when struct_size covers them. */
+#define REG_DESC_MIN_1_0 \
+    (offsetof(struct dc_plugin_descriptor, description) + sizeof(const char *))
+
+#define REG_NAME_MAX 64
+/* Bounds on the descriptor strings we copy, so a missing terminator in a
+ * broken plugin cannot make us read its whole address space. */
+#define REG_VERSION_MAX 64
+#define REG_LICENSE_MAX 128
+#define REG_BUILD_SIG_MAX 512
+#define REG_DESCRIPTION_MAX 1024
+
+#define REG_MSG_MAX (PATH_MAX * 2 + 1024)
+
+struct registry {
+    struct dc_plugin_ref **refs;
+    size_t nrefs, caprefs;
+    struct dc_plugin_refusal *refusals;
+    size_t nrefusals, caprefusals;
+};
+
+int registry_new(struct registry **out)
+{
+    if (!out)
+        return DC_EINVAL;
+    *out = calloc(1, sizeof(**out));
+    return *out ? DC_OK : DC_ENOMEM;
+}
+
+void registry_ref_clear(struct dc_plugin_ref *info)
+{
+    if (!info)
+        return;
+    free(info->path);
+    free(info->name);
+    free(info->version);
+    free(info->license);
+    free(info->build_sig);
+    free(info->description);
+    memset(info, 0, sizeof(*info));
+}
+
+void registry_free(struct registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = r->nrefs; i > 0; i--) {
+        struct dc_plugin_ref *ref = r->refs[i - 1];
+        if (ref->dl)
+            dlclose(ref->dl);
+        registry_ref_clear(ref);
+        free(ref);
+    }
+    free(r->refs);
+    for (size_t i = 0; i < r->nrefusals; i++) {
+        free(r->refusals[i].path);
+        free(r->refusals[i].reason);
+    }
+    free(r->refusals);
+    free(r);
+}
+
+size_t registry_min_vtable_size(int kind)
+{
+    switch (kind) {
+    case DC_KIND_CONNECTOR:
+        return offsetof(struct dc_connector_vtable, introspect) +
+               sizeof(((struct dc_connector_vtable *)0)->introspect);
+    case DC_KIND_LLM:
+        return offsetof(struct dc_llm_vtable, complete) +
+               sizeof(((struct dc_llm_vtable *)0)->complete);
+    case DC_KIND_STAGE:
+        return offsetof(struct dc_stage_vtable, run) +
+               sizeof(((struct dc_stage_vtable *)0)->run);
+    case DC_KIND_TOOL:
+        return offsetof(struct dc_tool_vtable, invoke) +
+               sizeof(((struct dc_tool_vtable *)0)->invoke);
+    default:
+        return 0;
+    }
+}
+
+static int record_refusal(struct registry *r, const char *path, const char *reason)
+{
+    if (!r)
+        return DC_OK;
+    if (r->nrefusals == r->caprefusals) {
+        size_t cap = r->caprefusals ? r->caprefusals * 2 : 8;
+        struct dc_plugin_refusal *p = realloc(r->refusals, cap * sizeof(*p));
+        if (!p)
+            return DC_ENOMEM;
+        r->refusals = p;
+        r->caprefusals = cap;
+    }
+    char *pc = strdup(path);
+    char *rc = strdup(reason);
+    if (!pc || !rc) {
+        free(pc);
+        free(rc);
+        return DC_ENOMEM;
+    }
+    r->refusals[r->nrefusals].path = pc;
+    r->refusals[r->nrefusals].reason = rc;
+    r->nrefusals++;
+    return DC_OK;
+}
+
+/* Formats "path: reason" into msg; every refusal goes through here so the
+ * file name is always the first thing a user reads. */
+static int refuse(char *msg, size_t msglen, int code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int refuse(char *msg, size_t msglen, int code, const char *path, const char *fmt, ...)
+{
+    int n = snprintf(msg, msglen, "%s: ", path);
+    if (n >= 0 && (size_t)n < msglen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg + n, msglen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* Copies at most max-1 bytes of a plugin string for use in a message,
+ * replacing anything unprintable so a hostile name cannot forge output. */
+static void quote_for_message(const char *s, char *out, size_t max)
+{
+    size_t i = 0;
+    for (; i + 1 < max && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[i] = '\0';
+}
+
+/* Owner and mode checks shared by plugin files and their directories. */
+static int check_owner_mode(const struct stat *st, const char *what, const char *real,
+                            const char *path, char *msg, size_t msglen)
+{
+    uid_t euid = geteuid();
+    if (st->st_uid != 0 && st->st_uid != euid)
+        return refuse(msg, msglen, DC_EDENIED, path,
+                      "%s %s is owned by uid %u, but plugins must be owned by root or by the "
+                      "user running datachat (uid %u); run `chown %u %s` or move the plugin "
+                      "to a directory you own",
+                      what, real, (unsigned)st->st_uid, (unsigned)euid,
+                      (unsigned)euid, real);
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return refuse(msg, msglen, DC_EDENIED, path,
+                      "%s %s has mode %04o and is %s-writable, so another user could "
+                      "replace the code datachat runs; run `chmod go-w %s`",
+                      what, real, (unsigned)(st->st_mode & 07777),
+                      (st->st_mode & S_IWOTH) ? "world" : "group", real);
+    return DC_OK;
+}
+
+static int check_file_safety(const char *path, char **resolved_out, char *msg, size_t msglen)
+{
+    int rc = DC_OK;
+    char *dir = NULL;
+    struct stat st;
+    char *resolved = realpath(path, NULL);
+    if (!resolved) {
+        int e = errno;
+        if (e == ENOMEM)
+            return refuse(msg, msglen, DC_ENOMEM, path, "out of memory resolving the path");
+        return refuse(msg, msglen, e == ENOENT ? DC_ENOTFOUND : DC_EIO, path,
+                      "cannot resolve the path: %s; check that the file (and any symlink "
+                      "target) exists",
+                      strerror(e));
+    }
+    if (stat(resolved, &st) != 0) {
+        rc = refuse(msg, msglen, DC_EIO, path, "cannot stat %s: %s", resolved, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = refuse(msg, msglen, DC_EINVAL, path,
+                    "%s is not a regular file; give the path of a plugin .so file", resolved);
+        goto cleanup;
+    }
+    rc = check_owner_mode(&st, "file", resolved, path, msg, msglen);
+    if (rc != DC_OK)
+        goto cleanup;
+    dir = util_dirname(resolved);
+    if (!dir) {
+        rc = refuse(msg, msglen, DC_ENOMEM, path, "out of memory");
+        goto cleanup;
+    }
+    if (stat(dir, &st) != 0) {
+        rc = refuse(msg, msglen, DC_EIO, path, "cannot stat directory %s: %s", dir,
+                    strerror(errno));
+        goto cleanup;
+    }
+    rc = check_owner_mode(&st, "directory", dir, path, msg, msglen);
+
+cleanup:
+    free(dir);
+    if (rc == DC_OK)
+        *resolved_out = resolved;
+    else
+        free(resolved);
+    return rc;
+}
+
+static int valid_name(const char *s)
+{
+    size_t i = 0;
+    for (; i <= REG_NAME_MAX && s[i]; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 (i > 0 && (c == '_' || c == '-'));
+        if (!ok)
+            return 0;
+    }
+    return i >= 1 && i <= REG_NAME_MAX;
+}
+
+/* Copies a descriptor string of at most max bytes; DC_ELIMIT when longer. */
+static int copy_bounded(const char *s, size_t max, char **out)
+{
+    *out = NULL;
+    if (!s) {
+        *out = strdup("");
+        return *out ? DC_OK : DC_ENOMEM;
+    }
+    size_t n = strnlen(s, max + 1);
+    if (n > max)
+        return DC_ELIMIT;
+    *out = util_strndup(s, n);
+    return *out ? DC_OK : DC_ENOMEM;
+}
+
+static const struct dc_plugin_ref *find_path(const struct registry *r, const char *resolved)
+{
+    if (!r)
+        return NULL;
+    for (size_t i = 0; i < r->nrefs; i++)
+        if (strcmp(r->refs[i]->path, resolved) == 0)
+            return r->refs[i];
+    return NULL;
+}
+
+static int check_descriptor(const struct dc_plugin_descriptor *d, const char *path,
+                            char *msg, size_t msglen)
+{
+    uint32_t magic, size;
+    /* A misaligned pointer is not a descriptor, and reading through it
+     * would be undefined behaviour. */
+    if ((uintptr_t)d % _Alignof(struct dc_plugin_descriptor) != 0)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "descriptor address %p is misaligned; build it with DC_PLUGIN_DEFINE",
+                      (const void *)d);
+    memcpy(&magic, &d->magic, sizeof(magic));
+    if (magic != DC_PLUGIN_MAGIC)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "descriptor magic is 0x%08x, expected 0x%08x; the file is not a "
+                      "datachat plugin or its descriptor is corrupt; rebuild it with "
+                      "DC_PLUGIN_DEFINE",
+                      (unsigned)magic, (unsigned)DC_PLUGIN_MAGIC);
+    memcpy(&size, &d->struct_size, sizeof(size));
+    if (size < REG_DESC_MIN_1_0)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "descriptor struct_size %u smaller than ABI 1.0's %zu; rebuild it "
+                      "with DC_PLUGIN_DEFINE against the installed SDK",
+                      (unsigned)size, (size_t)REG_DESC_MIN_1_0);
+    if (d->abi_major != DC_ABI_MAJOR)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "built for ABI %u.%u, this host speaks %u.%u; rebuild against the "
+                      "installed SDK",
+                      (unsigned)d->abi_major, (unsigned)d->abi_minor, (unsigned)DC_ABI_MAJOR,
+                      (unsigned)DC_ABI_MINOR);
+    if (d->abi_minor > DC_ABI_MINOR)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "needs ABI %u.%u, host provides %u.%u; upgrade datachat (or rebuild "
+                      "the plugin against this host's SDK)",
+                      (unsigned)d->abi_major, (unsigned)d->abi_minor, (unsigned)DC_ABI_MAJOR,
+                      (unsigned)DC_ABI_MINOR);
+    size_t minvt = registry_min_vtable_size(d->kind);
+    if (minvt == 0)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "unknown plugin kind %d; known kinds are connector (1), llm (2), "
+                      "stage (3) and tool (4)",
+                      d->kind);
+    if (!d->vtable)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "the %s plugin has no vtable; pass its struct dc_%s_vtable to "
+                      "DC_PLUGIN_DEFINE",
+                      dc_kind_name(d->kind), dc_kind_name(d->kind));
+    if ((uintptr_t)d->vtable % _Alignof(size_t) != 0)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "the %s vtable at %p is misaligned; define it as a struct dc_%s_vtable",
+                      dc_kind_name(d->kind), d->vtable, dc_kind_name(d->kind));
+    size_t vtsize;
+    memcpy(&vtsize, d->vtable, sizeof(vtsize));
+    if (vtsize < minvt)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "%s vtable struct_size %zu smaller than ABI 1.0's %zu; set "
+                      ".struct_size = sizeof(struct dc_%s_vtable) and rebuild",
+                      dc_kind_name(d->kind), vtsize, minvt, dc_kind_name(d->kind));
+    if (!d->name)
+        return refuse(msg, msglen, DC_EINVAL, path, "the descriptor has no name");
+    if (!valid_name(d->name)) {
+        char shown[REG_NAME_MAX + 2];
+        quote_for_message(d->name, shown, sizeof(shown));
+        return refuse(msg, msglen, DC_EINVAL, path,
+                      "plugin name \"%s\" is invalid: a name is 1-64 characters of "
+                      "[a-z0-9_-] starting with a letter or digit",
+                      shown);
+    }
+    if (!d->version)
+        return refuse(msg, msglen, DC_EINVAL, path,
+                      "plugin \"%s\" has no version string", d->name);
+    if (!d->license)
+        return refuse(msg, msglen, DC_EINVAL, path,
+                      "plugin \"%s\" has no license string", d->name);
+    return DC_OK;
+}
+
+static int copy_descriptor(const struct dc_plugin_descriptor *d, struct dc_plugin_ref *ref,
+                           const char *path, char *msg, size_t msglen)
+{
+    static const struct {
+        const char *field;
+        size_t max;
+    } limits[] = {{"name", REG_NAME_MAX},
+                  {"version", REG_VERSION_MAX},
+                  {"license", REG_LICENSE_MAX},
+                  {"build_sig", REG_BUILD_SIG_MAX},
+                  {"description", REG_DESCRIPTION_MAX}};
+    const char *src[] = {d->name, d->version, d->license, d->build_sig, d->description};
+    char **dst[] = {&ref->name, &ref->version, &ref->license, &ref->build_sig,
+                    &ref->description};
+    for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+        int rc = copy_bounded(src[i], limits[i].max, dst[i]);
+        if (rc == DC_ENOMEM)
+            return refuse(msg, msglen, DC_ENOMEM, path, "out of memory");
+        if (rc != DC_OK)
+            return refuse(msg, msglen, DC_EINVAL, path,
+                          "descriptor %s is longer than %zu bytes; shorten it",
+                          limits[i].field, limits[i].max);
+    }
+    ref->kind = d->kind;
+    ref->abi_major = d->abi_major;
+    ref->abi_minor = d->abi_minor;
+    ref->desc = d;
+    ref->vtable = d->vtable;
+    return DC_OK;
+}
+
+/* Every check, in order; on success ref holds an open handle and copies of
+ * the descriptor strings. Nothing from the plugin runs before dlopen and
+ * nothing but dc_plugin_describe runs at all. */
+static int open_checked(const struct registry *r, const char *path, struct dc_plugin_ref *ref,
+                        char *msg, size_t msglen)
+{
+    int rc;
+    void *dl = NULL;
+    memset(ref, 0, sizeof(*ref));
+    if (!path || !*path)
+        return refuse(msg, msglen, DC_EINVAL, "(empty path)", "no plugin file given");
+
+    rc = check_file_safety(path, &ref->path, msg, msglen);
+    if (rc != DC_OK)
+        goto cleanup;
+
+    dlerror();
+    dl = dlopen(ref->path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *e = dlerror();
+        rc = refuse(msg, msglen, DC_EIO, path,
+                    "cannot load: %s; a library it needs is missing or it uses a symbol "
+                    "nothing provides (check with `ldd -r %s`)",
+                    e ? e : "unknown dlopen error", ref->path);
+        goto cleanup;
+    }
+
+    dlerror();
+    void *sym = dlsym(dl, DC_PLUGIN_SYMBOL);
+    if (!sym) {
+        rc = refuse(msg, msglen, DC_EABI, path,
+                    "does not export " DC_PLUGIN_SYMBOL " (build it with DC_PLUGIN_DEFINE)");
+        goto cleanup;
+    }
+    dc_plugin_describe_fn describe;
+    memcpy(&describe, &sym, sizeof(describe));
+    const struct dc_plugin_descriptor *d = describe();
+    if (!d) {
+        rc = refuse(msg, msglen, DC_EABI, path,
+                    DC_PLUGIN_SYMBOL "() returned no descriptor; build it with "
+                                     "DC_PLUGIN_DEFINE");
+        goto cleanup;
+    }
+    rc = check_descriptor(d, path, msg, msglen);
+    if (rc != DC_OK)
+        goto cleanup;
+
+    if (r) {
+        for (size_t i = 0; i < r->nrefs; i++) {
+            const struct dc_plugin_ref *o = r->refs[i];
+            if (o->kind == d->kind && strcmp(o->name, d->name) == 0 &&
+                strcmp(o->path, ref->path) != 0) {
+                rc = refuse(msg, msglen, DC_EINVAL, path,
+                            "a %s plugin named \"%s\" is already loaded from %s; remove one "
+                            "of the two files or rename one plugin",
+                            dc_kind_name(d->kind), d->name, o->path);
+                goto cleanup;
+            }
+        }
+    }
+
+    rc = copy_descriptor(d, ref, path, msg, msglen);
+    if (rc != DC_OK)
+        goto cleanup;
+    ref->dl = dl;
+    dl = NULL;
+
+cleanup:
+    if (dl)
+        dlclose(dl);
+    if (rc != DC_OK)
+        registry_ref_clear(ref);
+    return rc;
+}
+
+static void copy_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+}
+
+int registry_load_file(struct registry *r, const char *path, const struct dc_plugin_ref **out,
+                       char *err, size_t errlen)
+{
+    int rc;
+    char *msg = NULL;
+    struct dc_plugin_ref *ref = NULL;
+    if (out)
+        *out = NULL;
+    if (!r)
+        return util_err(err, errlen, DC_EINVAL, "registry_load_file: no registry");
+    msg = malloc(REG_MSG_MAX);
+    if (!msg)
+        return util_err(err, errlen, DC_ENOMEM, "%s: out of memory", path ? path : "");
+    msg[0] = '\0';
+
+    /* Loading the same file twice (a directory listed twice, a file given
+     * twice) is a no-op, not a clash with itself. */
+    char *resolved = path ? realpath(path, NULL) : NULL;
+    const struct dc_plugin_ref *same = resolved ? find_path(r, resolved) : NULL;
+    free(resolved);
+    if (same) {
+        if (out)
+            *out = same;
+        rc = DC_OK;
+        goto cleanup;
+    }
+
+    ref = calloc(1, sizeof(*ref));
+    if (!ref) {
+        rc = refuse(msg, REG_MSG_MAX, DC_ENOMEM, path ? path : "", "out of memory");
+        goto cleanup;
+    }
+    rc = open_checked(r, path, ref, msg, REG_MSG_MAX);
+    if (rc != DC_OK)
+        goto cleanup;
+    if (r->nrefs == r->caprefs) {
+        size_t cap = r->caprefs ? r->caprefs * 2 : 8;
+        struct dc_plugin_ref **p = realloc(r->refs, cap * sizeof(*p));
+        if (!p) {
+            dlclose(ref->dl);
+            registry_ref_clear(ref);
+            rc = refuse(msg, REG_MSG_MAX, DC_ENOMEM, path, "out of memory");
+            goto cleanup;
+        }
+        r->refs = p;
+        r->caprefs = cap;
+    }
+    r->refs[r->nrefs++] = ref;
+    if (out)
+        *out = ref;
+    ref = NULL;
+
+cleanup:
+    if (rc != DC_OK) {
+        copy_err(err, errlen, msg);
+        if (rc != DC_ENOMEM && record_refusal(r, path && *path ? path : "(empty path)", msg) != DC_OK)
+            rc = DC_ENOMEM;
+    }
+    free(ref);
+    free(msg);
+    return rc;
+}
+
+int registry_check_file(struct registry *r, const char *path, struct dc_plugin_ref *info,
+                        char *err, size_t errlen)
+{
+    struct dc_plugin_ref tmp;
+    struct dc_plugin_ref *ref = info ? info : &tmp;
+    char *msg = malloc(REG_MSG_MAX);
+    if (!msg) {
+        if (info)
+            memset(info, 0, sizeof(*info));
+        return util_err(err, errlen, DC_ENOMEM, "%s: out of memory", path ? path : "");
+    }
+    msg[0] = '\0';
+    int rc = open_checked(r, path, ref, msg, REG_MSG_MAX);
+    if (rc != DC_OK) {
+        copy_err(err, errlen, msg);
+    } else {
+        /* The handle closes now, so nothing may keep pointing into it. */
+        dlclose(ref->dl);
+        ref->dl = NULL;
+        ref->desc = NULL;
+        ref->vtable = NULL;
+        if (!info)
+            registry_ref_clear(&tmp);
+    }
+    free(msg);
+    return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_so_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && name[0] != '.' && strcmp(name + n - 3, ".so") == 0;
+}
+
+static int check_dir_safety(struct registry *r, const char *dir, char *msg, size_t msglen)
+{
+    int rc = DC_OK;
+    struct stat st;
+    char *resolved = realpath(dir, NULL);
+    if (!resolved) {
+        rc = refuse(msg, msglen, errno == ENOMEM ? DC_ENOMEM : DC_EIO, dir,
+                    "cannot resolve the plugin directory: %s", strerror(errno));
+        goto cleanup;
+    }
+    if (stat(resolved, &st) != 0) {
+        rc = refuse(msg, msglen, DC_EIO, dir, "cannot stat %s: %s", resolved, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        rc = refuse(msg, msglen, DC_EINVAL, dir,
+                    "%s is not a directory; list plugin directories under plugins.dirs",
+                    resolved);
+        goto cleanup;
+    }
+    rc = check_owner_mode(&st, "plugin directory", resolved, dir, msg, msglen);
+    if (rc != DC_OK) {
+        size_t n = strlen(msg);
+        snprintf(msg + n, msglen - n, "; no plugin in it was loaded");
+    }
+
+cleanup:
+    if (rc != DC_OK && rc != DC_ENOMEM && record_refusal(r, dir, msg) != DC_OK)
+        rc = DC_ENOMEM;
+    free(resolved);
+    return rc;
+}
+
+int registry_load_dir(struct registry *r, const char *dir)
+{
+    int rc = DC_OK;
+    int loaded = 0;
+    DIR *d = NULL;
+    char **names = NULL;
+    size_t nnames = 0, capnames = 0;
+    char *msg = NULL;
+    struct stat st;
+
+    if (!r || !dir)
+        return DC_EINVAL;
+    if (lstat(dir, &st) != 0 && errno == ENOENT)
+        return 0;
+    msg = malloc(REG_MSG_MAX);
+    if (!msg)
+        return DC_ENOMEM;
+    rc = check_dir_safety(r, dir, msg, REG_MSG_MAX);
+    if (rc != DC_OK)
+        goto cleanup;
+
+    d = opendir(dir);
+    if (!d) {
+        rc = refuse(msg, REG_MSG_MAX, DC_EIO, dir, "cannot read the plugin directory: %s",
+                    strerror(errno));
+        if (record_refusal(r, dir, msg) != DC_OK)
+            rc = DC_ENOMEM;
+        goto cleanup;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!has_so_suffix(e->d_name))
+            continue;
+        if (nnames == capnames) {
+            size_t cap = capnames ? capnames * 2 : 16;
+            char **p = realloc(names, cap * sizeof(*p));
+            if (!p) {
+                rc = DC_ENOMEM;
+                goto cleanup;
+            }
+            names = p;
+            capnames = cap;
+        }
+        names[nnames] = util_join_path(dir, e->d_name);
+        if (!names[nnames]) {
+            rc = DC_ENOMEM;
+            goto cleanup;
+        }
+        nnames++;
+    }
+    if (nnames > 1)
+        qsort(names, nnames, sizeof(*names), cmp_names);
+
+    for (size_t i = 0; i < nnames; i++) {
+        size_t before = r->nrefs;
+        int lrc = registry_load_file(r, names[i], NULL, NULL, 0);
+        if (lrc == DC_ENOMEM) {
+            rc = DC_ENOMEM;
+            goto cleanup;
+        }
+        if (lrc == DC_OK && r->nrefs > before)
+            loaded++;
+    }
+    rc = DC_OK;
+
+cleanup:
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    free(msg);
+    if (rc == DC_ENOMEM)
+        return DC_ENOMEM;
+    return loaded;
+}
+
+const struct dc_plugin_ref *registry_find(const struct registry *r, int kind, const char *name)
+{
+    if (!r || !name)
+        return NULL;
+    for (size_t i = 0; i < r->nrefs; i++)
+        if (r->refs[i]->kind == kind && strcmp(r->refs[i]->name, name) == 0)
+            return r->refs[i];
+    return NULL;
+}
+
+size_t registry_count(const struct registry *r)
+{
+    return r ? r->nrefs : 0;
+}
+
+const struct dc_plugin_ref *registry_at(const struct registry *r, size_t i)
+{
+    return r && i < r->nrefs ? r->refs[i] : NULL;
+}
+
+size_t registry_nrefusals(const struct registry *r)
+{
+    return r ? r->nrefusals : 0;
+}
+
+const struct dc_plugin_refusal *registry_refusal_at(const struct registry *r, size_t i)
+{
+    return r && i < r->nrefusals ? &r->refusals[i] : NULL;
+}

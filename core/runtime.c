@@ -1,0 +1,306 @@
+#include "runtime.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <datachat/host.h>
+
+#include "audit.h"
+#include "ctx.h"
+#include "db.h"
+#include "gate.h"
+#include "hostapi.h"
+#include "pipeline.h"
+#include "registry.h"
+#include "result.h"
+#include "util.h"
+
+/* Per-database host identity; lives as long as the runtime. */
+struct db_slot {
+    struct host_self self;
+};
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Plugins shipped with this executable: <exe dir>/plugins in a build tree,
+ * <exe dir>/../lib/datachat/plugins or the configured install dir. */
+static char *builtin_plugin_dir(const char *exe_path)
+{
+    char self[PATH_MAX];
+    const char *exe = exe_path;
+    if (!exe) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+            self[n] = '\0';
+            exe = self;
+        }
+    }
+    if (exe) {
+        char *dir = util_dirname(exe);
+        char *cand = util_join_path(dir, "plugins");
+        if (is_dir(cand)) {
+            free(dir);
+            return cand;
+        }
+        free(cand);
+        cand = util_join_path(dir, "../lib/datachat/plugins");
+        free(dir);
+        if (is_dir(cand))
+            return cand;
+        free(cand);
+    }
+    return is_dir(DC_PLUGIN_INSTALL_DIR) ? strdup(DC_PLUGIN_INSTALL_DIR) : NULL;
+}
+
+static const struct dc_plugin_descriptor *lookup_plugin(void *arg, int kind, const char *name)
+{
+    const struct dc_plugin_ref *p = registry_find(arg, kind, name);
+    return p ? p->desc : NULL;
+}
+
+int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, size_t errlen)
+{
+    int rc;
+    struct runtime *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    *out = rt;
+
+    const char *path = o->config_path;
+    if (!path) {
+        const char *env = getenv("DATACHAT_CONFIG");
+        if (env && *env)
+            path = env;
+        else if (is_file("config/datachat.yaml"))
+            path = "config/datachat.yaml";
+    }
+    if (path) {
+        rc = config_load(path, &rt->cfg, &rt->diags);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return util_err(err, errlen, DC_EIO, "cannot read the current directory: %s",
+                            strerror(errno));
+        rt->builtin_config = 1;
+        rc = config_default(cwd, &rt->cfg, &rt->diags);
+    }
+    if (rc != DC_OK)
+        return util_err(err, errlen, DC_EINVAL, "%s: configuration is invalid",
+                        path ? path : "built-in configuration");
+
+    rc = registry_new(&rt->reg);
+    if (rc != DC_OK)
+        return util_err(err, errlen, rc, "cannot create the plugin registry");
+    rt->plugin_dir_builtin = builtin_plugin_dir(o->exe_path);
+    if (rt->plugin_dir_builtin)
+        registry_load_dir(rt->reg, rt->plugin_dir_builtin);
+    for (size_t i = 0; i < rt->cfg->nplugin_dirs; i++)
+        registry_load_dir(rt->reg, rt->cfg->plugin_dirs[i]);
+
+    rc = config_resolve(rt->cfg, lookup_plugin, rt->reg, &rt->diags);
+    if (rc != DC_OK)
+        return util_err(err, errlen, DC_EINVAL, "%s: configuration does not match the plugins",
+                        rt->cfg->path);
+    return DC_OK;
+}
+
+static const struct dc_schema *backend_schema(void *arg, struct dc_ctx *c, const char *db)
+{
+    struct runtime *rt = arg;
+    struct db *d = runtime_find_db(rt, db);
+    if (!d) {
+        ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured", db ? db : "(none)");
+        return NULL;
+    }
+    char err[512] = "";
+    const struct dc_schema *s = db_schema(d, err, sizeof(err));
+    if (!s)
+        ctx_fail(c, "E-DB-OPEN", "%s", err);
+    return s;
+}
+
+static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char *sql,
+                         const struct dc_value *params, size_t nparams, struct dc_result **out)
+{
+    struct runtime *rt = arg;
+    struct db *d = runtime_find_db(rt, db);
+    if (!d) {
+        ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured", db ? db : "(none)");
+        return DC_ENOTFOUND;
+    }
+    struct gate_decision dec;
+    memset(&dec, 0, sizeof(dec));
+    int rc = gate_run(rt->gate, ctx_get(c, "principal"), d, sql, params, nparams,
+                      ctx_get(c, "question"), out, &dec);
+    if (rc == DC_OK) {
+        ctx_trace_note(c, "gate: accepted on %s, %lld rows%s in %lld us", d->name,
+                       (long long)dec.rows, dec.truncated ? " (truncated at the row cap)" : "",
+                       (long long)dec.duration_us);
+        if (dec.sql_run)
+            ctx_set(c, "sql.run", dec.sql_run);
+    } else {
+        ctx_trace_note(c, "gate: %s %s", dec.code[0] ? dec.code : "error", dec.reason);
+        ctx_fail(c, dec.code[0] ? dec.code : "E-GATE", "%s",
+                 dec.reason[0] ? dec.reason : "the statement was not run");
+        if (rc == DC_EDENIED) {
+            ctx_set(c, "refused", dec.code[0] ? dec.code : "E-GATE");
+            ctx_set(c, "refused.audited", "1"); /* the gate wrote the record */
+        }
+    }
+    gate_decision_clear(&dec);
+    return rc;
+}
+
+int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, size_t errlen)
+{
+    int rc;
+    const char *apath = o->audit_path ? o->audit_path : rt->cfg->audit_path;
+    rc = audit_open(apath, rt->cfg->audit_fsync == CFG_FSYNC_NEVER ? AUDIT_FSYNC_NEVER
+                                                                    : AUDIT_FSYNC_ALWAYS,
+                    &rt->audit, err, errlen);
+    if (rc != DC_OK)
+        return rc;
+    struct gate_limits lim = {.max_rows = rt->cfg->max_rows,
+                              .timeout_ms = rt->cfg->timeout_ms,
+                              .max_bytes = 64ll << 20};
+    rc = gate_new(rt->audit, &lim, &rt->gate);
+    if (rc != DC_OK)
+        return util_err(err, errlen, rc, "cannot create the gate");
+
+    rt->dbs = calloc(rt->cfg->ndbs ? rt->cfg->ndbs : 1, sizeof(*rt->dbs));
+    if (!rt->dbs)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < rt->cfg->ndbs; i++) {
+        const struct cfg_database *cd = &rt->cfg->dbs[i];
+        const struct dc_plugin_ref *p = registry_find(rt->reg, DC_KIND_CONNECTOR, cd->connector);
+        if (!p)
+            return util_err(err, errlen, DC_ENOTFOUND,
+                            "%s:%d:%d: database '%s' uses connector '%s', which is not loaded",
+                            rt->cfg->path, cd->line, cd->col, cd->name, cd->connector);
+        struct dc_host h;
+        hostapi_init(&h, NULL);
+        rc = db_init(&rt->dbs[i], cd->name, p, &cd->opts, &h);
+        if (rc != DC_OK)
+            return util_err(err, errlen, rc, "database '%s': cannot initialise", cd->name);
+        rt->ndbs++;
+    }
+    return pipeline_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->pipe, err, errlen);
+}
+
+void runtime_free(struct runtime *rt)
+{
+    if (!rt)
+        return;
+    pipeline_free(rt->pipe);
+    for (size_t i = rt->ndbs; i-- > 0;)
+        db_fini(&rt->dbs[i]);
+    free(rt->dbs);
+    gate_free(rt->gate);
+    audit_close(rt->audit);
+    registry_free(rt->reg);
+    config_free(rt->cfg);
+    free(rt->plugin_dir_builtin);
+    free(rt);
+}
+
+struct db *runtime_find_db(struct runtime *rt, const char *name)
+{
+    if (!rt || !name)
+        return NULL;
+    for (size_t i = 0; i < rt->ndbs; i++)
+        if (strcmp(rt->dbs[i].name, name) == 0)
+            return &rt->dbs[i];
+    return NULL;
+}
+
+/* A request refused before any SQL (empty, oversized, or refused by a stage)
+ * still leaves an audit record: refusals are what an auditor looks for. */
+static int audit_refusal(struct runtime *rt, struct dc_ctx *c, const char *code,
+                         const char *reason)
+{
+    char err[256] = "";
+    const char *q = ctx_get(c, "question");
+    char clipped[1024];
+    if (q && strlen(q) >= sizeof(clipped)) {
+        snprintf(clipped, sizeof(clipped), "%.1000s...", q);
+        q = clipped;
+    }
+    struct audit_record r = {.event = "refusal",
+                             .principal = ctx_get(c, "principal"),
+                             .database = ctx_get(c, "database"),
+                             .rows = -1,
+                             .duration_us = -1,
+                             .outcome = "refused",
+                             .code = code,
+                             .reason = reason,
+                             .question = q};
+    int rc = audit_append(rt->audit, &r, err, sizeof(err));
+    if (rc != DC_OK)
+        ctx_fail(c, "E-AUDIT-WRITE", "%s", err);
+    return rc;
+}
+
+int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
+                const char *principal, const char *format, struct dc_ctx **out)
+{
+    struct ctx_backend be = {.arg = rt, .schema = backend_schema, .query = backend_query};
+    struct dc_ctx *c = ctx_new(&be);
+    *out = c;
+    if (!c)
+        return DC_ENOMEM;
+    const char *db = db_name ? db_name : rt->cfg->default_database;
+    if (ctx_set(c, "question", question ? question : "") != DC_OK ||
+        ctx_set(c, "principal", principal ? principal
+                                : rt->cfg->default_principal ? rt->cfg->default_principal
+                                                             : "local") != DC_OK ||
+        ctx_set(c, "format", format ? format : "text") != DC_OK ||
+        (db && ctx_set(c, "database", db) != DC_OK))
+        return DC_ENOMEM;
+
+    size_t qlen = question ? strlen(question) : 0;
+    size_t qn = 0;
+    while (question && qn < qlen && strchr(" \t\r\n", question[qn]))
+        qn++;
+    if (qn == qlen) {
+        ctx_fail(c, "E-QUERY-EMPTY", "the question is empty; ask something, e.g. "
+                                     "\"list tables\"");
+        return DC_EINVAL;
+    }
+    if (qlen > rt->cfg->max_question_bytes) {
+        ctx_fail(c, "E-QUERY-TOO-LONG",
+                 "the question is %zu bytes, over the limit of %zu (limits.max_question_bytes)",
+                 qlen, rt->cfg->max_question_bytes);
+        audit_refusal(rt, c, "E-QUERY-TOO-LONG", "question over the size limit");
+        return DC_ELIMIT;
+    }
+    if (!db || !runtime_find_db(rt, db)) {
+        ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured%s", db ? db : "",
+                 rt->ndbs ? "; see `datachat doctor` for the configured ones" : "");
+        return DC_ENOTFOUND;
+    }
+    int rc = pipeline_run(rt->pipe, c);
+    const char *refused = ctx_get(c, "refused");
+    if (refused && !ctx_get(c, "refused.audited")) {
+        /* The gate audits its own refusals; this covers stage refusals. */
+        const char *why = ctx_get(c, "answer");
+        int arc = audit_refusal(rt, c, refused, why ? why : "refused");
+        if (arc != DC_OK && rc == DC_OK)
+            rc = arc;
+    }
+    return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * runtime - one running DataChat: config, plugins, databases, gate, audit
+ * and the pipeline, wired together in two phases.
+ * runtime_load reads and resolves the config against the loaded plugins
+ * (enough for `config check` and `plugins list`); runtime_start opens the
+ * audit log, binds databases and initialises the stages. It owns all of
+ * these and frees them in reverse order. It never prints.
+ */
+#ifndef DC_RUNTIME_H
+#define DC_RUNTIME_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct registry;
+struct audit;
+struct gate;
+struct db;
+struct pipeline;
+struct dc_ctx;
+
+struct runtime_opts {
+    const char *config_path; /* NULL: $DATACHAT_CONFIG, ./config/datachat.yaml, built-in */
+    const char *exe_path;    /* argv[0]-independent path of the executable, for plugins */
+    const char *audit_path;  /* overrides the config's audit.path when set */
+    int log_level;           /* enum dc_log_level for plugin log lines */
+};
+
+struct runtime {
+    struct dc_config *cfg;
+    struct cfg_diags diags;   /* filled when runtime_load fails on the config */
+    int builtin_config;       /* no file was found; built-in defaults in use */
+    struct registry *reg;
+    struct audit *audit;
+    struct gate *gate;
+    struct db *dbs;
+    size_t ndbs;
+    struct pipeline *pipe;
+    char *plugin_dir_builtin; /* plugins shipped with this executable */
+};
+
+/* Phase 1. On a config error returns DC_EINVAL and rt->diags holds every
+ * diagnostic (the runtime is still returned so the caller can print them). */
+int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, size_t errlen);
+/* Phase 2. */
+int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, size_t errlen);
+void runtime_free(struct runtime *rt);
+
+struct db *runtime_find_db(struct runtime *rt, const char *name);
+
+/* Answers one question. Returns a context (always, unless out of memory)
+ * holding the answer or the error; the return code says which. principal
+ * NULL = the config's default. */
+int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
+                const char *principal, const char *format, struct dc_ctx **out);
+
+#endif
