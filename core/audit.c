@@ -122,6 +122,9 @@ static int checkpoint_read(const char *head_path, int *present, uint64_t *seq, c
                         strerror(errno));
     }
     *present = 1;
+    if (!S_ISREG(st.st_mode))
+        return util_err(why, whylen, DC_EINVAL, "checkpoint %s is malformed (not a regular file)",
+                        head_path);
     rc = util_read_file(head_path, 4096, &text, &len, why, whylen);
     if (rc == DC_ELIMIT) {
         rc = util_err(why, whylen, DC_EINVAL, "checkpoint %s is malformed (too large)", head_path);

@@ -280,8 +280,13 @@ static int gate_validate(struct gate_call *gc, struct db *d, void **stmt)
         if (rc == DC_EDENIED)
             return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-GATE-DENIED",
                             "the database refused the statement: %s", err);
-        return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-GATE-PARSE",
-                        "the statement could not be parsed: %s", err[0] ? err : "unknown error");
+        if (rc == DC_EINVAL)
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-GATE-PARSE",
+                            "the statement could not be parsed: %s",
+                            err[0] ? err : "unknown error");
+        return gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR, "E-GATE-EXEC",
+                        "the database could not compile the statement: %s",
+                        err[0] ? err : "unknown error");
     }
     if (gc->dec->code[0])
         return gc->dec->rc; /* a denial the connector did not turn into a failure */

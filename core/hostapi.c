@@ -1,6 +1,8 @@
 #include "hostapi.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -60,6 +62,93 @@ static const struct dc_result *host_ctx_result(struct dc_ctx *c)
     return ctx_result(c);
 }
 
+static int host_ctx_arg(struct dc_ctx *c, const char *name, struct dc_value *out)
+{
+    if (!c || !name || !out)
+        return DC_EINVAL;
+    const char *args = ctx_get(c, "args");
+    json_error_t jerr;
+    json_t *root = json_loads(args ? args : "{}", JSON_REJECT_DUPLICATES, &jerr);
+    int rc = DC_OK;
+    if (!root || !json_is_object(root)) {
+        rc = DC_EINVAL;
+        goto cleanup;
+    }
+    json_t *v = json_object_get(root, name);
+    if (!v) {
+        rc = DC_ENOTFOUND;
+        goto cleanup;
+    }
+    /* Text is parked in the context so the borrowed pointer outlives root. */
+    struct sbuf key;
+    sbuf_init(&key);
+    sbuf_addf(&key, "arg.%s", name);
+    char *text = NULL;
+    if (json_is_string(v))
+        text = strndup(json_string_value(v), json_string_length(v));
+    else if (json_is_object(v) || json_is_array(v))
+        text = json_dumps(v, JSON_COMPACT);
+    if (json_is_integer(v)) {
+        *out = dc_value_int(json_integer_value(v));
+    } else if (json_is_real(v)) {
+        *out = dc_value_real(json_real_value(v));
+    } else if (json_is_boolean(v)) {
+        out->type = DC_BOOL;
+        out->v.i = json_is_true(v);
+    } else if (json_is_null(v)) {
+        *out = (struct dc_value){.type = DC_NULL};
+    } else if (!text || !key.p || ctx_set(c, key.p, text) != DC_OK) {
+        rc = DC_ENOMEM;
+    } else {
+        const char *kept = ctx_get(c, key.p);
+        *out = dc_value_text(kept, strlen(kept));
+        if (!json_is_string(v))
+            out->type = DC_JSON;
+    }
+    free(text);
+    sbuf_free(&key);
+cleanup:
+    json_decref(root);
+    return rc;
+}
+
+static json_t *value_to_json(const struct dc_value *v)
+{
+    switch (v->type) {
+    case DC_NULL: return json_null();
+    case DC_INT: return json_integer(v->v.i);
+    case DC_BOOL: return json_boolean(v->v.i);
+    case DC_REAL: return json_real(v->v.d);
+    case DC_JSON: return json_loadb(v->v.s.p, v->v.s.n, 0, NULL);
+    default: return json_stringn(v->v.s.p ? v->v.s.p : "", v->v.s.n);
+    }
+}
+
+static int host_ctx_result_set(struct dc_ctx *c, const char *name, const struct dc_value *v)
+{
+    if (!c || !name || !v)
+        return DC_EINVAL;
+    const char *cur = ctx_get(c, "result");
+    json_t *root = cur ? json_loads(cur, 0, NULL) : json_object();
+    json_t *jv = value_to_json(v);
+    int rc = DC_OK;
+    if (!root || !json_is_object(root) || !jv) {
+        rc = DC_EINVAL; /* "result" is not an object, or v is not valid JSON */
+        json_decref(jv);
+        goto cleanup;
+    }
+    if (json_object_set_new(root, name, jv) != 0) {
+        rc = DC_ENOMEM;
+        goto cleanup;
+    }
+    char *s = json_dumps(root, JSON_COMPACT);
+    rc = s ? ctx_set(c, "result", s) : DC_ENOMEM;
+    free(s);
+cleanup:
+    json_decref(root);
+    return rc;
+}
+
 void hostapi_init(struct dc_host *h, struct host_self *self)
 {
     memset(h, 0, sizeof(*h));
@@ -98,4 +187,6 @@ void hostapi_init(struct dc_host *h, struct host_self *self)
     h->ctx_schema = ctx_schema;
     h->ctx_set_result = ctx_set_result;
     h->ctx_result = host_ctx_result;
+    h->ctx_arg = host_ctx_arg;
+    h->ctx_result_set = host_ctx_result_set;
 }

@@ -18,6 +18,7 @@
 #include "pipeline.h"
 #include "registry.h"
 #include "result.h"
+#include "tools.h"
 #include "util.h"
 
 /* Per-database host identity; lives as long as the runtime. */
@@ -199,6 +200,9 @@ int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, s
             return util_err(err, errlen, rc, "database '%s': cannot initialise", cd->name);
         rt->ndbs++;
     }
+    rc = tools_new(rt->cfg, rt->reg, &rt->tools, err, errlen);
+    if (rc != DC_OK)
+        return rc;
     return pipeline_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->pipe, err, errlen);
 }
 
@@ -207,6 +211,7 @@ void runtime_free(struct runtime *rt)
     if (!rt)
         return;
     pipeline_free(rt->pipe);
+    tools_free(rt->tools);
     for (size_t i = rt->ndbs; i-- > 0;)
         db_fini(&rt->dbs[i]);
     free(rt->dbs);
@@ -255,21 +260,47 @@ static int audit_refusal(struct runtime *rt, struct dc_ctx *c, const char *code,
     return rc;
 }
 
-int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
-                const char *principal, const char *format, struct dc_ctx **out)
+/* A context wired to this runtime's gate, with the request's identity. */
+static struct dc_ctx *request_ctx(struct runtime *rt, const char *db, const char *principal)
 {
     struct ctx_backend be = {.arg = rt, .schema = backend_schema, .query = backend_query};
     struct dc_ctx *c = ctx_new(&be);
+    if (!c)
+        return NULL;
+    if (!principal)
+        principal = rt->cfg->default_principal ? rt->cfg->default_principal : "local";
+    if (ctx_set(c, "principal", principal) != DC_OK || (db && ctx_set(c, "database", db) != DC_OK)) {
+        ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_json,
+                      const char *db_name, const char *principal, struct dc_ctx **out)
+{
+    const char *db = db_name ? db_name : rt->cfg->default_database;
+    struct dc_ctx *c = request_ctx(rt, db, principal);
     *out = c;
     if (!c)
         return DC_ENOMEM;
+    if (db && !runtime_find_db(rt, db)) {
+        ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured", db);
+        return DC_ENOTFOUND;
+    }
+    return tools_call(rt->tools, tool, args_json, c);
+}
+
+int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
+                const char *principal, const char *format, struct dc_ctx **out)
+{
     const char *db = db_name ? db_name : rt->cfg->default_database;
+    struct dc_ctx *c = request_ctx(rt, db, principal);
+    *out = c;
+    if (!c)
+        return DC_ENOMEM;
     if (ctx_set(c, "question", question ? question : "") != DC_OK ||
-        ctx_set(c, "principal", principal ? principal
-                                : rt->cfg->default_principal ? rt->cfg->default_principal
-                                                             : "local") != DC_OK ||
-        ctx_set(c, "format", format ? format : "text") != DC_OK ||
-        (db && ctx_set(c, "database", db) != DC_OK))
+        ctx_set(c, "format", format ? format : "text") != DC_OK)
         return DC_ENOMEM;
 
     size_t qlen = question ? strlen(question) : 0;

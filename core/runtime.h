@@ -18,6 +18,7 @@ struct audit;
 struct gate;
 struct db;
 struct pipeline;
+struct toolset;
 struct dc_ctx;
 
 struct runtime_opts {
@@ -37,6 +38,7 @@ struct runtime {
     struct db *dbs;
     size_t ndbs;
     struct pipeline *pipe;
+    struct toolset *tools;
     char *plugin_dir_builtin; /* plugins shipped with this executable */
 };
 
@@ -54,5 +56,9 @@ struct db *runtime_find_db(struct runtime *rt, const char *name);
  * NULL = the config's default. */
 int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
                 const char *principal, const char *format, struct dc_ctx **out);
+
+/* Calls a configured tool with JSON arguments; same context rules. */
+int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_json,
+                      const char *db_name, const char *principal, struct dc_ctx **out);
 
 #endif

@@ -41,6 +41,7 @@ int cmd_config(struct cli *c);
 int cmd_plugins(struct cli *c);
 int cmd_audit(struct cli *c);
 int cmd_doctor(struct cli *c);
+int cmd_tools(struct cli *c);
 
 /* Loads the runtime (phase 1), printing config diagnostics on failure. */
 struct runtime;

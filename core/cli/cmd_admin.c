@@ -14,6 +14,8 @@
 #include "registry.h"
 #include "runtime.h"
 #include "schema.h"
+#include "ctx.h"
+#include "tools.h"
 
 static void print_json_obj(json_t *o)
 {
@@ -219,4 +221,94 @@ int cmd_doctor(struct cli *c)
     }
     runtime_free(rt);
     return bad ? CLI_ERROR : CLI_OK;
+}
+
+/* Starts the runtime for commands that run plugins. */
+static int start_runtime(struct cli *c, struct runtime **rt)
+{
+    char err[1024] = "";
+    int rc = cli_load_runtime(c, rt);
+    if (rc != CLI_OK)
+        return rc;
+    struct runtime_opts o = {.config_path = c->config_path, .audit_path = c->audit_path,
+                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
+    if (runtime_start(*rt, &o, err, sizeof(err)) != DC_OK) {
+        cli_error("%s", err);
+        runtime_free(*rt);
+        *rt = NULL;
+        return CLI_ERROR;
+    }
+    return CLI_OK;
+}
+
+static int tools_list(struct cli *c, struct runtime *rt)
+{
+    json_t *arr = c->json ? json_array() : NULL;
+    if (!c->json)
+        printf("%-16s %-12s %-4s %s\n", "TOOL", "PLUGIN", "TIER", "DESCRIPTION");
+    for (size_t i = 0; i < tools_count(rt->tools); i++) {
+        struct tool_info ti;
+        if (tools_info(rt->tools, i, &ti) != DC_OK)
+            continue;
+        if (c->json) {
+            json_t *params = ti.params_schema ? json_loads(ti.params_schema, 0, NULL) : NULL;
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:i, s:b, s:o?}", "name",
+                                                 ti.name, "plugin", ti.plugin, "description",
+                                                 ti.description, "tier", ti.tier, "sandbox",
+                                                 ti.sandbox, "parameters", params));
+        } else {
+            printf("%-16s %-12s %-4d %s\n", ti.name, ti.plugin, ti.tier,
+                   ti.description ? ti.description : "");
+        }
+    }
+    if (c->json)
+        print_json_obj(arr);
+    return CLI_OK;
+}
+
+static int tools_call_cmd(struct cli *c, struct runtime *rt)
+{
+    if (c->nargs < 2 || c->nargs > 3) {
+        cli_error("usage: datachat tools call NAME ['{\"arg\": ...}']");
+        return CLI_USAGE;
+    }
+    struct dc_ctx *ctx = NULL;
+    int rc = runtime_call_tool(rt, c->args[1], c->nargs == 3 ? c->args[2] : NULL, c->db,
+                               c->principal, &ctx);
+    int ret = CLI_OK;
+    if (!ctx) {
+        cli_error("out of memory");
+        return CLI_ERROR;
+    }
+    if (rc != DC_OK || ctx_error_code(ctx)) {
+        const char *code = ctx_error_code(ctx) ? ctx_error_code(ctx) : "E-TOOL-FAILED";
+        cli_error("%s: %s", code, ctx_error_message(ctx) ? ctx_error_message(ctx) : "failed");
+        ret = ctx_get(ctx, "refused") ? CLI_REFUSED
+              : (strcmp(code, "E-TOOL-ARGS") == 0 || strcmp(code, "E-TOOL-UNKNOWN") == 0 ||
+                 strcmp(code, "E-DB-UNKNOWN") == 0)
+                  ? CLI_USAGE
+                  : CLI_ERROR;
+    } else {
+        const char *res = ctx_get(ctx, "result");
+        puts(res ? res : "{}");
+    }
+    ctx_free(ctx);
+    return ret;
+}
+
+int cmd_tools(struct cli *c)
+{
+    int list = c->nargs >= 1 && strcmp(c->args[0], "list") == 0;
+    int call = c->nargs >= 1 && strcmp(c->args[0], "call") == 0;
+    if (!list && !call) {
+        cli_error("tools needs a subcommand: list, or call NAME [ARGS_JSON]");
+        return CLI_USAGE;
+    }
+    struct runtime *rt = NULL;
+    int rc = start_runtime(c, &rt);
+    if (rc != CLI_OK)
+        return rc;
+    rc = list ? tools_list(c, rt) : tools_call_cmd(c, rt);
+    runtime_free(rt);
+    return rc;
 }

@@ -21,6 +21,8 @@ static const char usage[] =
     "  plugins list            list loaded plugins and refused plugin files\n"
     "  plugins check FILE      check one plugin file and show its descriptor\n"
     "  audit verify [FILE]     verify the audit log's hash chain\n"
+    "  tools list              list the configured tools\n"
+    "  tools call NAME [JSON]  call a configured tool with JSON arguments\n"
     "  doctor                  check the installation: plugins, config, databases\n"
     "\n"
     "Options:\n"
@@ -144,6 +146,8 @@ int main(int argc, char **argv)
         rc = cmd_plugins(&c);
     else if (strcmp(cmd, "audit") == 0)
         rc = cmd_audit(&c);
+    else if (strcmp(cmd, "tools") == 0)
+        rc = cmd_tools(&c);
     else if (strcmp(cmd, "doctor") == 0)
         rc = cmd_doctor(&c);
     else {

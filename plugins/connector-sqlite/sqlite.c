@@ -624,9 +624,11 @@ static int sq_prepare(void *conn, const char *sql, const struct dc_authorizer *a
     int src = sqlite3_prepare_v3(c->db, sql, -1, 0, &s->st, &tail);
     sqlite3_set_authorizer(c->db, NULL, NULL);
     if (src != SQLITE_OK) {
+        /* DC_EINVAL: the text is at fault; DC_EIO: the database is (busy,
+         * corrupt, unreadable). */
         rc = sq_err(err, errlen, (src & 0xff) == SQLITE_AUTH ? DC_EDENIED : sq_code(src), "%s",
                     sqlite3_errmsg(c->db));
-        if (rc == DC_EIO || rc == DC_ETIMEOUT)
+        if (rc == DC_ETIMEOUT || rc == DC_ELIMIT)
             rc = DC_EINVAL;
         goto cleanup;
     }

@@ -115,25 +115,50 @@ for so in "$tmp/cmake-hello-tool/tool-hello.so" "$tmp/make-hello-tool/tool-hello
     echo "ok: $so"
 done
 
-# Swap the answer stage for the example stage by config alone.
+# Swap the answer stage for the example stage by config alone: the same
+# graph answers through the in-tree answer stage, then through the example.
 install -m 0755 "$tmp/make-hello-stage/stage-hello-answer.so" "$tmp/plugins/"
+install -m 0755 "$tmp/cmake-hello-tool/tool-hello.so" "$tmp/plugins/"
 sqlite3 "$tmp/demo.db" "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);
                         INSERT INTO customers(name) VALUES ('Ada'), ('Grace');" ||
     fail "sqlite3 could not create the demo database"
-cat >"$tmp/datachat.yaml" <<YAML
+write_config() { # write_config FILE ANSWER_PLUGIN
+    cat >"$1" <<YAML
 version: 1
 plugins: { dirs: [$tmp/plugins] }
 databases:
   demo: { connector: sqlite, path: $tmp/demo.db }
 pipeline:
-  entry: reply
+  entry: intent
   stages:
-    reply: { use: hello-answer }
+    intent: { use: intent, on: { catalog: catalog, sql: reply, metric: reply, tool: reply, clarify: reply, refuse: reply } }
+    catalog: { use: catalog, on: { ok: reply, not_found: reply } }
+    reply: { use: $2 }
+tools:
+  greet: { use: hello, with: { greeting: Hi } }
+audit: { path: $tmp/audit.jsonl }
 YAML
+}
+write_config "$tmp/stock.yaml" answer
+write_config "$tmp/datachat.yaml" hello-answer
+out=$(cd "$tmp" && "$build/datachat" --config "$tmp/stock.yaml" query "list tables" 2>"$tmp/query.err") ||
+    { echo "$out"; cat "$tmp/query.err" >&2; fail "datachat query with the stock answer stage exited non-zero"; }
+echo "$out" | grep -q "customers" || fail "the stock answer stage did not list the customers table"
+echo "$out" | grep -q "hello-answer" && fail "the stock graph answered through the example stage"
 echo "== datachat --config $tmp/datachat.yaml query \"list tables\""
 out=$(cd "$tmp" && "$build/datachat" --config "$tmp/datachat.yaml" query "list tables" 2>"$tmp/query.err") ||
     { echo "$out"; cat "$tmp/query.err" >&2; fail "datachat query exited non-zero"; }
 echo "$out"
 echo "$out" | grep -q "Hello from the hello-answer stage: you asked: list tables" ||
     { cat "$tmp/query.err" >&2; fail "the answer did not come from the hello-answer stage"; }
+
+# The example tool, configured with an option, called with JSON arguments.
+out=$("$build/datachat" --config "$tmp/datachat.yaml" tools call greet '{"name":"Ada \"the\" first"}' 2>&1) ||
+    { echo "$out" >&2; fail "datachat tools call greet exited non-zero"; }
+[ "$out" = '{"greeting": "Hi, Ada \"the\" first"}' ] || [ "$out" = '{"greeting":"Hi, Ada \"the\" first"}' ] ||
+    fail "tools call greet printed: $out"
+rc=0
+"$build/datachat" --config "$tmp/datachat.yaml" tools call greet '[1,2]' >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "tools call with non-object arguments exited $rc, wanted 2"
+"$build/datachat" --config "$tmp/datachat.yaml" tools list | grep -q "greet" || fail "tools list does not show greet"
 echo "PASS"

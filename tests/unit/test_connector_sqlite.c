@@ -423,6 +423,16 @@ static void test_prepare_reports_actions_to_the_authorizer(void **state)
     assert_non_null(strstr(s.log, "1:json_each:value;"));
     f->vt->finalize(f->conn, stmt);
 
+    /* The authorizer never sees a USING constraint's columns; the table
+     * is still reported, from the compiled program. */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(prepare(f, "SELECT sku FROM \"order items\" JOIN shipments USING (line)",
+                             &s, &stmt, &info, err, sizeof(err)),
+                     DC_OK);
+    assert_non_null(strstr(s.log, "1:order items:sku;"));
+    assert_non_null(strstr(s.log, "1:shipments:;"));
+    f->vt->finalize(f->conn, stmt);
+
     memset(&s, 0, sizeof(s));
     assert_int_equal(prepare(f, "EXPLAIN QUERY PLAN SELECT * FROM orders", &s, &stmt, &info,
                              err, sizeof(err)),

@@ -2,10 +2,9 @@
  * hello - a tool plugin built against the installed DataChat SDK alone.
  *
  * invoke() reads the call's arguments, a JSON object such as
- * {"name":"Ada"}, and sets the result {"greeting":"hello, Ada"}. The SDK has
- * no JSON API, and this example links nothing but libc, so it reads the one
- * field it needs with a small bounded scanner; a real plugin would link a
- * JSON library of its own. The "greeting" option shows the typed option map:
+ * {"name":"Ada"}, and sets the result {"greeting":"hello, Ada"}, both through
+ * the host (ctx_arg, ctx_result_set), so the plugin needs no JSON library
+ * and cannot produce malformed JSON. The "greeting" option shows the typed option map:
  * the host validates it against hello_options before init() ever runs.
  */
 #include <stdio.h>
@@ -17,7 +16,6 @@
 
 #define HELLO_NAME_MAX 64
 #define HELLO_GREETING_MAX 31
-#define HELLO_NEST_MAX 32
 
 struct hello {
     const struct dc_host *h;
@@ -28,120 +26,6 @@ static const struct dc_option hello_options[] = {
     {"greeting", DC_OPT_STRING, 0, "hello",
      "word the tool greets with: letters and spaces, at most 31 characters"},
     DC_OPTIONS_END};
-
-static int is_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == ' ' || c == '.' || c == '_' || c == '-';
-}
-
-static const char *skip_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-/* Skips a JSON string starting at its opening quote; NULL if unterminated. */
-static const char *skip_string(const char *p)
-{
-    for (p++; *p; p++) {
-        if (*p == '\\') {
-            if (!p[1])
-                return NULL;
-            p++;
-        } else if (*p == '"') {
-            return p + 1;
-        }
-    }
-    return NULL;
-}
-
-/* Skips one JSON value of any shape, bounded in nesting depth. */
-static const char *skip_value(const char *p)
-{
-    int depth = 0;
-    do {
-        p = skip_ws(p);
-        if (*p == '"') {
-            p = skip_string(p);
-            if (!p)
-                return NULL;
-        } else if (*p == '{' || *p == '[') {
-            if (++depth > HELLO_NEST_MAX)
-                return NULL;
-            p++;
-        } else if (*p == '}' || *p == ']') {
-            if (depth == 0)
-                return NULL;
-            depth--;
-            p++;
-        } else if (*p == ',' || *p == ':') {
-            if (depth == 0)
-                return NULL;
-            p++;
-        } else {
-            const char *start = p;
-            while (*p && strchr("+-.0123456789eEtruefalsn", *p))
-                p++;
-            if (p == start)
-                return NULL;
-        }
-    } while (depth > 0);
-    return p;
-}
-
-/* Finds the top-level "name" member. Returns 0 and fills name (empty when
- * absent), or -1 when args are not an object or name is not a plain string
- * of allowed characters. */
-static int read_name(const char *args, char name[HELLO_NAME_MAX + 1])
-{
-    name[0] = '\0';
-    const char *p = skip_ws(args);
-    if (*p++ != '{')
-        return -1;
-    p = skip_ws(p);
-    if (*p == '}')
-        return *skip_ws(p + 1) ? -1 : 0;
-    for (;;) {
-        if (*p != '"')
-            return -1;
-        const char *key = p + 1;
-        const char *end = skip_string(p);
-        if (!end)
-            return -1;
-        int is_name = (size_t)(end - key) == 5 && memcmp(key, "name\"", 5) == 0;
-        p = skip_ws(end);
-        if (*p++ != ':')
-            return -1;
-        p = skip_ws(p);
-        if (is_name) {
-            size_t n = 0;
-            if (*p++ != '"')
-                return -1;
-            while (*p && *p != '"') {
-                if (!is_name_char(*p) || n == HELLO_NAME_MAX)
-                    return -1;
-                name[n++] = *p++;
-            }
-            if (*p++ != '"' || n == 0)
-                return -1;
-            name[n] = '\0';
-        } else {
-            p = skip_value(p);
-            if (!p)
-                return -1;
-        }
-        p = skip_ws(p);
-        if (*p == ',') {
-            p = skip_ws(p + 1);
-            continue;
-        }
-        if (*p != '}')
-            return -1;
-        return *skip_ws(p + 1) ? -1 : 0;
-    }
-}
 
 static int hello_init(const struct dc_host *h, const struct dc_opts *opts, void **state,
                       char *err, size_t errlen)
@@ -178,20 +62,23 @@ static int hello_invoke(void *state, struct dc_ctx *ctx)
 {
     struct hello *s = state;
     const struct dc_host *h = s->h;
-    char name[HELLO_NAME_MAX + 1];
-    const char *args = h->ctx_get(ctx, "args");
-    if (read_name(args ? args : "{}", name) != 0) {
+    struct dc_value name;
+    int rc = h->ctx_arg(ctx, "name", &name);
+    if (rc == DC_ENOTFOUND) {
+        name = dc_value_text("world", 5);
+    } else if (rc != DC_OK || name.type != DC_TEXT || name.v.s.n == 0 ||
+               name.v.s.n > HELLO_NAME_MAX) {
         h->ctx_fail(ctx, "E-HELLO-ARGS",
-                    "arguments must be a JSON object whose optional \"name\" is 1-%d "
-                    "letters, digits, spaces, '.', '_' or '-'",
+                    "arguments must be a JSON object whose optional \"name\" is a string of "
+                    "1-%d bytes",
                     HELLO_NAME_MAX);
         return DC_EINVAL;
     }
-    /* Both parts were checked to need no JSON escaping. */
-    char result[sizeof("{\"greeting\":\", \"}") + HELLO_GREETING_MAX + HELLO_NAME_MAX];
-    snprintf(result, sizeof(result), "{\"greeting\":\"%s, %s\"}", s->greeting,
-             name[0] ? name : "world");
-    return h->ctx_set(ctx, "result", result);
+    char greeting[HELLO_GREETING_MAX + HELLO_NAME_MAX + 3];
+    int n = snprintf(greeting, sizeof(greeting), "%s, %.*s", s->greeting, (int)name.v.s.n,
+                     name.v.s.p);
+    struct dc_value out = dc_value_text(greeting, (size_t)n);
+    return h->ctx_result_set(ctx, "greeting", &out);
 }
 
 static const struct dc_tool_vtable hello_vtable = {

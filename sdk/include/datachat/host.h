@@ -135,6 +135,15 @@ struct dc_host {
     /* The result the answer shows; the context takes ownership. */
     void (*ctx_set_result)(struct dc_ctx *c, struct dc_result *r);
     const struct dc_result *(*ctx_result)(struct dc_ctx *c);
+
+    /* Tool arguments and results, so a plugin needs no JSON library.
+     * ctx_arg reads member `name` of the JSON object in "args": strings as
+     * DC_TEXT, integers DC_INT, other numbers DC_REAL, booleans DC_BOOL,
+     * null DC_NULL, objects and arrays DC_JSON (their JSON text). Returns
+     * DC_ENOTFOUND when absent, DC_EINVAL when "args" is not an object. */
+    int (*ctx_arg)(struct dc_ctx *c, const char *name, struct dc_value *out);
+    /* Sets member `name` of the JSON object in "result" (created if absent). */
+    int (*ctx_result_set)(struct dc_ctx *c, const char *name, const struct dc_value *v);
 };
 
 #define DC_HOST_HAS(h, fn)                                                   \
