@@ -2281,3 +2281,36 @@ const char *opts_list_item(const struct dc_opts *o, const char *key, size_t i)
         return NULL;
     return c->items[i];
 }
+
+int config_add_database(struct dc_config *cfg, const char *name, const char *connector,
+                        const char *const *kv, size_t nkv, char *err, size_t errlen)
+{
+    if (!cfg || !name || !connector || (nkv % 2) != 0)
+        return util_err(err, errlen, DC_EINVAL, "bad arguments");
+    if (!valid_name(name))
+        return util_err(err, errlen, DC_EINVAL,
+                        "'%s' is not a valid database name (letters, digits, '_' and '-')",
+                        name);
+    if (config_find_db(cfg, name))
+        return util_err(err, errlen, DC_EINVAL,
+                        "a database named '%s' is already configured in %s", name, cfg->path);
+    struct cfg_database *dbs = realloc(cfg->dbs, (cfg->ndbs + 1) * sizeof(*dbs));
+    if (!dbs)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    cfg->dbs = dbs;
+    struct cfg_database *db = &cfg->dbs[cfg->ndbs];
+    memset(db, 0, sizeof(*db));
+    db->name = strdup(name);
+    db->connector = strdup(connector);
+    db->opts.opts = calloc(nkv / 2 + 1, sizeof(*db->opts.opts));
+    int ok = db->name && db->connector && db->opts.opts;
+    for (size_t i = 0; ok && i < nkv; i += 2) {
+        struct cfg_opt *o = &db->opts.opts[db->opts.nopts];
+        o->key = strdup(kv[i]);
+        o->value = strdup(kv[i + 1]);
+        ok = o->key && o->value;
+        db->opts.nopts++;
+    }
+    cfg->ndbs++; /* counted even on failure so config_free releases it */
+    return ok ? DC_OK : util_err(err, errlen, DC_ENOMEM, "out of memory");
+}

@@ -149,6 +149,11 @@ typedef const struct dc_plugin_descriptor *(*cfg_lookup_fn)(void *arg, int kind,
 int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
                    struct cfg_diags *diags);
 
+/* Adds a database not named in the file (the CLI's `--db PATH`), before
+ * config_resolve() checks its options. kv holds nkv/2 key, value pairs. */
+int config_add_database(struct dc_config *cfg, const char *name, const char *connector,
+                        const char *const *kv, size_t nkv, char *err, size_t errlen);
+
 void config_free(struct dc_config *cfg);
 
 const struct cfg_database *config_find_db(const struct dc_config *cfg, const char *name);

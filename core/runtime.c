@@ -1,5 +1,6 @@
 #include "runtime.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -74,6 +75,70 @@ static const struct dc_plugin_descriptor *lookup_plugin(void *arg, int kind, con
     return p ? p->desc : NULL;
 }
 
+static int looks_like_url(const char *s)
+{
+    return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+}
+
+/* A name for a database given by path: its file name without extension,
+ * made a valid config name. */
+static char *adhoc_name(const struct dc_config *cfg, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char name[64];
+    size_t n = 0;
+    for (const char *p = base; *p && *p != '.' && n < sizeof(name) - 1; p++)
+        name[n++] = (isalnum((unsigned char)*p) || *p == '_' || *p == '-') ? *p : '_';
+    name[n] = '\0';
+    if (n == 0)
+        snprintf(name, sizeof(name), "file");
+    /* Never shadow a configured database with a file of the same stem. */
+    char cand[80];
+    snprintf(cand, sizeof(cand), "%s", name);
+    for (int i = 2; config_find_db(cfg, cand) && i < 1000; i++)
+        snprintf(cand, sizeof(cand), "%s-%d", name, i);
+    return strdup(cand);
+}
+
+static int select_db(struct runtime *rt, const char *db, char *err, size_t errlen)
+{
+    if (config_find_db(rt->cfg, db)) {
+        rt->db_name = strdup(db);
+        return rt->db_name ? DC_OK : util_err(err, errlen, DC_ENOMEM, "out of memory");
+    }
+    if (looks_like_url(db)) {
+        /* user:password@ in the URL would leak through ps, shell history and logs. */
+        const char *at = strchr(db, '@');
+        const char *colon = strchr(db + (strncmp(db, "postgres://", 11) == 0 ? 11 : 13), ':');
+        if (at && colon && colon < at)
+            return util_err(err, errlen, DC_EINVAL,
+                            "--db: the URL holds a password; remove it and use PGPASSWORD or a "
+                            "~/.pgpass file instead");
+        rt->db_name = strdup("url");
+        const char *kv[] = {"dsn", db};
+        if (!rt->db_name)
+            return util_err(err, errlen, DC_ENOMEM, "out of memory");
+        return config_add_database(rt->cfg, rt->db_name, "postgres", kv, 2, err, errlen);
+    }
+    if (!strchr(db, '/') && !is_file(db))
+        return util_err(err, errlen, DC_ENOTFOUND,
+                        "--db %s: no database of that name is configured, and no such file "
+                        "exists (give a configured name, a SQLite file path or a "
+                        "postgresql:// URL)",
+                        db);
+    char abs[PATH_MAX];
+    if (!realpath(db, abs))
+        return util_err(err, errlen, DC_ENOTFOUND, "--db %s: %s", db, strerror(errno));
+    if (!is_file(abs))
+        return util_err(err, errlen, DC_EINVAL, "--db %s: not a regular file", db);
+    rt->db_name = adhoc_name(rt->cfg, abs);
+    if (!rt->db_name)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    const char *kv[] = {"path", abs};
+    return config_add_database(rt->cfg, rt->db_name, "sqlite", kv, 2, err, errlen);
+}
+
 int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, size_t errlen)
 {
     int rc;
@@ -103,6 +168,12 @@ int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, 
     if (rc != DC_OK)
         return util_err(err, errlen, DC_EINVAL, "%s: configuration is invalid",
                         path ? path : "built-in configuration");
+
+    if (o->db) {
+        rc = select_db(rt, o->db, err, errlen);
+        if (rc != DC_OK)
+            return rc;
+    }
 
     rc = registry_new(&rt->reg);
     if (rc != DC_OK)
@@ -220,6 +291,7 @@ void runtime_free(struct runtime *rt)
     registry_free(rt->reg);
     config_free(rt->cfg);
     free(rt->plugin_dir_builtin);
+    free(rt->db_name);
     free(rt);
 }
 

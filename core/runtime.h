@@ -25,6 +25,8 @@ struct runtime_opts {
     const char *config_path; /* NULL: $DATACHAT_CONFIG, ./config/datachat.yaml, built-in */
     const char *exe_path;    /* argv[0]-independent path of the executable, for plugins */
     const char *audit_path;  /* overrides the config's audit.path when set */
+    const char *db;          /* --db: a configured name, a SQLite file path or a
+                              * postgresql:// URL (the last two only from the CLI) */
     int log_level;           /* enum dc_log_level for plugin log lines */
 };
 
@@ -40,6 +42,7 @@ struct runtime {
     struct pipeline *pipe;
     struct toolset *tools;
     char *plugin_dir_builtin; /* plugins shipped with this executable */
+    char *db_name;            /* the database opts->db selected, NULL for the default */
 };
 
 /* Phase 1. On a config error returns DC_EINVAL and rt->diags holds every

@@ -273,7 +273,7 @@ static int tools_call_cmd(struct cli *c, struct runtime *rt)
         return CLI_USAGE;
     }
     struct dc_ctx *ctx = NULL;
-    int rc = runtime_call_tool(rt, c->args[1], c->nargs == 3 ? c->args[2] : NULL, c->db,
+    int rc = runtime_call_tool(rt, c->args[1], c->nargs == 3 ? c->args[2] : NULL, rt->db_name,
                                c->principal, &ctx);
     int ret = CLI_OK;
     if (!ctx) {

@@ -22,6 +22,7 @@ int cli_load_runtime(struct cli *c, struct runtime **rt)
     char err[1024] = "";
     struct runtime_opts o = {.config_path = c->config_path,
                              .audit_path = c->audit_path,
+                             .db = c->db,
                              .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
     int rc = runtime_load(&o, rt, err, sizeof(err));
     if (rc == DC_OK)
@@ -39,7 +40,7 @@ int cli_load_runtime(struct cli *c, struct runtime **rt)
     }
     runtime_free(*rt);
     *rt = NULL;
-    return rc == DC_EINVAL ? CLI_USAGE : CLI_ERROR;
+    return rc == DC_EINVAL || rc == DC_ENOTFOUND ? CLI_USAGE : CLI_ERROR;
 }
 
 struct ask_job {
@@ -227,7 +228,7 @@ int cmd_query(struct cli *c)
     }
     job = (struct ask_job){.rt = rt,
                            .question = question,
-                           .db = c->db,
+                           .db = rt->db_name,
                            .principal = c->principal,
                            .format = c->json ? "json" : "text"};
     if (pool_submit(p, ask_work, ask_done, &job) != DC_OK) {

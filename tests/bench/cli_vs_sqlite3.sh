@@ -78,11 +78,13 @@ median_us() {
         if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
-run_timed() { # sets ELAPSED (us) and STATUS; output discarded
+ERR_FILE=$(mktemp)
+trap 'rm -f "$ERR_FILE"' EXIT
+run_timed() { # sets ELAPSED (us) and STATUS; stdout discarded, stderr kept in ERR_FILE
     local t0
     now_us; t0=$NOW
     STATUS=0
-    "$@" >/dev/null 2>&1 || STATUS=$?
+    "$@" >/dev/null 2>"$ERR_FILE" || STATUS=$?
     now_us; ELAPSED=$((NOW - t0))
 }
 
@@ -115,15 +117,20 @@ for i in "${!QUESTIONS[@]}"; do
     dc=()
     sq=()
     failed=0
+    first_error=""
     for (( r = 0; r < RUNS; r++ )); do
         run_timed "$DATACHAT" query "$q"
-        (( STATUS == 0 )) || failed=1
+        if (( STATUS != 0 )); then
+            failed=$((failed + 1))
+            [[ -n $first_error ]] || first_error="exit $STATUS: $(head -n 2 "$ERR_FILE")"
+        fi
         dc+=("$ELAPSED")
         run_timed sqlite3 -batch "$DEMO_DB" "$sql"
         sq+=("$ELAPSED")
     done
     if (( failed )); then
-        printf '%-42s %12s\n' "$q" "FAILED (some runs exited non-zero)"
+        printf '%-42s %12s\n' "$q" "FAILED ($failed of $RUNS runs)"
+        printf '    first failure: %s\n' "$first_error"
         continue
     fi
     m_dc=$(median_us "${dc[@]}")

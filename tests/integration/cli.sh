@@ -94,6 +94,17 @@ has "$T/out" "intent" "config graph"
 expect 0 "config graph dot" -- "$DC" $C config graph --dot
 has "$T/out" "digraph" "config graph dot"
 
+# Ad-hoc databases: a file path works with no config at all; a URL with a
+# password is refused before anything connects.
+mkdir -p "$T/noconf"
+expect 0 "ad-hoc file, no config" -- env -C "$T/noconf" "$DC" query --db "$T/demo.db" "how many rows are in customers"
+has "$T/out" "customers" "ad-hoc file, no config"
+expect 2 "ad-hoc missing file" -- env -C "$T/noconf" "$DC" query --db ./absent.db "list tables"
+has "$T/err" "absent.db" "ad-hoc missing file"
+expect 2 "url with password" -- "$DC" $C query --db "postgresql://u:secret@localhost/x" "list tables"
+has "$T/err" "PGPASSWORD" "url with password"
+grep -q secret "$T/err" && bad "the password was echoed back" || ok
+
 # An unreadable or bogus database file.
 printf 'not a database at all, just text\n%.0s' $(seq 1 200) >"$T/junk.db"
 sed "s#path: demo.db#path: junk.db#" "$T/dc.yaml" >"$T/junk.yaml"
