@@ -189,4 +189,5 @@ void hostapi_init(struct dc_host *h, struct host_self *self)
     h->ctx_result = host_ctx_result;
     h->ctx_arg = host_ctx_arg;
     h->ctx_result_set = host_ctx_result_set;
+    h->result_render = result_render;
 }

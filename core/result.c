@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "render.h"
 #include "util.h"
 
 struct result_col {
@@ -22,6 +23,7 @@ struct dc_result {
     size_t nrows, caprows;
     size_t bytes;
     int truncated;
+    char *rendered; /* the last result_render() text, owned here */
 };
 
 struct dc_result *result_new(void)
@@ -41,6 +43,7 @@ void result_free(struct dc_result *r)
     for (size_t i = 0; i < r->nrows; i++)
         free(r->rows[i]);
     free(r->rows);
+    free(r->rendered);
     free(r);
 }
 
@@ -253,4 +256,21 @@ char *result_value_text(const struct dc_value *v)
     default:
         return strndup(v->v.s.p ? v->v.s.p : "", v->v.s.n);
     }
+}
+
+const char *result_render(const struct dc_result *r, size_t max_rows, size_t max_width)
+{
+    if (!r)
+        return NULL;
+    struct sbuf b;
+    sbuf_init(&b);
+    if (render_table(r, max_rows, max_width, &b) != DC_OK) {
+        sbuf_free(&b);
+        return NULL;
+    }
+    /* The text is a cache hanging off the result, not part of its value. */
+    struct dc_result *m = (struct dc_result *)r;
+    free(m->rendered);
+    m->rendered = sbuf_detach(&b);
+    return m->rendered;
 }

@@ -30,6 +30,9 @@ int result_truncated(const struct dc_result *r);
 size_t result_bytes(const struct dc_result *r);
 /* SHA-256 over a canonical encoding of columns and rows (for the audit). */
 int result_hash(const struct dc_result *r, char out[65]);
+/* The result as an aligned text table (see render.h); owned by r, valid
+ * until the next call or result_free. NULL when out of memory. */
+const char *result_render(const struct dc_result *r, size_t max_rows, size_t max_width);
 /* Text form of one value (numbers formatted, NULL as ""); caller frees. */
 char *result_value_text(const struct dc_value *v);
 

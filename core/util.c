@@ -23,6 +23,13 @@ void sbuf_free(struct sbuf *b)
     sbuf_init(b);
 }
 
+void sbuf_reset(struct sbuf *b)
+{
+    b->len = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
 static int sbuf_grow(struct sbuf *b, size_t need)
 {
     if (b->oom)

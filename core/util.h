@@ -19,6 +19,8 @@ struct sbuf {
 
 void sbuf_init(struct sbuf *b);
 void sbuf_free(struct sbuf *b);
+/* Empties b, keeping its memory. */
+void sbuf_reset(struct sbuf *b);
 int sbuf_add(struct sbuf *b, const char *s, size_t n);
 int sbuf_adds(struct sbuf *b, const char *s);
 int sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

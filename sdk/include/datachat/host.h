@@ -144,6 +144,12 @@ struct dc_host {
     int (*ctx_arg)(struct dc_ctx *c, const char *name, struct dc_value *out);
     /* Sets member `name` of the JSON object in "result" (created if absent). */
     int (*ctx_result_set)(struct dc_ctx *c, const char *name, const struct dc_value *v);
+
+    /* The result as an aligned text table for terminals: at most max_rows
+     * rows, cells cut at max_cell_width columns, control characters and
+     * invalid UTF-8 neutralised. Owned by r until the next call. */
+    const char *(*result_render)(const struct dc_result *r, size_t max_rows,
+                                 size_t max_cell_width);
 };
 
 #define DC_HOST_HAS(h, fn)                                                   \
