@@ -40,7 +40,7 @@ struct gate_decision {
 
 struct gate;
 
-/* audit may be NULL only in tests that say so explicitly via gate_new_unaudited. */
+/* audit is required: the gate answers nothing it cannot record. */
 int gate_new(struct audit *audit, const struct gate_limits *defaults, struct gate **out);
 void gate_free(struct gate *g);
 

@@ -407,3 +407,42 @@ int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
     }
     return rc;
 }
+
+int runtime_sql(struct runtime *rt, const char *sql, const char *db_name,
+                const char *principal, struct dc_ctx **out)
+{
+    const char *db = db_name ? db_name : rt->cfg->default_database;
+    struct dc_ctx *c = request_ctx(rt, db, principal);
+    *out = c;
+    if (!c)
+        return DC_ENOMEM;
+    if (ctx_set(c, "sql", sql ? sql : "") != DC_OK)
+        return DC_ENOMEM;
+    if (!db || !runtime_find_db(rt, db)) {
+        ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured", db ? db : "");
+        return DC_ENOTFOUND;
+    }
+    if (ctx_trace_begin(c, "sql", "gate") != DC_OK)
+        return DC_ENOMEM;
+    int64_t t0 = util_now_us();
+    struct dc_result *r = NULL;
+    int rc = ctx_query(c, db, sql ? sql : "", NULL, 0, &r);
+    ctx_trace_end(c, rc == DC_OK ? "ok" : ctx_get(c, "refused") ? "refused" : NULL,
+                  util_now_us() - t0);
+    if (rc == DC_OK)
+        ctx_set_result(c, r);
+    return rc;
+}
+
+int runtime_explain(struct runtime *rt, const char *sql, const char *db_name,
+                    const char *principal, struct gate_decision *dec, char *err, size_t errlen)
+{
+    const char *db = db_name ? db_name : rt->cfg->default_database;
+    struct db *d = runtime_find_db(rt, db);
+    if (!d)
+        return util_err(err, errlen, DC_ENOTFOUND, "no database named '%s' is configured",
+                        db ? db : "");
+    if (!principal)
+        principal = rt->cfg->default_principal ? rt->cfg->default_principal : "local";
+    return gate_explain(rt->gate, principal, d, sql ? sql : "", dec);
+}

@@ -64,4 +64,14 @@ int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
 int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_json,
                       const char *db_name, const char *principal, struct dc_ctx **out);
 
+/* Runs exactly one statement through the gate (the `datachat sql` path):
+ * the context holds "sql", "sql.run", the result, or the refusal/error. */
+int runtime_sql(struct runtime *rt, const char *sql, const char *db_name,
+                const char *principal, struct dc_ctx **out);
+
+struct gate_decision;
+/* What the gate would decide for sql, without running it or auditing. */
+int runtime_explain(struct runtime *rt, const char *sql, const char *db_name,
+                    const char *principal, struct gate_decision *dec, char *err, size_t errlen);
+
 #endif

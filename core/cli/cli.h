@@ -7,6 +7,7 @@
 #define DC_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes, documented in `datachat --help` and docs/CLI.md. */
 enum {
@@ -42,9 +43,20 @@ int cmd_plugins(struct cli *c);
 int cmd_audit(struct cli *c);
 int cmd_doctor(struct cli *c);
 int cmd_tools(struct cli *c);
+int cmd_sql(struct cli *c);
+int cmd_gate(struct cli *c);
 
 /* Loads the runtime (phase 1), printing config diagnostics on failure. */
 struct runtime;
+struct dc_ctx;
 int cli_load_runtime(struct cli *c, struct runtime **rt);
+/* Both phases: also opens the audit log, databases and plugin instances. */
+int cli_start_runtime(struct cli *c, struct runtime **rt);
+/* The positional words joined by spaces, or stdin when the only one is "-". */
+int cli_read_text(struct cli *c, const char *what, char **out);
+/* The answer object of `query --json` / `sql --json`. */
+int cli_print_ctx_json(struct dc_ctx *ctx, int64_t total_us);
+/* The exit status for a finished request. */
+int cli_exit_code(struct dc_ctx *ctx, int rc);
 
 #endif

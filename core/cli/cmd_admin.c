@@ -202,7 +202,7 @@ int cmd_doctor(struct cli *c)
     for (size_t i = 0; i < registry_nrefusals(rt->reg); i++)
         printf("         refused: %s\n", registry_refusal_at(rt->reg, i)->reason);
     struct runtime_opts o = {.config_path = c->config_path, .audit_path = c->audit_path,
-                             .log_level = DC_LOG_WARN};
+                             .db = c->db, .log_level = DC_LOG_WARN};
     if (runtime_start(rt, &o, err, sizeof(err)) != DC_OK) {
         printf("runtime  FAIL  %s\n", err);
         runtime_free(rt);
@@ -221,24 +221,6 @@ int cmd_doctor(struct cli *c)
     }
     runtime_free(rt);
     return bad ? CLI_ERROR : CLI_OK;
-}
-
-/* Starts the runtime for commands that run plugins. */
-static int start_runtime(struct cli *c, struct runtime **rt)
-{
-    char err[1024] = "";
-    int rc = cli_load_runtime(c, rt);
-    if (rc != CLI_OK)
-        return rc;
-    struct runtime_opts o = {.config_path = c->config_path, .audit_path = c->audit_path,
-                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
-    if (runtime_start(*rt, &o, err, sizeof(err)) != DC_OK) {
-        cli_error("%s", err);
-        runtime_free(*rt);
-        *rt = NULL;
-        return CLI_ERROR;
-    }
-    return CLI_OK;
 }
 
 static int tools_list(struct cli *c, struct runtime *rt)
@@ -305,7 +287,7 @@ int cmd_tools(struct cli *c)
         return CLI_USAGE;
     }
     struct runtime *rt = NULL;
-    int rc = start_runtime(c, &rt);
+    int rc = cli_start_runtime(c, &rt);
     if (rc != CLI_OK)
         return rc;
     rc = list ? tools_list(c, rt) : tools_call_cmd(c, rt);

@@ -17,13 +17,35 @@
 
 #define STDIN_QUESTION_MAX (16u << 20)
 
-int cli_load_runtime(struct cli *c, struct runtime **rt)
+static struct runtime_opts cli_runtime_opts(const struct cli *c)
 {
-    char err[1024] = "";
     struct runtime_opts o = {.config_path = c->config_path,
                              .audit_path = c->audit_path,
                              .db = c->db,
                              .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
+    return o;
+}
+
+int cli_start_runtime(struct cli *c, struct runtime **rt)
+{
+    char err[1024] = "";
+    int rc = cli_load_runtime(c, rt);
+    if (rc != CLI_OK)
+        return rc;
+    struct runtime_opts o = cli_runtime_opts(c);
+    if (runtime_start(*rt, &o, err, sizeof(err)) != DC_OK) {
+        cli_error("%s", err);
+        runtime_free(*rt);
+        *rt = NULL;
+        return CLI_ERROR;
+    }
+    return CLI_OK;
+}
+
+int cli_load_runtime(struct cli *c, struct runtime **rt)
+{
+    char err[1024] = "";
+    struct runtime_opts o = cli_runtime_opts(c);
     int rc = runtime_load(&o, rt, err, sizeof(err));
     if (rc == DC_OK)
         return CLI_OK;
@@ -95,7 +117,7 @@ static json_t *trace_json(struct dc_ctx *ctx)
     return arr;
 }
 
-static int print_json(struct dc_ctx *ctx, int64_t total_us)
+int cli_print_ctx_json(struct dc_ctx *ctx, int64_t total_us)
 {
     json_t *o = json_object();
     const char *answer = ctx_get(ctx, "answer");
@@ -150,7 +172,7 @@ static int print_json(struct dc_ctx *ctx, int64_t total_us)
     return CLI_OK;
 }
 
-static int exit_code_for(struct dc_ctx *ctx, int rc)
+int cli_exit_code(struct dc_ctx *ctx, int rc)
 {
     if (ctx_get(ctx, "refused"))
         return CLI_REFUSED;
@@ -162,15 +184,14 @@ static int exit_code_for(struct dc_ctx *ctx, int rc)
     return CLI_ERROR;
 }
 
-/* The question: all positional words joined, or stdin when it is "-". */
-static int read_question(struct cli *c, char **out)
+int cli_read_text(struct cli *c, const char *what, char **out)
 {
     if (c->nargs == 1 && strcmp(c->args[0], "-") == 0) {
         char err[256];
         size_t len;
         if (util_read_file("/dev/stdin", STDIN_QUESTION_MAX, out, &len, err, sizeof(err)) !=
             DC_OK) {
-            cli_error("reading the question from stdin: %s", err);
+            cli_error("reading the %s from stdin: %s", what, err);
             return CLI_USAGE;
         }
         return CLI_OK;
@@ -199,26 +220,17 @@ int cmd_query(struct cli *c)
     struct loop *l = NULL;
     struct pool *p = NULL;
     struct ask_job job = {0};
-    char err[1024] = "";
 
     if (c->nargs == 0) {
         cli_error("query needs a question, e.g. datachat query \"list tables\"");
         return CLI_USAGE;
     }
-    ret = read_question(c, &question);
+    ret = cli_read_text(c, "question", &question);
     if (ret != CLI_OK)
         goto cleanup;
-    ret = cli_load_runtime(c, &rt);
+    ret = cli_start_runtime(c, &rt);
     if (ret != CLI_OK)
         goto cleanup;
-    struct runtime_opts o = {.config_path = c->config_path,
-                             .audit_path = c->audit_path,
-                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
-    if (runtime_start(rt, &o, err, sizeof(err)) != DC_OK) {
-        cli_error("%s", err);
-        ret = CLI_ERROR;
-        goto cleanup;
-    }
     /* Signals first, so the pool's threads inherit the blocked mask. */
     if (loop_new(&l) != DC_OK || loop_handle_signals(l, NULL, NULL) != DC_OK ||
         pool_new(l, 1, &p) != DC_OK) {
@@ -249,9 +261,9 @@ int cmd_query(struct cli *c)
         ret = CLI_ERROR;
         goto cleanup;
     }
-    ret = exit_code_for(job.ctx, job.rc);
+    ret = cli_exit_code(job.ctx, job.rc);
     if (c->json) {
-        int jr = print_json(job.ctx, util_now_us() - t0);
+        int jr = cli_print_ctx_json(job.ctx, util_now_us() - t0);
         if (jr != CLI_OK)
             ret = jr;
     } else {

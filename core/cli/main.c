@@ -16,6 +16,8 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  query QUESTION          answer a question about a database\n"
+    "  sql STATEMENT           run one SQL statement through the gate (- reads stdin)\n"
+    "  gate explain STATEMENT  show what the gate decides for a statement, running nothing\n"
     "  config check [FILE]    validate a config file without running anything\n"
     "  config graph [--dot]   print the pipeline graph (text, or Graphviz DOT)\n"
     "  plugins list            list loaded plugins and refused plugin files\n"
@@ -146,6 +148,10 @@ int main(int argc, char **argv)
         rc = cmd_plugins(&c);
     else if (strcmp(cmd, "audit") == 0)
         rc = cmd_audit(&c);
+    else if (strcmp(cmd, "sql") == 0)
+        rc = cmd_sql(&c);
+    else if (strcmp(cmd, "gate") == 0)
+        rc = cmd_gate(&c);
     else if (strcmp(cmd, "tools") == 0)
         rc = cmd_tools(&c);
     else if (strcmp(cmd, "doctor") == 0)

@@ -94,6 +94,27 @@ has "$T/out" "intent" "config graph"
 expect 0 "config graph dot" -- "$DC" $C config graph --dot
 has "$T/out" "digraph" "config graph dot"
 
+# `sql` runs exactly one statement through the gate; `gate explain` runs none.
+expect 0 "sql select" -- "$DC" $C sql "SELECT count(*) AS n FROM orders WHERE status = 'paid'"
+has "$T/out" "(1 row" "sql select"
+expect 0 "sql from stdin" -- sh -c "echo 'SELECT 41 + 1 AS answer' | '$DC' $C sql --json -"
+has "$T/out" '"answer"' "sql from stdin"
+has "$T/out" "42" "sql from stdin"
+expect 3 "sql write refused" -- "$DC" $C sql "DELETE FROM orders"
+has "$T/err" "E-GATE-WRITE" "sql write refused"
+expect 3 "sql json refusal" -- "$DC" $C sql --json "SELECT 1; DROP TABLE orders"
+has "$T/out" '"refused"' "sql json refusal"
+has "$T/out" "E-GATE-MULTI" "sql json refusal"
+expect 2 "sql without statement" -- "$DC" $C sql
+before=$(wc -l <"$T/audit.jsonl")
+expect 3 "gate explain refusal" -- "$DC" $C gate explain "SELECT load_extension('/tmp/x')"
+has "$T/out" "E-GATE-FUNC-DENIED" "gate explain refusal"
+expect 0 "gate explain accept" -- "$DC" $C gate explain --json "SELECT o.order_id FROM orders o JOIN customers c USING (customer_id)"
+has "$T/out" '"customers"' "gate explain accept"
+after=$(wc -l <"$T/audit.jsonl")
+[ "$before" -eq "$after" ] && ok || bad "gate explain wrote audit records ($before -> $after)"
+grep -q '"os_user"' "$T/audit.jsonl" && ok || bad "audit records do not name the OS user"
+
 # Ad-hoc databases: a file path works with no config at all; a URL with a
 # password is refused before anything connects.
 mkdir -p "$T/noconf"
