@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "render.h"
+#include "sha256.h"
 #include "util.h"
 
 struct result_col {
@@ -169,58 +169,44 @@ size_t result_bytes(const struct dc_result *r)
 
 /* Canonical encoding: every field as type byte, length, bytes; so two
  * results hash equal exactly when their columns and values are equal. */
-static int hash_field(EVP_MD_CTX *md, int type, const void *p, size_t n)
+static void hash_field(struct sha256 *md, int type, const void *p, size_t n)
 {
     unsigned char hdr[9];
     hdr[0] = (unsigned char)type;
     for (int i = 0; i < 8; i++)
         hdr[1 + i] = (unsigned char)((uint64_t)n >> (8 * i));
-    return EVP_DigestUpdate(md, hdr, sizeof(hdr)) && (n == 0 || EVP_DigestUpdate(md, p, n));
+    sha256_update(md, hdr, sizeof(hdr));
+    if (n)
+        sha256_update(md, p, n);
 }
 
 int result_hash(const struct dc_result *r, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    int ok = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md || !r)
-        goto cleanup;
-    if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL))
-        goto cleanup;
+    struct sha256 md;
+    unsigned char digest[32];
+    if (!r) {
+        out[0] = '\0';
+        return DC_EINVAL;
+    }
+    sha256_init(&md);
     for (size_t c = 0; c < r->ncols; c++)
-        if (!hash_field(md, 0xff, r->cols[c].name, strlen(r->cols[c].name)))
-            goto cleanup;
+        hash_field(&md, 0xff, r->cols[c].name, strlen(r->cols[c].name));
     for (size_t i = 0; i < r->nrows; i++) {
         for (size_t c = 0; c < r->ncols; c++) {
             const struct dc_value *v = &r->rows[i][c];
-            int fine;
             if (value_has_bytes(v->type))
-                fine = hash_field(md, v->type, v->v.s.p, v->v.s.n);
+                hash_field(&md, v->type, v->v.s.p, v->v.s.n);
             else if (v->type == DC_REAL)
-                fine = hash_field(md, v->type, &v->v.d, sizeof(v->v.d));
+                hash_field(&md, v->type, &v->v.d, sizeof(v->v.d));
             else if (v->type == DC_NULL)
-                fine = hash_field(md, v->type, NULL, 0);
+                hash_field(&md, v->type, NULL, 0);
             else
-                fine = hash_field(md, v->type, &v->v.i, sizeof(v->v.i));
-            if (!fine)
-                goto cleanup;
+                hash_field(&md, v->type, &v->v.i, sizeof(v->v.i));
         }
     }
-    if (!EVP_DigestFinal_ex(md, digest, &dlen) || dlen != 32)
-        goto cleanup;
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
-    }
-    out[64] = '\0';
-    ok = 1;
-cleanup:
-    EVP_MD_CTX_free(md);
-    if (!ok)
-        out[0] = '\0';
-    return ok ? DC_OK : DC_ERR;
+    sha256_final(&md, digest);
+    sha256_hex(digest, out);
+    return DC_OK;
 }
 
 char *result_value_text(const struct dc_value *v)

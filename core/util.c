@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,8 @@
 #include <unistd.h>
 
 #include <datachat/value.h>
+
+#include "sha256.h"
 
 void sbuf_init(struct sbuf *b)
 {
@@ -216,17 +217,11 @@ char *util_join_path(const char *base, const char *path)
 
 int util_sha256_hex(const void *data, size_t n, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    static const char hex[] = "0123456789abcdef";
-    if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-        out[0] = '\0';
-        return DC_ERR;
-    }
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    struct sha256 st;
+    unsigned char md[32];
+    sha256_init(&st);
+    sha256_update(&st, data, n);
+    sha256_final(&st, md);
+    sha256_hex(md, out);
     return DC_OK;
 }

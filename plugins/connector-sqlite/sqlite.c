@@ -972,15 +972,44 @@ static int sq_prep(struct sq_conn *c, const char *sql, sqlite3_stmt **st, char *
     return DC_OK;
 }
 
-static int sq_columns(struct sq_conn *c, struct sq_table *t, char *err, size_t errlen)
+/* Statements introspection runs once per table, prepared once: parsing
+ * them per table cost more than all the rest of a catalog answer. */
+struct sq_intro {
+    sqlite3_stmt *cols;
+    sqlite3_stmt *fks;
+};
+
+static void sq_intro_free(struct sq_intro *in)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sq_prep(c, "SELECT name, type, \"notnull\", dflt_value, pk, hidden "
-                        "FROM pragma_table_xinfo(?1) ORDER BY cid",
-                     &st, err, errlen);
+    sqlite3_finalize(in->cols);
+    sqlite3_finalize(in->fks);
+}
+
+/* The cached statement *st, prepared on first use, reset and bound to name. */
+static int sq_cached(struct sq_conn *c, sqlite3_stmt **st, const char *sql, const char *name,
+                     char *err, size_t errlen)
+{
+    if (!*st) {
+        int rc = sq_prep(c, sql, st, err, errlen);
+        if (rc != DC_OK)
+            return rc;
+    }
+    sqlite3_reset(*st);
+    sqlite3_clear_bindings(*st);
+    sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
+    return DC_OK;
+}
+
+static int sq_columns(struct sq_conn *c, struct sq_intro *in, struct sq_table *t, char *err,
+                      size_t errlen)
+{
+    int rc = sq_cached(c, &in->cols,
+                       "SELECT name, type, \"notnull\", dflt_value, pk, hidden "
+                       "FROM pragma_table_xinfo(?1) ORDER BY cid",
+                       t->name, err, errlen);
     if (rc != DC_OK)
         return rc;
-    sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+    sqlite3_stmt *st = in->cols;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_int(st, 5) == 1)
@@ -1016,7 +1045,7 @@ static int sq_columns(struct sq_conn *c, struct sq_table *t, char *err, size_t e
         rc = sq_err(err, errlen, DC_EIO, "%s: columns of '%s': %s", c->path, t->name,
                     sqlite3_errmsg(c->db));
 cleanup:
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -1045,16 +1074,17 @@ static int sq_parent_pk(struct sq_conn *c, const char *table, int pos, char **ou
     return rc;
 }
 
-static int sq_fks(struct sq_conn *c, struct sq_table *t, char *err, size_t errlen)
+static int sq_fks(struct sq_conn *c, struct sq_intro *in, struct sq_table *t, char *err,
+                  size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
     char *to_col = NULL;
-    int rc = sq_prep(c, "SELECT seq, \"table\", \"from\", \"to\" "
-                        "FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
-                     &st, err, errlen);
+    int rc = sq_cached(c, &in->fks,
+                       "SELECT seq, \"table\", \"from\", \"to\" "
+                       "FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+                       t->name, err, errlen);
     if (rc != DC_OK)
         return rc;
-    sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+    sqlite3_stmt *st = in->fks;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         const char *to_table = (const char *)sqlite3_column_text(st, 1);
@@ -1103,7 +1133,7 @@ static int sq_fks(struct sq_conn *c, struct sq_table *t, char *err, size_t errle
                     sqlite3_errmsg(c->db));
 cleanup:
     free(to_col);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -1131,6 +1161,44 @@ static int64_t sq_count(struct sq_conn *c, const char *name)
     return n;
 }
 
+/* Row counts without scanning big tables: ANALYZE's sqlite_stat1 holds each
+ * table's row count as the first number of any of its rows. */
+static int64_t sq_stat_rows(sqlite3_stmt *stat, const char *name)
+{
+    int64_t n = -1;
+    if (!stat)
+        return -1;
+    sqlite3_reset(stat);
+    if (sqlite3_bind_text(stat, 1, name, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(stat) == SQLITE_ROW) {
+        const char *txt = (const char *)sqlite3_column_text(stat, 0);
+        char *end = NULL;
+        long long v = txt ? strtoll(txt, &end, 10) : -1;
+        if (txt && end != txt && v >= 0)
+            n = v;
+    }
+    sqlite3_reset(stat);
+    return n;
+}
+
+/* Whole-file size in bytes, -1 when unknown. */
+#define SQ_COUNT_BYTES_MAX ((int64_t)4 << 20)
+
+static int64_t sq_db_bytes(struct sq_conn *c)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t pages = -1, size = -1;
+    if (sqlite3_prepare_v2(c->db, "SELECT page_count, page_size FROM pragma_page_count(), "
+                                  "pragma_page_size()",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        pages = sqlite3_column_int64(st, 0);
+        size = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return pages >= 0 && size > 0 ? pages * size : -1;
+}
+
 static int sq_introspect(void *conn, struct dc_schema *out, char *err, size_t errlen)
 {
     struct sq_conn *c = conn;
@@ -1140,12 +1208,23 @@ static int sq_introspect(void *conn, struct dc_schema *out, char *err, size_t er
     memset(&t, 0, sizeof(t));
     if (!c || !out)
         return sq_err(err, errlen, DC_EINVAL, "sqlite: introspect called without a handle");
+    /* Exact counts are cheap on a small file; on a big one they cost a scan
+     * per table at every start, so only ANALYZE's figures are used there. */
+    int64_t bytes = sq_db_bytes(c);
+    int small_db = bytes >= 0 && bytes <= SQ_COUNT_BYTES_MAX;
+    struct sq_intro intro = {NULL, NULL};
+    sqlite3_stmt *stat = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT stat FROM main.sqlite_stat1 WHERE tbl = ?1 LIMIT 1",
+                           -1, &stat, NULL) != SQLITE_OK) {
+        sqlite3_finalize(stat);
+        stat = NULL; /* no ANALYZE yet */
+    }
     rc = sq_prep(c, "SELECT type, name FROM main.sqlite_schema "
                     "WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
                     "ORDER BY name",
                  &st, err, errlen);
     if (rc != DC_OK)
-        return rc;
+        goto cleanup;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         t.kind = sq_dup_col(st, 0);
         t.name = sq_dup_col(st, 1);
@@ -1155,9 +1234,9 @@ static int sq_introspect(void *conn, struct dc_schema *out, char *err, size_t er
         }
         int is_view = strcmp(t.kind, "view") == 0;
         char terr[256] = "";
-        int trc = sq_columns(c, &t, terr, sizeof(terr));
+        int trc = sq_columns(c, &intro, &t, terr, sizeof(terr));
         if (trc == DC_OK && !is_view)
-            trc = sq_fks(c, &t, terr, sizeof(terr));
+            trc = sq_fks(c, &intro, &t, terr, sizeof(terr));
         if (trc == DC_ENOMEM) {
             rc = sq_err(err, errlen, DC_ENOMEM, "out of memory");
             goto cleanup;
@@ -1170,7 +1249,13 @@ static int sq_introspect(void *conn, struct dc_schema *out, char *err, size_t er
             sq_table_clear(&t);
             continue;
         }
-        t.rows = is_view ? -1 : sq_count(c, t.name);
+        if (is_view) {
+            t.rows = -1;
+        } else {
+            t.rows = sq_stat_rows(stat, t.name);
+            if (t.rows < 0 && small_db)
+                t.rows = sq_count(c, t.name);
+        }
         struct dc_table_info ti;
         memset(&ti, 0, sizeof(ti));
         ti.struct_size = sizeof(ti);
@@ -1194,6 +1279,8 @@ static int sq_introspect(void *conn, struct dc_schema *out, char *err, size_t er
 cleanup:
     sq_table_clear(&t);
     sqlite3_finalize(st);
+    sqlite3_finalize(stat);
+    sq_intro_free(&intro);
     return rc;
 }
 

@@ -566,6 +566,24 @@ static void test_audit_write_failure_fails_closed(void **state)
 
 /* A file size limit makes write() stop mid-record: the partial line must be
  * rolled back so the log still verifies, and the handle must stay failed. */
+/* Regression: a checkpoint that could not be written used to be reported
+ * as written, so the append succeeded with no tail protection. */
+static void test_audit_checkpoint_failure_fails_closed(void **state)
+{
+    struct fixture *f = *state;
+    char tmp[700], err[512] = "";
+    struct audit *a = NULL;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", f->head);
+    assert_int_equal(audit_open(f->path, AUDIT_FSYNC_ALWAYS, &a, err, sizeof(err)), DC_OK);
+    assert_int_equal(mkdir(tmp, 0700), 0); /* the temp file cannot be created */
+    struct audit_record r = sample("SELECT 1");
+    assert_int_equal(audit_append(a, &r, err, sizeof(err)), DC_EIO);
+    assert_non_null(strstr(err, "checkpoint"));
+    assert_int_equal(audit_append(a, &r, err, sizeof(err)), DC_EIO);
+    audit_close(a);
+    assert_int_equal(rmdir(tmp), 0);
+}
+
 static void test_audit_partial_write_is_rolled_back(void **state)
 {
     struct fixture *f = *state;
@@ -776,6 +794,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_rejects_incomplete_record_without_writing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_write_failure_fails_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_checkpoint_failure_fails_closed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_audit_partial_write_is_rolled_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_refuses_to_append_after_torn_line, setup,
                                         teardown),
