@@ -31,6 +31,7 @@ struct audit_record {
     const char *reason;      /* human text, NULL on ok */
     const char *result_hash; /* SHA-256 hex of the result, NULL if none */
     const char *question;    /* the natural-language request, NULL if none */
+    const char *policy;      /* the access policy applied (views, limits), NULL if none */
 };
 
 /* Opens (creating with mode 0600 and parent directories as needed) and

@@ -1348,6 +1348,48 @@ static void set_store_url(struct loader *ld, const struct ynode *at, const char 
     ld->cfg->store_url = xstrdup(ld, raw);
 }
 
+static void load_datapoints(struct loader *ld, const struct ynode *v)
+{
+    static const char *const keys[] = {"user", "managed", NULL};
+    const struct ynode *m = want_map(ld, v, "datapoints");
+    if (!m)
+        return;
+    check_keys(ld, m, "datapoints", keys);
+    const struct ynode *u = map_get(m, "user", NULL);
+    if (u && !u->bad && !is_null(u)) {
+        if (u->kind != YN_SEQ) {
+            diag_at(ld, u, "E-CFG-TYPE", "write a list, e.g. user: [../datapoints/user]",
+                    "datapoints.user must be a list of directories, got %s", kind_name(u));
+        } else {
+            for (size_t i = 0; i < ld->cfg->ndp_user_dirs; i++)
+                free(ld->cfg->dp_user_dirs[i]);
+            free(ld->cfg->dp_user_dirs);
+            ld->cfg->ndp_user_dirs = 0;
+            ld->cfg->dp_user_dirs = calloc(u->nkids + 1, sizeof(char *));
+            if (!ld->cfg->dp_user_dirs) {
+                diag_oom(ld);
+                return;
+            }
+            for (size_t i = 0; i < u->nkids; i++) {
+                char *raw = NULL, path[48];
+                snprintf(path, sizeof(path), "datapoints.user[%zu]", i);
+                if (!want_str(ld, u->kids[i], path, &raw))
+                    continue;
+                char *abs = NULL;
+                set_path(ld, u->kids[i], path, raw, &abs);
+                if (abs)
+                    ld->cfg->dp_user_dirs[ld->cfg->ndp_user_dirs++] = abs;
+                free(raw);
+            }
+        }
+    }
+    char *raw = NULL;
+    const struct ynode *mg = map_get(m, "managed", NULL);
+    if (want_str(ld, mg, "datapoints.managed", &raw))
+        set_path(ld, mg, "datapoints.managed", raw, &ld->cfg->dp_managed_dir);
+    free(raw);
+}
+
 static void load_store(struct loader *ld, const struct ynode *v)
 {
     static const char *const keys[] = {"url", NULL};
@@ -1540,7 +1582,8 @@ static void load_root(struct loader *ld, const struct ynode *root)
 {
     static const char *const keys[] = {"version", "plugins", "databases", "default_database",
                                        "llm", "pipeline", "tools", "policies",
-                                       "default_principal", "audit", "store", "limits", NULL};
+                                       "default_principal", "audit", "store", "limits",
+                                       "datapoints", NULL};
     struct dc_config *c = ld->cfg;
     const struct ynode *kv;
 
@@ -1587,6 +1630,7 @@ static void load_root(struct loader *ld, const struct ynode *root)
     load_audit(ld, map_get(root, "audit", NULL));
     load_store(ld, map_get(root, "store", NULL));
     load_limits(ld, map_get(root, "limits", NULL));
+    load_datapoints(ld, map_get(root, "datapoints", NULL));
 
     v = map_get(root, "default_database", NULL);
     if (want_str(ld, v, "default_database", &c->default_database) &&
@@ -1627,7 +1671,14 @@ static int fill_defaults(struct loader *ld)
         c->store_url = sbuf_detach(&b);
         free(db);
     }
-    if (!c->audit_path || !c->store_url) {
+    /* DataPoints default to datapoints/{user,managed} beside the config. */
+    c->dp_user_dirs = calloc(2, sizeof(char *));
+    if (c->dp_user_dirs) {
+        c->dp_user_dirs[0] = resolve_path(c->dir, "datapoints/user", &why);
+        c->ndp_user_dirs = c->dp_user_dirs[0] ? 1 : 0;
+    }
+    c->dp_managed_dir = resolve_path(c->dir, "datapoints/managed", &why);
+    if (!c->audit_path || !c->store_url || !c->ndp_user_dirs || !c->dp_managed_dir) {
         diag_oom(ld);
         return DC_ENOMEM;
     }
@@ -2086,6 +2137,10 @@ void config_free(struct dc_config *cfg)
     free(cfg->default_principal);
     free(cfg->audit_path);
     free(cfg->store_url);
+    for (size_t i = 0; i < cfg->ndp_user_dirs; i++)
+        free(cfg->dp_user_dirs[i]);
+    free(cfg->dp_user_dirs);
+    free(cfg->dp_managed_dir);
     free(cfg);
 }
 

@@ -120,6 +120,12 @@ struct dc_config {
 
     char *store_url;
 
+    /* datapoints: hand-written DataPoint directories (user, loaded first)
+     * and the one `datachat profile` writes (managed); absolute. */
+    char **dp_user_dirs;
+    size_t ndp_user_dirs;
+    char *dp_managed_dir;
+
     int64_t max_rows;       /* gate default row cap (limits.max_rows) */
     int64_t timeout_ms;     /* gate default statement timeout (limits.timeout_ms) */
     size_t max_question_bytes; /* limits.max_question_bytes */

@@ -24,6 +24,7 @@ struct dc_ctx {
     char *err_code;
     char *err_msg;
     struct dc_result *result;
+    const struct dp_set *dps; /* borrowed from the runtime */
 };
 
 struct dc_ctx *ctx_new(const struct ctx_backend *be)
@@ -263,4 +264,15 @@ const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db)
     if (!c || !c->has_be || !c->be.schema)
         return NULL;
     return c->be.schema(c->be.arg, c, db ? db : ctx_get(c, "database"));
+}
+
+void ctx_set_dps(struct dc_ctx *c, const struct dp_set *dps)
+{
+    if (c)
+        c->dps = dps;
+}
+
+const struct dp_set *ctx_dps(struct dc_ctx *c)
+{
+    return c ? c->dps : NULL;
 }

@@ -62,5 +62,9 @@ const struct dc_result *ctx_result(const struct dc_ctx *c);
 int ctx_query(struct dc_ctx *c, const char *db, const char *sql,
               const struct dc_value *params, size_t nparams, struct dc_result **out);
 const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db);
+struct dp_set;
+/* The DataPoints this request sees (the runtime's, borrowed); NULL: none. */
+void ctx_set_dps(struct dc_ctx *c, const struct dp_set *dps);
+const struct dp_set *ctx_dps(struct dc_ctx *c);
 
 #endif

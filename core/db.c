@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,9 @@ int db_init(struct db *d, const char *name, const struct dc_plugin_ref *plugin,
     if (!name || !plugin || !host || plugin->kind != DC_KIND_CONNECTOR || !plugin->vtable)
         return DC_EINVAL;
     const struct dc_connector_vtable *vt = plugin->vtable;
-    if (vt->struct_size < sizeof(struct dc_connector_vtable) || !vt->open || !vt->close ||
+    /* ABI 1.0 connectors end at introspect; later entries are optional. */
+    if (vt->struct_size < offsetof(struct dc_connector_vtable, introspect) + sizeof(vt->introspect) ||
+        !vt->open || !vt->close ||
         !vt->prepare || !vt->execute || !vt->finalize || !vt->introspect)
         return DC_EABI;
     d->name = strdup(name);
@@ -38,6 +41,18 @@ void db_fini(struct db *d)
 {
     if (!d || !d->name)
         return;
+    for (size_t i = 0; i < d->nsessions; i++) {
+        struct db_session *s = d->sessions[i];
+        if (s->conn)
+            d->vt->close(s->conn);
+        if (s->probe)
+            d->vt->close(s->probe);
+        schema_free(s->schema);
+        free(s->principal);
+        free(s);
+    }
+    free(d->sessions);
+    free(d->policy_error);
     if (d->conn)
         d->vt->close(d->conn);
     schema_free(d->schema);
@@ -106,4 +121,73 @@ cleanup:;
     const struct dc_schema *ret = d->schema;
     pthread_mutex_unlock(&d->lock);
     return ret;
+}
+
+struct db_session *db_session_get(struct db *d, const char *principal)
+{
+    for (size_t i = 0; i < d->nsessions; i++)
+        if (strcmp(d->sessions[i]->principal, principal) == 0)
+            return d->sessions[i];
+    struct db_session **v = realloc(d->sessions, (d->nsessions + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    d->sessions = v;
+    struct db_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->principal = strdup(principal);
+    if (!s->principal) {
+        free(s);
+        return NULL;
+    }
+    d->sessions[d->nsessions++] = s;
+    return s;
+}
+
+static int db_session_conn(struct db *d, void **conn, char *const *stmts, size_t n,
+                           const char *what, char *err, size_t errlen)
+{
+    char perr[512] = "";
+    int rc = d->vt->open(&d->host, d->opts, conn, perr, sizeof(perr));
+    if (rc != DC_OK || !*conn) {
+        *conn = NULL;
+        return util_err(err, errlen, rc < 0 ? rc : DC_ERR, "database '%s': %s", d->name,
+                        perr[0] ? perr : "the connector could not open it");
+    }
+    if (n == 0)
+        return DC_OK;
+    rc = d->vt->session(*conn, (const char *const *)stmts, n, perr, sizeof(perr));
+    if (rc != DC_OK) {
+        d->vt->close(*conn);
+        *conn = NULL;
+        return util_err(err, errlen, rc < 0 ? rc : DC_ERR,
+                        "database '%s': cannot set up the %s connection for a policy: %s",
+                        d->name, what, perr[0] ? perr : "the connector gave no reason");
+    }
+    return DC_OK;
+}
+
+int db_session_open(struct db *d, struct db_session *s, char *const *run, size_t nrun,
+                    char *const *probe, size_t nprobe, char *err, size_t errlen)
+{
+    if (s->ready)
+        return DC_OK;
+    if ((nrun || nprobe) &&
+        (d->vt->struct_size < offsetof(struct dc_connector_vtable, session) + sizeof(d->vt->session) ||
+         !d->vt->session))
+        return util_err(err, errlen, DC_EUNSUPPORTED,
+                        "database '%s': its connector cannot set up per-principal views, so row "
+                        "filters, masks and denied columns cannot be enforced on it",
+                        d->name);
+    int rc = db_session_conn(d, &s->conn, run, nrun, "query", err, errlen);
+    if (rc == DC_OK)
+        rc = db_session_conn(d, &s->probe, probe, nprobe, "probe", err, errlen);
+    if (rc != DC_OK) {
+        if (s->conn)
+            d->vt->close(s->conn);
+        s->conn = NULL;
+        return rc;
+    }
+    s->ready = 1;
+    return DC_OK;
 }

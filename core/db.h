@@ -1,8 +1,10 @@
 /*
  * db - a configured database bound to its connector plugin.
- * It owns the connector's connection handle (opened lazily, read-only) and
- * the cached catalog. It never executes SQL itself: only the gate calls the
- * connector's prepare/execute.
+ * It owns the connector's connection handles (opened lazily, read-only):
+ * one shared connection, plus one session per principal whose policy needs
+ * per-connection state (shadow views), and the cached catalog. It never
+ * executes SQL itself: only the gate calls the connector's prepare/execute
+ * and hands db_session_open the set-up statements it generated.
  */
 #ifndef DC_DB_H
 #define DC_DB_H
@@ -12,6 +14,15 @@
 #include <datachat/host.h>
 #include <datachat/plugin.h>
 
+/* One principal's connections on a database (see core/policy.h). */
+struct db_session {
+    char *principal;
+    void *conn;               /* runs the principal's statements through its views */
+    void *probe;              /* stub views: compiling there shows direct reads */
+    struct dc_schema *schema; /* the catalog as the principal sees it, NULL until built */
+    int ready;                /* connections open and views installed */
+};
+
 struct db {
     char *name;
     const struct dc_plugin_ref *plugin;
@@ -20,7 +31,11 @@ struct db {
     struct dc_host host;        /* this connector instance's host table */
     void *conn;                 /* NULL until opened */
     struct dc_schema *schema;   /* NULL until introspected */
-    pthread_mutex_t lock;       /* one statement at a time per connection */
+    pthread_mutex_t lock;       /* one statement at a time per database */
+    struct db_session **sessions;
+    size_t nsessions;
+    int policy_checked;         /* the policies were checked against this database */
+    char *policy_error;         /* what that check found, NULL when it passed */
 };
 
 /* Binds (does not open). host is copied; plugin and opts must outlive d. */
@@ -31,5 +46,14 @@ void db_fini(struct db *d);
 int db_open(struct db *d, char *err, size_t errlen);
 /* The catalog, introspected once and cached. NULL with err on failure. */
 const struct dc_schema *db_schema(struct db *d, char *err, size_t errlen);
+
+/* The session of principal, created (not opened) on first use; NULL when
+ * out of memory. Caller holds d->lock. */
+struct db_session *db_session_get(struct db *d, const char *principal);
+/* Opens the session's two connections and runs the set-up statements on
+ * each (run on conn, probe on probe) through the connector's session
+ * entry. On failure the session stays closed. Caller holds d->lock. */
+int db_session_open(struct db *d, struct db_session *s, char *const *run, size_t nrun,
+                    char *const *probe, size_t nprobe, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,9 @@
 
 #include "audit.h"
 #include "db.h"
+#include "policy.h"
+#include "schema.h"
+#include "pgparse.h"
 #include "result.h"
 #include "util.h"
 
@@ -57,9 +60,23 @@ static const struct gate_deny {
     {DENY_TABLE, "zipfile", "E-GATE-DENIED", "it reads archives from the server's file system"},
 };
 
+/* Rate and concurrency budget of one principal on one database. In-process
+ * only: several processes would need the shared store (docs/SECURITY.md). */
+struct gate_usage {
+    char *principal;
+    char *database;
+    double tokens;   /* queries that may start now (token bucket) */
+    int64_t last_us; /* when tokens was last refilled */
+    int64_t running; /* statements in flight */
+};
+
 struct gate {
     struct audit *audit;
     struct gate_limits lim;
+    const struct policy_set *policies;
+    pthread_mutex_t mu; /* guards usage */
+    struct gate_usage *usage;
+    size_t nusage;
 };
 
 enum gate_kind { KIND_OK = 0, KIND_REFUSED = 1, KIND_ERROR = 2 };
@@ -69,6 +86,10 @@ struct gate_call {
     struct gate_decision *dec;
     int kind;       /* enum gate_kind of the first problem */
     int saw_select; /* the statement is (or explains) a query */
+    const struct policy_rules *rules; /* NULL: built-in rules only */
+    int probe;      /* compiling against stub views: any real read of a
+                     * shadowed table is a direct read */
+    const struct dc_schema *schema; /* the database's catalog when rules apply */
 };
 
 static int gate_set(struct gate_call *gc, int kind, int rc, const char *code, const char *fmt,
@@ -132,7 +153,74 @@ static const char *nz(const char *s)
 
 /* The gate's side of the connector's authorizer: allow what a read-only
  * query needs, refuse the rest with a stable code. */
-static int gate_authorize(void *arg, int action, const char *object, const char *detail)
+static const char *unqual(const char *name)
+{
+    if (strncasecmp(name, "main.", 5) == 0)
+        return name + 5;
+    if (strncasecmp(name, "public.", 7) == 0)
+        return name + 7;
+    return name;
+}
+
+/* Policy on one read. schema: "main", "temp" or NULL (unknown); via: the
+ * view or CTE whose expansion reads, NULL when the statement names the
+ * table itself. detail NULL: the connector saw the table's b-tree opened
+ * (SQLite's authorizer misses USING/NATURAL join columns). */
+static int gate_policy_read(struct gate_call *gc, const char *table, const char *column,
+                            const char *schema, const char *via)
+{
+    const struct policy_rules *r = gc->rules;
+    if (!r || !table || !*table)
+        return DC_OK;
+    /* A FROM item none of whose columns are used is reported with no
+     * schema; a CTE is too. Names the catalog lacks are CTEs; a real table
+     * read that way still shows up in the b-tree report. */
+    if (!schema && column && !*column && gc->schema && !schema_find(gc->schema, unqual(table)))
+        return DC_OK;
+    if (schema && strcmp(schema, "temp") == 0) {
+        /* The principal's own shadow view (nothing else can live in temp:
+         * the gate refuses CREATE). Denied columns exist only in the probe's
+         * stub views, so naming one (or SELECT *) is caught there. */
+        if (column && *column && policy_column_denied(r, table, column))
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-COLUMN-DENIED",
+                            "column '%s' of '%s' is denied to principal '%s'; name only the "
+                            "columns you may read (SELECT * includes it)",
+                            column, table, r->principal);
+        return DC_OK;
+    }
+    if (!policy_table_allowed(r, table))
+        return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-TABLE-DENIED",
+                        "table '%s' is denied to principal '%s' on database '%s'%s%s", table,
+                        r->principal, r->database, via ? " (read through " : "",
+                        via ? via : "");
+    const struct policy_table *t = policy_rules_table(r, table);
+    if (!policy_table_shadowed(t)) {
+        if (column && *column && policy_column_denied(r, table, column))
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-COLUMN-DENIED",
+                            "column '%s' of '%s' is denied to principal '%s'", column, table,
+                            r->principal);
+        return DC_OK;
+    }
+    /* Shadowed: only the principal's own views (named after the tables they
+     * shadow; a row filter may read another table) may read it. A CTE can
+     * borrow such a name, which is why the probe compile exists. */
+    int through_view = via && policy_table_shadowed(policy_rules_table(r, via));
+    if (!gc->probe && (through_view || !column || !schema))
+        return DC_OK;
+    /* SQLite names no schema for a table read without columns (count(*));
+     * that may be the stub view, so the b-tree report decides. */
+    if (gc->probe && column && !schema)
+        return DC_OK;
+    return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-DIRECT-READ",
+                    "table '%s' has a row filter, masks or denied columns for principal '%s', "
+                    "so it can only be read by its plain name (not main.%s, a view or a "
+                    "renamed CTE over it)%s%s",
+                    table, r->principal, table, via && !through_view ? "; read through " : "",
+                    via && !through_view ? via : "");
+}
+
+static int gate_authorize2(void *arg, int action, const char *object, const char *detail,
+                           const char *schema, const char *via)
 {
     struct gate_call *gc = arg;
     const struct gate_deny *d;
@@ -146,6 +234,8 @@ static int gate_authorize(void *arg, int action, const char *object, const char 
         if ((d = gate_denied(DENY_TABLE, object)) != NULL)
             return gate_set(gc, KIND_REFUSED, DC_EDENIED, d->code, "reading '%s' is not allowed: %s",
                             object, d->why);
+        if (gate_policy_read(gc, object, detail, schema, via) != DC_OK)
+            return gc->dec->rc;
         if (object && *object && gate_add_table(gc->dec, object) != DC_OK)
             return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL",
                             "out of memory while checking the statement");
@@ -185,6 +275,11 @@ static int gate_authorize(void *arg, int action, const char *object, const char 
     }
 }
 
+static int gate_authorize(void *arg, int action, const char *object, const char *detail)
+{
+    return gate_authorize2(arg, action, object, detail, NULL, NULL);
+}
+
 int gate_new(struct audit *audit, const struct gate_limits *defaults, struct gate **out)
 {
     if (!out)
@@ -204,13 +299,31 @@ int gate_new(struct audit *audit, const struct gate_limits *defaults, struct gat
         return DC_ENOMEM;
     g->audit = audit;
     g->lim = lim;
+    if (pthread_mutex_init(&g->mu, NULL) != 0) {
+        free(g);
+        return DC_ERR;
+    }
     *out = g;
     return DC_OK;
 }
 
 void gate_free(struct gate *g)
 {
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nusage; i++) {
+        free(g->usage[i].principal);
+        free(g->usage[i].database);
+    }
+    free(g->usage);
+    pthread_mutex_destroy(&g->mu);
     free(g);
+}
+
+void gate_set_policies(struct gate *g, const struct policy_set *ps)
+{
+    if (g)
+        g->policies = ps;
 }
 
 void gate_decision_clear(struct gate_decision *dec)
@@ -221,6 +334,7 @@ void gate_decision_clear(struct gate_decision *dec)
         free(dec->tables[i]);
     free(dec->tables);
     free(dec->sql_run);
+    policy_strv_free(dec->policies, dec->npolicies);
     memset(dec, 0, sizeof(*dec));
 }
 
@@ -259,14 +373,32 @@ static int gate_rewrite(struct gate_call *gc, const char *sql)
  * This is the per-dialect seam: for SQLite the connector's prepare with
  * the gate's authorizer sees every object; PostgreSQL will first walk the
  * libpg_query parse tree here, then prepare. Caller holds d->lock. */
-static int gate_validate(struct gate_call *gc, struct db *d, void **stmt)
+static int gate_validate(struct gate_call *gc, struct db *d, void *conn, void **stmt)
 {
-    struct dc_authorizer az = {sizeof(az), gc, gate_authorize};
+    struct dc_authorizer az = {sizeof(az), gc, gate_authorize, gate_authorize2};
     struct dc_stmt_info info;
     char err[512] = "";
     memset(&info, 0, sizeof(info));
     info.struct_size = sizeof(info);
-    int rc = d->vt->prepare(d->conn, gc->dec->sql_run, &az, stmt, &info, err, sizeof(err));
+    /* PostgreSQL: libpg_query's parse tree decides before the server sees the
+     * text (core/pgparse.c); its code, reason and tables become the gate's. */
+    if (d->vt->dialect && strcmp(d->vt->dialect, "postgres") == 0) {
+        struct pgparse_info pi;
+        memset(&pi, 0, sizeof(pi));
+        int prc = pgparse_check(gc->dec->sql_run, &pi, err, sizeof(err));
+        for (size_t i = 0; prc == DC_OK && i < pi.ntables; i++)
+            if (gate_add_table(gc->dec, pi.tables[i].full) != DC_OK)
+                prc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        if (prc != DC_OK && !gc->dec->code[0])
+            gate_set(gc, prc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, prc,
+                     pi.code[0] ? pi.code : "E-GATE-INTERNAL", "%s", err);
+        pgparse_info_clear(&pi);
+        if (prc != DC_OK)
+            return gc->dec->rc;
+        gc->saw_select = 1;
+        err[0] = '\0';
+    }
+    int rc = d->vt->prepare(conn, gc->dec->sql_run, &az, stmt, &info, err, sizeof(err));
     if (rc != DC_OK) {
         *stmt = NULL;
         if (gc->dec->code[0])
@@ -303,15 +435,20 @@ static int gate_validate(struct gate_call *gc, struct db *d, void **stmt)
     return DC_OK;
 }
 
-static int gate_execute(struct gate *g, struct gate_call *gc, struct db *d, void *stmt,
-                        const struct dc_value *params, size_t nparams, struct dc_result **res)
+static int gate_execute(struct gate *g, struct gate_call *gc, struct db *d, void *conn,
+                        void *stmt, const struct dc_value *params, size_t nparams,
+                        struct dc_result **res)
 {
     char err[512] = "";
     struct dc_limits lim = {sizeof(lim), g->lim.max_rows, g->lim.timeout_ms, g->lim.max_bytes};
+    if (gc->rules && gc->rules->max_rows)
+        lim.max_rows = gc->rules->max_rows;
+    if (gc->rules && gc->rules->timeout_ms)
+        lim.timeout_ms = gc->rules->timeout_ms;
     struct dc_result *r = result_new();
     if (!r)
         return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
-    int rc = d->vt->execute(d->conn, stmt, params, nparams, &lim, r, err, sizeof(err));
+    int rc = d->vt->execute(conn, stmt, params, nparams, &lim, r, err, sizeof(err));
     if (rc != DC_OK) {
         result_free(r);
         if (gc->dec->code[0])
@@ -335,13 +472,342 @@ static int gate_execute(struct gate *g, struct gate_call *gc, struct db *d, void
     return DC_OK;
 }
 
+/* ---- Policies ----------------------------------------------------------- */
+
+/* Resolves the principal's rules on d and records what they do in the
+ * decision. Without policies only the gate's default limits are listed. */
+static int gate_begin(struct gate *g, struct gate_call *gc, const char *principal,
+                      struct db *d, struct policy_rules **rules)
+{
+    struct gate_decision *dec = gc->dec;
+    *rules = NULL;
+    int64_t rows = g->lim.max_rows, ms = g->lim.timeout_ms;
+    if (g->policies && principal && *principal) {
+        int rc = policy_resolve(g->policies, principal, d->name, rules);
+        if (rc == DC_ENOTFOUND)
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-NO-PRINCIPAL",
+                            "principal '%s' has no access policy; policies are configured, so "
+                            "unknown principals are refused (add it to a file under the "
+                            "config's policies: glob, or use --as with a defined principal)",
+                            principal);
+        if (rc != DC_OK)
+            return gate_set(gc, KIND_ERROR, rc, "E-GATE-INTERNAL", "out of memory");
+        gc->rules = *rules;
+        if (policy_describe(*rules, &dec->policies, &dec->npolicies) != DC_OK)
+            return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        if ((*rules)->max_rows)
+            rows = (*rules)->max_rows;
+        if ((*rules)->timeout_ms)
+            ms = (*rules)->timeout_ms;
+    }
+    int n = snprintf(dec->limits, sizeof(dec->limits), "max_rows=%lld timeout_ms=%lld",
+                     (long long)rows, (long long)ms);
+    if (*rules && (*rules)->per_minute && n > 0 && (size_t)n < sizeof(dec->limits))
+        n += snprintf(dec->limits + n, sizeof(dec->limits) - (size_t)n,
+                      " queries_per_minute=%lld", (long long)(*rules)->per_minute);
+    if (*rules && (*rules)->concurrent && n > 0 && (size_t)n < sizeof(dec->limits))
+        snprintf(dec->limits + n, sizeof(dec->limits) - (size_t)n, " concurrent_queries=%lld",
+                 (long long)(*rules)->concurrent);
+    return DC_OK;
+}
+
+static struct gate_usage *gate_usage_find(struct gate *g, const char *principal, const char *db)
+{
+    for (size_t i = 0; i < g->nusage; i++)
+        if (strcmp(g->usage[i].principal, principal) == 0 &&
+            strcmp(g->usage[i].database, db) == 0)
+            return &g->usage[i];
+    struct gate_usage *u = realloc(g->usage, (g->nusage + 1) * sizeof(*u));
+    if (!u)
+        return NULL;
+    g->usage = u;
+    u = &g->usage[g->nusage];
+    memset(u, 0, sizeof(*u));
+    u->principal = strdup(principal);
+    u->database = strdup(db);
+    if (!u->principal || !u->database) {
+        free(u->principal);
+        free(u->database);
+        return NULL;
+    }
+    u->tokens = -1;
+    g->nusage++;
+    return u;
+}
+
+/* Takes one query from the principal's per-minute budget and one slot of
+ * its concurrency limit; *took tells whether a slot must be given back. */
+static int gate_budget_take(struct gate *g, struct gate_call *gc, int *took)
+{
+    const struct policy_rules *r = gc->rules;
+    *took = 0;
+    if (!r || (!r->per_minute && !r->concurrent))
+        return DC_OK;
+    int rc = DC_OK;
+    pthread_mutex_lock(&g->mu);
+    struct gate_usage *u = gate_usage_find(g, r->principal, r->database);
+    if (!u) {
+        rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        goto cleanup;
+    }
+    int64_t now = util_now_us();
+    if (r->per_minute) {
+        double cap = (double)r->per_minute;
+        if (u->tokens < 0)
+            u->tokens = cap;
+        else
+            u->tokens += (double)(now - u->last_us) * cap / 60e6;
+        if (u->tokens > cap)
+            u->tokens = cap;
+        u->last_us = now;
+    }
+    if (r->concurrent && u->running >= r->concurrent) {
+        rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-CONCURRENCY",
+                      "principal '%s' already runs %lld of %lld concurrent queries allowed on "
+                      "'%s' (0 left); retry when one finishes",
+                      r->principal, (long long)u->running, (long long)r->concurrent,
+                      r->database);
+        goto cleanup;
+    }
+    if (r->per_minute && u->tokens < 1.0) {
+        double wait_ms = (1.0 - u->tokens) * 60000.0 / (double)r->per_minute;
+        rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-RATE",
+                      "principal '%s' used its %lld queries per minute on '%s' (0 left); the "
+                      "next one is allowed in %.0f ms",
+                      r->principal, (long long)r->per_minute, r->database, wait_ms + 0.5);
+        goto cleanup;
+    }
+    if (r->per_minute)
+        u->tokens -= 1.0;
+    u->running++;
+    *took = 1;
+cleanup:
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
+static void gate_budget_release(struct gate *g, struct gate_call *gc)
+{
+    pthread_mutex_lock(&g->mu);
+    struct gate_usage *u = gate_usage_find(g, gc->rules->principal, gc->rules->database);
+    if (u && u->running > 0)
+        u->running--;
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Compiles (never runs) one policy expression on the database so that a
+ * row filter or custom mask that does not parse, names a missing column or
+ * calls a denied function is reported with its file:line:col. */
+static int gate_check_expr(struct db *d, const char *table, const char *select, const char *where,
+                           char *err, size_t errlen)
+{
+    struct gate_decision dec;
+    struct gate_call gc;
+    struct sbuf b;
+    void *stmt = NULL;
+    struct dc_stmt_info info;
+    memset(&dec, 0, sizeof(dec));
+    memset(&gc, 0, sizeof(gc));
+    memset(&info, 0, sizeof(info));
+    info.struct_size = sizeof(info);
+    gc.dec = &dec;
+    sbuf_init(&b);
+    int sqlite = d->vt->dialect && strcmp(d->vt->dialect, "sqlite") == 0;
+    sbuf_addf(&b, "SELECT %s FROM %s\"", select, sqlite ? "main." : "");
+    for (const char *p = table; *p; p++) {
+        if (*p == '"')
+            sbuf_add(&b, "\"", 1); /* doubled: the name stays one identifier */
+        sbuf_add(&b, p, 1);
+    }
+    sbuf_adds(&b, "\"");
+    if (where)
+        sbuf_addf(&b, " WHERE (\n%s\n)", where);
+    if (b.oom) {
+        sbuf_free(&b);
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    }
+    struct dc_authorizer az = {sizeof(az), &gc, gate_authorize, gate_authorize2};
+    char perr[400] = "";
+    int rc = d->vt->prepare(d->conn, b.p, &az, &stmt, &info, perr, sizeof(perr));
+    if (stmt)
+        d->vt->finalize(d->conn, stmt);
+    sbuf_free(&b);
+    if (rc == DC_OK && dec.code[0])
+        rc = DC_EDENIED;
+    if (rc == DC_OK && !info.single)
+        rc = util_err(perr, sizeof(perr), DC_EINVAL, "it holds more than one expression");
+    if (rc != DC_OK)
+        util_err(err, errlen, rc, "%s", dec.code[0] ? dec.reason : perr[0] ? perr : "it does not compile");
+    gate_decision_clear(&dec);
+    return rc;
+}
+
+/* The policies' live-schema checks, once per database. Caller holds d->lock. */
+static int gate_check_db(struct gate *g, struct gate_call *gc, struct db *d,
+                         const struct dc_schema *schema)
+{
+    char msg[700] = "";
+    if (!d->policy_checked) {
+        struct cfg_diags *diags = calloc(1, sizeof(*diags));
+        if (!diags)
+            return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        if (policy_check_schema(g->policies, d->name, schema, diags) != DC_OK && diags->n) {
+            config_diag_format(&diags->d[0], msg, sizeof(msg));
+        }
+        for (size_t i = 0; !msg[0] && i < g->policies->np; i++) {
+            const struct policy_principal *p = &g->policies->p[i];
+            for (size_t j = 0; !msg[0] && j < p->ndbs; j++) {
+                if (strcmp(p->dbs[j].name, d->name) != 0)
+                    continue;
+                for (size_t k = 0; !msg[0] && k < p->dbs[j].ntables; k++) {
+                    const struct policy_table *t = &p->dbs[j].tables[k];
+                    char err[450] = "";
+                    if (t->row_filter &&
+                        gate_check_expr(d, t->name, "1", t->row_filter, err, sizeof(err)) != DC_OK)
+                        snprintf(msg, sizeof(msg),
+                                 "%s:%d:%d: E-POLICY-ROW-FILTER: the row_filter of table '%s' "
+                                 "(principal '%s') does not compile: %s",
+                                 p->file, t->filter_line, t->filter_col, t->name, p->name, err);
+                    for (size_t c = 0; !msg[0] && c < t->ncols; c++) {
+                        const struct policy_column *pc = &t->cols[c];
+                        if (pc->mask != POLICY_MASK_SQL)
+                            continue;
+                        char *e = policy_mask_expr(pc->mask, pc->mask_sql, pc->name, "sqlite");
+                        if (e && gate_check_expr(d, t->name, e, NULL, err, sizeof(err)) != DC_OK)
+                            snprintf(msg, sizeof(msg),
+                                     "%s:%d:%d: E-POLICY-MASK-SQL: the sql mask of column "
+                                     "'%s.%s' (principal '%s') does not compile: %s",
+                                     p->file, pc->line, pc->col, t->name, pc->name, p->name, err);
+                        free(e);
+                    }
+                }
+            }
+        }
+        free(diags);
+        d->policy_checked = 1;
+        if (msg[0] && !(d->policy_error = strdup(msg)))
+            return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+    }
+    if (d->policy_error)
+        return gate_set(gc, KIND_ERROR, DC_EINVAL, "E-POLICY-INVALID",
+                        "the access policy does not match database '%s': %s; fix the policy "
+                        "file (nothing runs on this database until then)",
+                        d->name, d->policy_error);
+    return DC_OK;
+}
+
+/* The connections the principal's statements use. Without shadowed tables
+ * that is the shared connection and no probe. Caller holds d->lock. */
+static int gate_session(struct gate_call *gc, struct db *d, const struct dc_schema *schema,
+                        void **conn, void **probe)
+{
+    const struct policy_rules *r = gc->rules;
+    char **run = NULL, **stub = NULL;
+    size_t nrun = 0, nstub = 0;
+    char err[600] = "";
+    int need = 0, rc;
+    *conn = d->conn;
+    *probe = NULL;
+    for (size_t i = 0; i < r->ntables; i++)
+        need |= policy_table_shadowed(r->tables[i].t);
+    if (!need)
+        return DC_OK;
+    struct db_session *s = db_session_get(d, r->principal);
+    if (!s)
+        return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+    if (!s->ready) {
+        rc = policy_session_sql(r, schema, d->vt->dialect, 0, &run, &nrun, err, sizeof(err));
+        if (rc == DC_OK)
+            rc = policy_session_sql(r, schema, d->vt->dialect, 1, &stub, &nstub, err,
+                                    sizeof(err));
+        if (rc == DC_OK)
+            rc = db_session_open(d, s, run, nrun, stub, nstub, err, sizeof(err));
+        policy_strv_free(run, nrun);
+        policy_strv_free(stub, nstub);
+        if (rc == DC_EUNSUPPORTED)
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-UNSUPPORTED",
+                            "%s; nothing runs for principal '%s' on this database", err,
+                            r->principal);
+        if (rc != DC_OK)
+            return gate_set(gc, KIND_ERROR, rc, "E-POLICY-SESSION", "%s", err);
+    }
+    *conn = s->conn;
+    *probe = s->probe;
+    return DC_OK;
+}
+
+/* Compiles the statement against the stub views: there, any read of a
+ * shadowed table is a direct one (a qualified name, a user's view, a CTE
+ * borrowing the view's name, a USING join), and a denied column is still
+ * a column, so naming it gets its own code. */
+static int gate_probe(struct gate_call *gc, struct db *d, void *probe)
+{
+    struct gate_call pc = *gc;
+    void *st = NULL;
+    pc.probe = 1;
+    int rc = gate_validate(&pc, d, probe, &st);
+    if (st)
+        d->vt->finalize(probe, st);
+    gc->kind = pc.kind;
+    return rc;
+}
+
+/* Tables a parser reported without the authorizer (PostgreSQL's parse
+ * tree) still obey table-level rules. */
+static int gate_policy_tables(struct gate_call *gc)
+{
+    for (size_t i = 0; gc->rules && i < gc->dec->ntables; i++) {
+        const char *t = gc->dec->tables[i];
+        if (gc->schema && !schema_find(gc->schema, unqual(t)))
+            continue; /* a CTE's name */
+        if (!policy_table_allowed(gc->rules, t))
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-TABLE-DENIED",
+                            "table '%s' is denied to principal '%s' on database '%s'", t,
+                            gc->rules->principal, gc->rules->database);
+    }
+    return DC_OK;
+}
+
+const struct dc_schema *gate_schema(struct gate *g, const char *principal, struct db *d,
+                                    char *err, size_t errlen)
+{
+    struct policy_rules *r = NULL;
+    if (!g || !d) {
+        util_err(err, errlen, DC_EINVAL, "gate_schema: missing argument");
+        return NULL;
+    }
+    const struct dc_schema *base = db_schema(d, err, errlen);
+    if (!base || !g->policies)
+        return base;
+    int rc = policy_resolve(g->policies, principal ? principal : "", d->name, &r);
+    if (rc != DC_OK) {
+        util_err(err, errlen, rc,
+                 rc == DC_ENOTFOUND ? "E-POLICY-NO-PRINCIPAL: principal '%s' has no access policy"
+                                    : "out of memory (%s)",
+                 principal ? principal : "");
+        return NULL;
+    }
+    const struct dc_schema *ret = NULL;
+    pthread_mutex_lock(&d->lock);
+    struct db_session *s = db_session_get(d, r->principal);
+    if (s && !s->schema && policy_filter_schema(r, base, &s->schema) != DC_OK)
+        s->schema = NULL;
+    ret = s ? s->schema : NULL;
+    pthread_mutex_unlock(&d->lock);
+    policy_rules_free(r);
+    if (!ret)
+        util_err(err, errlen, DC_ENOMEM, "out of memory filtering the catalog");
+    return ret;
+}
+
 /* Steps 1-3. res NULL: validate only. */
 static int gate_process(struct gate *g, struct gate_call *gc, const char *principal,
                         struct db *d, const char *sql, const struct dc_value *params,
                         size_t nparams, struct dc_result **res)
 {
     char err[512] = "";
-    void *stmt = NULL;
+    void *stmt = NULL, *conn = NULL, *probe = NULL;
+    const struct dc_schema *schema = NULL;
     int rc = gate_precheck(gc, principal, sql);
     if (rc != DC_OK)
         return rc;
@@ -351,13 +817,27 @@ static int gate_process(struct gate *g, struct gate_call *gc, const char *princi
     rc = db_open(d, err, sizeof(err));
     if (rc != DC_OK)
         return gate_set(gc, KIND_ERROR, rc, "E-GATE-DB-OPEN", "%s", err);
-    /* One statement at a time per connection, from prepare to finalize. */
+    if (gc->rules && !(schema = db_schema(d, err, sizeof(err))))
+        return gate_set(gc, KIND_ERROR, DC_EIO, "E-GATE-DB-OPEN", "%s", err);
+    gc->schema = schema;
+    /* One statement at a time per database, from prepare to finalize. */
     pthread_mutex_lock(&d->lock);
-    rc = gate_validate(gc, d, &stmt);
+    conn = d->conn;
+    if (gc->rules) {
+        rc = gate_check_db(g, gc, d, schema);
+        if (rc == DC_OK)
+            rc = gate_session(gc, d, schema, &conn, &probe);
+        if (rc == DC_OK && probe)
+            rc = gate_probe(gc, d, probe);
+    }
+    if (rc == DC_OK)
+        rc = gate_validate(gc, d, conn, &stmt);
+    if (rc == DC_OK)
+        rc = gate_policy_tables(gc);
     if (rc == DC_OK && res)
-        rc = gate_execute(g, gc, d, stmt, params, nparams, res);
+        rc = gate_execute(g, gc, d, conn, stmt, params, nparams, res);
     if (stmt)
-        d->vt->finalize(d->conn, stmt);
+        d->vt->finalize(conn, stmt);
     pthread_mutex_unlock(&d->lock);
     return rc;
 }
@@ -387,9 +867,18 @@ int gate_run(struct gate *g, const char *principal, struct db *db, const char *s
         snprintf(dec->reason, sizeof(dec->reason), "gate_run called with a missing argument");
         return DC_EINVAL;
     }
-    struct gate_call gc = {dec, KIND_OK, 0};
+    struct gate_call gc = {dec, KIND_OK, 0, NULL, 0, NULL};
+    struct policy_rules *rules = NULL;
+    char *policy_note = NULL;
+    int took = 0;
     int64_t t0 = util_now_us();
-    int rc = gate_process(g, &gc, principal, db, sql, params, nparams, &res);
+    int rc = gate_begin(g, &gc, principal, db, &rules);
+    if (rc == DC_OK)
+        rc = gate_budget_take(g, &gc, &took);
+    if (rc == DC_OK)
+        rc = gate_process(g, &gc, principal, db, sql, params, nparams, &res);
+    if (took)
+        gate_budget_release(g, &gc);
     dec->duration_us = util_now_us() - t0;
     if (rc == DC_OK && result_hash(res, hash) != DC_OK)
         rc = gate_set(&gc, KIND_ERROR, DC_ERR, "E-GATE-INTERNAL",
@@ -421,6 +910,18 @@ int gate_run(struct gate *g, const char *principal, struct db *db, const char *s
     rec.reason = rc == DC_OK ? NULL : dec->reason;
     rec.result_hash = rc == DC_OK ? hash : NULL;
     rec.question = question;
+    if (g->policies) {
+        /* What the policy did is part of what ran: the views the statement
+         * read through and the limits it ran under. */
+        struct sbuf pb;
+        sbuf_init(&pb);
+        for (size_t i = 0; i < dec->npolicies; i++)
+            sbuf_addf(&pb, "%s%s", i ? "; " : "", dec->policies[i]);
+        sbuf_addf(&pb, "%s%s", dec->npolicies ? "; " : "", dec->limits);
+        policy_note = pb.oom ? NULL : sbuf_detach(&pb);
+        sbuf_free(&pb);
+        rec.policy = policy_note ? policy_note : "(policy text unavailable: out of memory)";
+    }
     if (audit_append(g->audit, &rec, aerr, sizeof(aerr)) != DC_OK) {
         /* Fail closed: an unrecorded answer is not given. */
         result_free(res);
@@ -434,6 +935,8 @@ int gate_run(struct gate *g, const char *principal, struct db *db, const char *s
                  aerr[0] ? aerr : "unknown error");
     }
     dec->rc = rc;
+    free(policy_note);
+    policy_rules_free(rules);
     if (rc == DC_OK && out)
         *out = res;
     else
@@ -456,9 +959,13 @@ int gate_explain(struct gate *g, const char *principal, struct db *db, const cha
         snprintf(dec->reason, sizeof(dec->reason), "gate_explain called with a missing argument");
         return DC_EINVAL;
     }
-    struct gate_call gc = {dec, KIND_OK, 0};
+    struct gate_call gc = {dec, KIND_OK, 0, NULL, 0, NULL};
+    struct policy_rules *rules = NULL;
     int64_t t0 = util_now_us();
-    int rc = gate_process(g, &gc, principal, db, sql, NULL, 0, NULL);
+    int rc = gate_begin(g, &gc, principal, db, &rules);
+    if (rc == DC_OK)
+        rc = gate_process(g, &gc, principal, db, sql, NULL, 0, NULL);
+    policy_rules_free(rules);
     dec->duration_us = util_now_us() - t0;
     dec->rc = rc;
     if (dec == &local)

@@ -36,13 +36,29 @@ struct gate_decision {
     int64_t rows;
     int64_t duration_us;
     int truncated;
+    /* What the principal's policy did (one line per table rule, then
+     * "other tables: ..."); none when no policies are configured. */
+    char **policies;
+    size_t npolicies;
+    char limits[160];     /* the limits in force, e.g. "max_rows=1000 timeout_ms=30000" */
 };
 
 struct gate;
+struct policy_set;
+struct dc_schema;
 
 /* audit is required: the gate answers nothing it cannot record. */
 int gate_new(struct audit *audit, const struct gate_limits *defaults, struct gate **out);
 void gate_free(struct gate *g);
+/* Access policies (borrowed; must outlive g). NULL: the built-in rules
+ * only, for any principal. Set: a principal the set does not define is
+ * refused (E-POLICY-NO-PRINCIPAL), tables no rule allows are refused. */
+void gate_set_policies(struct gate *g, const struct policy_set *ps);
+/* The catalog of db as principal may see it (denied tables and columns
+ * left out); borrowed from db. NULL with err when the principal is
+ * unknown or the catalog cannot be read. */
+const struct dc_schema *gate_schema(struct gate *g, const char *principal, struct db *db,
+                                    char *err, size_t errlen);
 
 /* Validates and runs sql on db as principal. On success *out is a new
  * result owned by the caller. Every call, accepted or refused, leaves one

@@ -7,8 +7,10 @@
 
 #include "config.h"
 #include "ctx.h"
+#include "datapoint.h"
 #include "result.h"
 #include "schema.h"
+#include "sha256.h"
 #include "util.h"
 
 static const char *level_name(int level)
@@ -149,6 +151,31 @@ cleanup:
     return rc;
 }
 
+static void host_sha256_hex(const void *data, size_t n, char *out)
+{
+    struct sha256 s;
+    unsigned char d[32];
+    sha256_init(&s);
+    sha256_update(&s, data, n);
+    sha256_final(&s, d);
+    sha256_hex(d, out);
+}
+
+static size_t host_dp_count(struct dc_ctx *c)
+{
+    return dp_set_count(ctx_dps(c));
+}
+
+static const struct dc_datapoint_info *host_dp_at(struct dc_ctx *c, size_t i)
+{
+    return dp_info(dp_set_at(ctx_dps(c), i));
+}
+
+static const struct dc_datapoint_info *host_dp_find(struct dc_ctx *c, const char *id)
+{
+    return dp_info(dp_set_find(ctx_dps(c), id));
+}
+
 void hostapi_init(struct dc_host *h, struct host_self *self)
 {
     memset(h, 0, sizeof(*h));
@@ -190,4 +217,8 @@ void hostapi_init(struct dc_host *h, struct host_self *self)
     h->ctx_arg = host_ctx_arg;
     h->ctx_result_set = host_ctx_result_set;
     h->result_render = result_render;
+    h->sha256_hex = host_sha256_hex;
+    h->dp_count = host_dp_count;
+    h->dp_at = host_dp_at;
+    h->dp_find = host_dp_find;
 }

@@ -385,7 +385,10 @@ static int open_checked(const struct registry *r, const char *path, struct dc_pl
         goto cleanup;
 
     dlerror();
-    dl = dlopen(ref->path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: a plugin's code stays mapped after dlclose, so thread-
+     * local storage, atexit handlers or threads a plugin (or a library it
+     * pulled in) left behind never point into unmapped memory. */
+    dl = dlopen(ref->path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!dl) {
         const char *e = dlerror();
         rc = refuse(msg, msglen, DC_EIO, path,

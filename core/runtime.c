@@ -13,10 +13,12 @@
 
 #include "audit.h"
 #include "ctx.h"
+#include "datapoint.h"
 #include "db.h"
 #include "gate.h"
 #include "hostapi.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "registry.h"
 #include "result.h"
 #include "tools.h"
@@ -139,6 +141,30 @@ static int select_db(struct runtime *rt, const char *db, char *err, size_t errle
     return config_add_database(rt->cfg, rt->db_name, "sqlite", kv, 2, err, errlen);
 }
 
+/* Policy files are part of the configuration: loaded (and their errors
+ * reported with file:line:col, all of them) in the load phase, so `config
+ * check` validates them too. */
+static int load_policies(struct runtime *rt, char *err, size_t errlen)
+{
+    if (!rt->cfg->policies)
+        return DC_OK;
+    int rc = policy_load_glob(rt->cfg->policies, &rt->policies, &rt->diags);
+    if (rc != DC_OK)
+        return util_err(err, errlen, DC_EINVAL, "%s: the access policies are invalid",
+                        rt->cfg->policies);
+    for (size_t i = 0; i < rt->policies->np; i++) {
+        const struct policy_principal *p = &rt->policies->p[i];
+        for (size_t j = 0; j < p->ndbs; j++)
+            if (!config_find_db(rt->cfg, p->dbs[j].name))
+                return util_err(err, errlen, DC_EINVAL,
+                                "%s:%d:%d: E-POLICY-UNKNOWN-DB: principal '%s' has rules for "
+                                "database '%s', which the config does not define (hint: use a "
+                                "name from the config's databases:)",
+                                p->file, p->dbs[j].line, p->dbs[j].col, p->name, p->dbs[j].name);
+    }
+    return DC_OK;
+}
+
 int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, size_t errlen)
 {
     int rc;
@@ -188,7 +214,7 @@ int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, 
     if (rc != DC_OK)
         return util_err(err, errlen, DC_EINVAL, "%s: configuration does not match the plugins",
                         rt->cfg->path);
-    return DC_OK;
+    return load_policies(rt, err, errlen);
 }
 
 static const struct dc_schema *backend_schema(void *arg, struct dc_ctx *c, const char *db)
@@ -200,9 +226,12 @@ static const struct dc_schema *backend_schema(void *arg, struct dc_ctx *c, const
         return NULL;
     }
     char err[512] = "";
-    const struct dc_schema *s = db_schema(d, err, sizeof(err));
+    /* The catalog as the request's principal may see it: tables and
+     * columns its policy denies are not there to be named. */
+    const struct dc_schema *s = gate_schema(rt->gate, ctx_get(c, "principal"), d, err, sizeof(err));
     if (!s)
-        ctx_fail(c, "E-DB-OPEN", "%s", err);
+        ctx_fail(c, strncmp(err, "E-POLICY-", 9) == 0 ? "E-POLICY-NO-PRINCIPAL" : "E-DB-OPEN", "%s",
+                 err);
     return s;
 }
 
@@ -234,10 +263,36 @@ static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char
             ctx_set(c, "refused.audited", "1"); /* the gate wrote the record */
         }
     }
+    /* What the principal's policy did, so `datachat sql --as P` shows it. */
+    for (size_t i = 0; i < dec.npolicies; i++)
+        ctx_trace_note(c, "policy: %s", dec.policies[i]);
+    if (dec.npolicies && dec.limits[0])
+        ctx_trace_note(c, "limits: %s", dec.limits);
     gate_decision_clear(&dec);
     return rc;
 }
 
+/* A broken DataPoint stops the start: answering with half the business
+ * definitions missing would be a silent wrong answer. */
+static int load_datapoints(struct runtime *rt, char *err, size_t errlen)
+{
+    struct dp_diags dg = {0};
+    int rc = dp_set_load_config(rt->cfg, &rt->dps, &dg);
+    if (rc != DC_OK) {
+        char first[1600] = "";
+        if (dg.n)
+            dp_diag_format(&dg.d[0], first, sizeof(first));
+        util_err(err, errlen, rc, "%s%s%zu DataPoint error%s; run `datachat dp lint` for all",
+                 first, first[0] ? "; " : "", dg.n + dg.dropped,
+                 dg.n + dg.dropped == 1 ? "" : "s");
+    }
+    dp_diags_free(&dg);
+    return rc;
+}
+
+/* Policies are checked whole at start (syntax, keys, roles, database
+ * names); their tables, columns and expressions are checked against each
+ * database by the gate when it first opens it. */
 int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, size_t errlen)
 {
     int rc;
@@ -253,6 +308,8 @@ int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, s
     rc = gate_new(rt->audit, &lim, &rt->gate);
     if (rc != DC_OK)
         return util_err(err, errlen, rc, "cannot create the gate");
+    if (rt->policies)
+        gate_set_policies(rt->gate, rt->policies);
 
     rt->dbs = calloc(rt->cfg->ndbs ? rt->cfg->ndbs : 1, sizeof(*rt->dbs));
     if (!rt->dbs)
@@ -274,6 +331,11 @@ int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, s
     rc = tools_new(rt->cfg, rt->reg, &rt->tools, err, errlen);
     if (rc != DC_OK)
         return rc;
+    if (!o->skip_datapoints) {
+        rc = load_datapoints(rt, err, errlen);
+        if (rc != DC_OK)
+            return rc;
+    }
     return pipeline_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->pipe, err, errlen);
 }
 
@@ -282,11 +344,13 @@ void runtime_free(struct runtime *rt)
     if (!rt)
         return;
     pipeline_free(rt->pipe);
+    dp_set_free(rt->dps);
     tools_free(rt->tools);
     for (size_t i = rt->ndbs; i-- > 0;)
         db_fini(&rt->dbs[i]);
     free(rt->dbs);
     gate_free(rt->gate);
+    policy_set_free(rt->policies);
     audit_close(rt->audit);
     registry_free(rt->reg);
     config_free(rt->cfg);
@@ -339,6 +403,7 @@ static struct dc_ctx *request_ctx(struct runtime *rt, const char *db, const char
     struct dc_ctx *c = ctx_new(&be);
     if (!c)
         return NULL;
+    ctx_set_dps(c, rt->dps);
     if (!principal)
         principal = rt->cfg->default_principal ? rt->cfg->default_principal : "local";
     if (ctx_set(c, "principal", principal) != DC_OK || (db && ctx_set(c, "database", db) != DC_OK)) {

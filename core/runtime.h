@@ -20,6 +20,8 @@ struct db;
 struct pipeline;
 struct toolset;
 struct dc_ctx;
+struct dp_set;
+struct policy_set;
 
 struct runtime_opts {
     const char *config_path; /* NULL: $DATACHAT_CONFIG, ./config/datachat.yaml, built-in */
@@ -28,6 +30,8 @@ struct runtime_opts {
     const char *db;          /* --db: a configured name, a SQLite file path or a
                               * postgresql:// URL (the last two only from the CLI) */
     int log_level;           /* enum dc_log_level for plugin log lines */
+    int skip_datapoints;     /* runtime_start leaves rt->dps NULL (the dp
+                              * commands load and report them themselves) */
 };
 
 struct runtime {
@@ -43,6 +47,8 @@ struct runtime {
     struct toolset *tools;
     char *plugin_dir_builtin; /* plugins shipped with this executable */
     char *db_name;            /* the database opts->db selected, NULL for the default */
+    struct dp_set *dps;       /* DataPoints (datapoint.h), loaded by runtime_start */
+    struct policy_set *policies; /* access policies (policy.h), NULL when none configured */
 };
 
 /* Phase 1. On a config error returns DC_EINVAL and rt->diags holds every

@@ -45,6 +45,8 @@ int cmd_doctor(struct cli *c);
 int cmd_tools(struct cli *c);
 int cmd_sql(struct cli *c);
 int cmd_gate(struct cli *c);
+int cmd_dp(struct cli *c);
+int cmd_profile(struct cli *c);
 
 /* Loads the runtime (phase 1), printing config diagnostics on failure. */
 struct runtime;

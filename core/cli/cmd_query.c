@@ -33,11 +33,12 @@ int cli_start_runtime(struct cli *c, struct runtime **rt)
     if (rc != CLI_OK)
         return rc;
     struct runtime_opts o = cli_runtime_opts(c);
-    if (runtime_start(*rt, &o, err, sizeof(err)) != DC_OK) {
+    rc = runtime_start(*rt, &o, err, sizeof(err));
+    if (rc != DC_OK) {
         cli_error("%s", err);
         runtime_free(*rt);
         *rt = NULL;
-        return CLI_ERROR;
+        return rc == DC_EINVAL ? CLI_USAGE : CLI_ERROR;
     }
     return CLI_OK;
 }

@@ -81,9 +81,13 @@ static int explain_print(struct cli *c, const char *sql, const char *db, const c
         json_t *tables = json_array();
         for (size_t i = 0; i < dec->ntables; i++)
             json_array_append_new(tables, json_string(dec->tables[i]));
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:s?, s:[]}", "sql", sql, "database", db,
-                              "principal", principal, "accepted", accepted, "tables", tables,
-                              "sql_run", accepted ? dec->sql_run : NULL, "policies");
+        json_t *pols = json_array();
+        for (size_t i = 0; pols && i < dec->npolicies; i++)
+            json_array_append_new(pols, json_string(dec->policies[i]));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:s?, s:o, s:s}", "sql", sql, "database",
+                              db, "principal", principal, "accepted", accepted, "tables", tables,
+                              "sql_run", accepted ? dec->sql_run : NULL, "policies", pols,
+                              "limits", dec->limits);
         if (o && !accepted)
             json_object_set_new(o, "refused",
                                 json_pack("{s:s, s:s}", "code", dec->code, "reason", dec->reason));
@@ -102,8 +106,13 @@ static int explain_print(struct cli *c, const char *sql, const char *db, const c
         printf("database   %s\nprincipal  %s\ntables    ", db, principal);
         for (size_t i = 0; i < dec->ntables; i++)
             printf(" %s", dec->tables[i]);
-        printf("%s\npolicies   none configured: the gate's built-in rules only\n",
-               dec->ntables ? "" : " (none)");
+        printf("%s\n", dec->ntables ? "" : " (none)");
+        if (dec->npolicies == 0)
+            printf("policies   none configured: the gate's built-in rules only\n");
+        for (size_t i = 0; i < dec->npolicies; i++)
+            printf("%s %s\n", i ? "          " : "policies  ", dec->policies[i]);
+        if (dec->limits[0])
+            printf("limits     %s\n", dec->limits);
         if (accepted)
             printf("would run  %s\n", dec->sql_run ? dec->sql_run : sql);
     }

@@ -26,6 +26,11 @@ static const char usage[] =
     "  tools list              list the configured tools\n"
     "  tools call NAME [JSON]  call a configured tool with JSON arguments\n"
     "  doctor                  check the installation: plugins, config, databases\n"
+    "  dp list                 list the DataPoints (user and managed, which one is in effect)\n"
+    "  dp show ID              show one DataPoint and the file it came from\n"
+    "  dp lint [PATH]          check DataPoints, also against the live database (--db)\n"
+    "  dp add FILE             lint a DataPoint file and copy it into the user directory\n"
+    "  profile [DB]            profile a database into managed DataPoints (datapoints/managed)\n"
     "\n"
     "Options:\n"
     "  --config FILE   config file (default: $DATACHAT_CONFIG, ./config/datachat.yaml,\n"
@@ -156,6 +161,10 @@ int main(int argc, char **argv)
         rc = cmd_tools(&c);
     else if (strcmp(cmd, "doctor") == 0)
         rc = cmd_doctor(&c);
+    else if (strcmp(cmd, "dp") == 0)
+        rc = cmd_dp(&c);
+    else if (strcmp(cmd, "profile") == 0)
+        rc = cmd_profile(&c);
     else {
         cli_error("unknown command '%s' (see datachat --help)", cmd);
         rc = CLI_USAGE;

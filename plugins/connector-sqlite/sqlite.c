@@ -54,6 +54,8 @@ struct sq_deadline {
 
 static int sq_err(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static int sq_tail_is_blank(const char *p);
+static int sq_register_functions(struct sq_conn *c, char *err, size_t errlen);
 
 static int sq_err(char *err, size_t errlen, int code, const char *fmt, ...)
 {
@@ -292,6 +294,9 @@ static int sq_open(const struct dc_host *h, const struct dc_opts *opts, void **c
     rc = sq_probe(c->db, path, err, errlen);
     if (rc != DC_OK)
         goto cleanup;
+    rc = sq_register_functions(c, err, errlen);
+    if (rc != DC_OK)
+        goto cleanup;
     *conn = c;
     c = NULL;
 cleanup:
@@ -302,6 +307,69 @@ cleanup:
     }
     free(safe);
     return rc;
+}
+
+/* dc_mask_hash(x): lowercase hex SHA-256 of x's text, NULL for NULL. The
+ * `hash` mask of a policy; deterministic and free of side effects, so it
+ * may run inside the policy's TEMP views. */
+static void sq_mask_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const struct dc_host *h = sqlite3_user_data(ctx);
+    char hex[65];
+    if (argc != 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const unsigned char *p = sqlite3_value_text(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    if (!p) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    h->sha256_hex(p, (size_t)n, hex);
+    sqlite3_result_text(ctx, hex, 64, SQLITE_TRANSIENT);
+}
+
+static int sq_register_functions(struct sq_conn *c, char *err, size_t errlen)
+{
+    if (!DC_HOST_HAS(c->h, sha256_hex))
+        return DC_OK; /* an older host: policies with a hash mask fail to compile */
+    if (sqlite3_create_function_v2(c->db, "dc_mask_hash", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                   (void *)c->h, sq_mask_hash, NULL, NULL, NULL) != SQLITE_OK)
+        return sq_err(err, errlen, DC_EIO, "%s: cannot register dc_mask_hash: %s", c->path,
+                      sqlite3_errmsg(c->db));
+    return DC_OK;
+}
+
+/* Trusted set-up from the gate (policy views), run with no authorizer.
+ * Each text must hold exactly one statement: the gate generated it, and
+ * anything after it would be a sign that a policy expression broke out. */
+static int sq_session(void *conn, const char *const *stmts, size_t n, char *err, size_t errlen)
+{
+    struct sq_conn *c = conn;
+    if (!c || (n && !stmts))
+        return sq_err(err, errlen, DC_EINVAL, "sqlite: session called without statements");
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        int src = sqlite3_prepare_v2(c->db, stmts[i], -1, &st, &tail);
+        if (src == SQLITE_OK && (!st || !sq_tail_is_blank(tail))) {
+            sqlite3_finalize(st);
+            return sq_err(err, errlen, DC_EINVAL,
+                          "session statement %zu is not exactly one statement", i + 1);
+        }
+        if (src == SQLITE_OK) {
+            src = sqlite3_step(st);
+            if (src == SQLITE_DONE || src == SQLITE_ROW)
+                src = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        if (src != SQLITE_OK)
+            return sq_err(err, errlen, sq_code(src) == DC_OK ? DC_EIO : sq_code(src),
+                          "session statement %zu failed: %s", i + 1, sqlite3_errmsg(c->db));
+    }
+    return DC_OK;
 }
 
 static void sq_close(void *conn)
@@ -322,6 +390,16 @@ static int sq_is_schema_table(const char *name)
                     strcasecmp(name, "sqlite_temp_schema") == 0);
 }
 
+/* The gate's check2 when it has one (schema and view context), else check. */
+static int sq_check(const struct dc_authorizer *az, int action, const char *obj, const char *det,
+                    const char *schema, const char *via)
+{
+    if (az->struct_size >= offsetof(struct dc_authorizer, check2) + sizeof(az->check2) &&
+        az->check2)
+        return az->check2(az->ctx, action, obj, det, schema, via);
+    return az->check(az->ctx, action, obj, det);
+}
+
 /* Translates SQLite's authorizer actions into dc_action for the gate. */
 static int sq_authorize(void *arg, int code, const char *a1, const char *a2, const char *dbname,
                         const char *view)
@@ -331,8 +409,6 @@ static int sq_authorize(void *arg, int code, const char *a1, const char *a2, con
     const char *obj = NULL, *det = NULL;
     int pending = s->epo_pending;
     s->epo_pending = 0;
-    (void)dbname;
-    (void)view;
     switch (code) {
     case SQLITE_READ:
         /* The first use of an eponymous virtual table (json_each,
@@ -425,7 +501,7 @@ static int sq_authorize(void *arg, int code, const char *a1, const char *a2, con
         det = s->other;
         break;
     }
-    return s->az.check(s->az.ctx, action, obj, det) == DC_OK ? SQLITE_OK : SQLITE_DENY;
+    return sq_check(&s->az, action, obj, det, dbname, view) == DC_OK ? SQLITE_OK : SQLITE_DENY;
 }
 
 /* After the first statement only blanks, comments and empty statements may
@@ -577,7 +653,8 @@ static int sq_report_btrees(struct sq_conn *c, struct sq_stmt *s, char *err, siz
         } else if (write && sq_is_schema_table(name)) {
             act = DC_ACT_SCHEMA;
         }
-        if (s->az.check(s->az.ctx, act, name, det) != DC_OK) {
+        if (sq_check(&s->az, act, name, det, dbi == 0 ? "main" : dbi == 1 ? "temp" : NULL,
+                     NULL) != DC_OK) {
             rc = sq_err(err, errlen, DC_EDENIED, "not authorized");
             goto cleanup;
         }
@@ -612,7 +689,9 @@ static int sq_prepare(void *conn, const char *sql, const struct dc_authorizer *a
     if (!c || !sql || !stmt || !info)
         return sq_err(err, errlen, DC_EINVAL, "sqlite: prepare called with a missing argument");
     *stmt = NULL;
-    if (!az || !az->check || az->struct_size < sizeof(struct dc_authorizer))
+    /* ABI 1.0 callers end at check; check2 is optional. */
+    if (!az || !az->check ||
+        az->struct_size < offsetof(struct dc_authorizer, check) + sizeof(az->check))
         return sq_err(err, errlen, DC_EINVAL,
                       "sqlite: prepare needs an authorizer; statements are only prepared "
                       "for the gate");
@@ -1300,6 +1379,7 @@ static const struct dc_connector_vtable sq_vtable = {
     .execute = sq_execute,
     .finalize = sq_finalize,
     .introspect = sq_introspect,
+    .session = sq_session,
 };
 
 DC_PLUGIN_DEFINE(DC_KIND_CONNECTOR, "sqlite", "0.1.0", "MIT",

@@ -986,6 +986,52 @@ static void test_config_diag_format_names_file_line_code_and_hint(void **state)
                              "pipeline");
 }
 
+static const char dp_graph[] = "version: 1\n"
+                               "pipeline:\n"
+                               "  entry: a\n"
+                               "  stages:\n"
+                               "    a: { use: answer }\n";
+
+static void test_config_datapoints_default_beside_the_config(void **state)
+{
+    struct fixture *f = *state;
+    expect_clean(f, load(f, dp_graph));
+    assert_int_equal(f->cfg->ndp_user_dirs, 1);
+    assert_string_equal(f->cfg->dp_user_dirs[0], TEST_DIR "/datapoints/user");
+    assert_string_equal(f->cfg->dp_managed_dir, TEST_DIR "/datapoints/managed");
+}
+
+static void test_config_datapoints_dirs_resolve_against_config_dir(void **state)
+{
+    struct fixture *f = *state;
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "%sdatapoints:\n  user: [../dp/user, /abs/more]\n  managed: ../dp/managed\n",
+             dp_graph);
+    expect_clean(f, load(f, yaml));
+    assert_int_equal(f->cfg->ndp_user_dirs, 2);
+    assert_string_equal(f->cfg->dp_user_dirs[0], "/dp/user");
+    assert_string_equal(f->cfg->dp_user_dirs[1], "/abs/more");
+    assert_string_equal(f->cfg->dp_managed_dir, "/dp/managed");
+    snprintf(yaml, sizeof(yaml), "%sdatapoints: { user: [] }\n", dp_graph);
+    expect_clean(f, load(f, yaml));
+    assert_int_equal(f->cfg->ndp_user_dirs, 0);
+}
+
+static void test_config_datapoints_rejects_unknown_key_and_wrong_type(void **state)
+{
+    struct fixture *f = *state;
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "%sdatapoints:\n  user: datapoints/user\n  manged: x\n  managed: [a]\n",
+             dp_graph);
+    expect_failed(f, load(f, yaml));
+    expect_diag(&f->d, "E-CFG-TYPE", 7, 9);
+    const struct cfg_diag *d = expect_diag(&f->d, "E-CFG-UNKNOWN-KEY", 8, 3);
+    assert_non_null(strstr(d->hint, "managed"));
+    expect_diag(&f->d, "E-CFG-TYPE", 9, 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1031,6 +1077,9 @@ int main(void)
         T(test_config_graph_text_lists_edges_and_terminals),
         T(test_config_graph_dot_is_a_digraph_with_entry_marked),
         T(test_config_diag_format_names_file_line_code_and_hint),
+        T(test_config_datapoints_default_beside_the_config),
+        T(test_config_datapoints_dirs_resolve_against_config_dir),
+        T(test_config_datapoints_rejects_unknown_key_and_wrong_type),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

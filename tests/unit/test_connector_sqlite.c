@@ -165,7 +165,7 @@ static int record_check(void *ctx, int action, const char *object, const char *d
 static int prepare(struct fixture *f, const char *sql, struct seen *s, void **stmt,
                    struct dc_stmt_info *info, char *err, size_t errlen)
 {
-    struct dc_authorizer az = {sizeof(az), s, record_check};
+    struct dc_authorizer az = {sizeof(az), s, record_check, NULL};
     memset(info, 0, sizeof(*info));
     info->struct_size = sizeof(*info);
     return f->vt->prepare(f->conn, sql, &az, stmt, info, err, errlen);

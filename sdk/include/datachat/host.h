@@ -59,6 +59,127 @@ struct dc_table_info {
     const struct dc_fk_info *fks;
 };
 
+/* DataPoints (ABI 1.1), read through dp_count/dp_at/dp_find. Every struct
+ * starts with its size and lists of structs are arrays of pointers, so any
+ * of them can grow in a later minor version: read a field added later only
+ * when struct_size covers it. Absent strings are NULL, absent lists have
+ * count 0. */
+struct dc_dp_source {
+    size_t struct_size;
+    const char *table;
+    const char *const *columns;
+    size_t ncolumns;
+    /* Business filters: SQL boolean expressions over the table's columns,
+     * all of which apply (AND) whenever this DataPoint is used, e.g.
+     * "status IN ('paid', 'shipped', 'delivered')". Checked by dp lint. */
+    const char *const *filters;
+    size_t nfilters;
+};
+
+struct dc_dp_param {
+    size_t struct_size;
+    const char *name;
+    /* "enum", "timestamp", "date", "integer", "number", "string" or
+     * "identifier". */
+    const char *type;
+    /* enum: its values; string: the allowed values (none = any text);
+     * identifier: the allow list ("column" or "table.column"). */
+    const char *const *values;
+    size_t nvalues;
+    const char *default_value;
+    int required;             /* no default and required: true (the default) */
+    const char *description;
+};
+
+struct dc_dp_variant {
+    size_t struct_size;
+    const char *backend;      /* connector name: "sqlite", "postgres", ... */
+    const char *sql_template; /* {{name}} placeholders */
+};
+
+struct dc_dp_relationship {
+    size_t struct_size;
+    const char *to;           /* a DataPoint id */
+    const char *kind;         /* e.g. "depends_on", "part_of"; free text */
+    const char *description;
+};
+
+struct dc_dp_value_count {
+    size_t struct_size;
+    const char *value;
+    int64_t count;
+};
+
+/* One column of a schema DataPoint, with what profiling measured. */
+struct dc_dp_column {
+    size_t struct_size;
+    const char *name;
+    const char *type;         /* declared type */
+    int nullable;
+    int primary_key;
+    double null_rate;         /* 0..1; -1 when not profiled */
+    int64_t distinct;         /* -1 when not profiled */
+    const char *min;          /* numbers and dates only */
+    const char *max;
+    /* Most frequent values of a low-cardinality text column, most
+     * frequent first: what value matching ("in Brazil") looks up. */
+    const struct dc_dp_value_count *const *top_values;
+    size_t ntop_values;
+};
+
+struct dc_dp_fk {
+    size_t struct_size;
+    const char *column;
+    const char *to_table;
+    const char *to_column;
+    int inferred;             /* not declared: found by name and containment */
+};
+
+struct dc_datapoint_info {
+    size_t struct_size;
+    const char *id;
+    /* "schema", "concept", "metric", "dimension", "entity" or "query". */
+    const char *type;
+    const char *name;
+    const char *definition;
+    const char *owner;
+    const char *source;       /* "user" or "managed" */
+    const char *file;         /* where it was loaded from */
+    int line;                 /* of its id */
+    const char *database;     /* NULL: not tied to one database */
+    const char *const *tags;
+    size_t ntags;
+    const char *const *synonyms;
+    size_t nsynonyms;
+    const struct dc_dp_source *const *data_sources;
+    size_t ndata_sources;
+    const char *const *related_concepts; /* DataPoint ids */
+    size_t nrelated_concepts;
+    const struct dc_dp_relationship *const *relationships;
+    size_t nrelationships;
+    /* metric and query: execution. sql_template is the default; a variant
+     * for the target connector takes precedence. */
+    const char *sql_template;
+    const struct dc_dp_variant *const *variants;
+    size_t nvariants;
+    const struct dc_dp_param *const *params;
+    size_t nparams;
+    /* schema (written by `datachat profile`) */
+    const char *table;
+    int64_t row_count;        /* -1 when unknown */
+    int64_t sample_rows;      /* 0: statistics cover every row */
+    const char *const *primary_key;
+    size_t nprimary_key;
+    const struct dc_dp_column *const *columns;
+    size_t ncolumns;
+    const struct dc_dp_fk *const *foreign_keys;
+    size_t nforeign_keys;
+    /* A user DataPoint that replaces a managed one (same id, or a schema
+     * DataPoint for the same table) names it here. */
+    const char *shadows_id;
+    const char *shadows_file;
+};
+
 struct dc_host {
     size_t struct_size;
     uint16_t abi_major;
@@ -150,6 +271,18 @@ struct dc_host {
      * invalid UTF-8 neutralised. Owned by r until the next call. */
     const char *(*result_render)(const struct dc_result *r, size_t max_rows,
                                  size_t max_cell_width);
+
+    /* ABI 1.1: lowercase hex SHA-256 of n bytes into out[65], so plugins
+     * need no crypto library (connectors use it for the `hash` mask). */
+    void (*sha256_hex)(const void *data, size_t n, char *out);
+
+    /* ABI 1.1: the DataPoints in effect (docs/DATAPOINTS.md): user ones,
+     * and managed ones no user DataPoint shadows, sorted by id. Read-only,
+     * valid while the runtime runs. dp_find returns NULL for an unknown id
+     * (and the user DataPoint for an id both sources define). */
+    size_t (*dp_count)(struct dc_ctx *c);
+    const struct dc_datapoint_info *(*dp_at)(struct dc_ctx *c, size_t i);
+    const struct dc_datapoint_info *(*dp_find)(struct dc_ctx *c, const char *id);
 };
 
 #define DC_HOST_HAS(h, fn)                                                   \

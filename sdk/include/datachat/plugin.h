@@ -107,6 +107,13 @@ struct dc_authorizer {
     void *ctx;
     /* Return DC_OK to allow, DC_EDENIED to refuse the whole statement. */
     int (*check)(void *ctx, int action, const char *object, const char *detail);
+    /* ABI 1.1: the same question with the engine's context. schema is the
+     * database the object lives in ("main", "temp"; NULL if none) and via
+     * the view (or CTE) whose expansion caused the access, NULL when the
+     * statement itself names the object. Connectors call check2 instead of
+     * check when the struct is large enough and check2 is not NULL. */
+    int (*check2)(void *ctx, int action, const char *object, const char *detail,
+                  const char *schema, const char *via);
 };
 
 struct dc_stmt_info {
@@ -138,6 +145,12 @@ struct dc_connector_vtable {
                    size_t errlen);
     void (*finalize)(void *conn, void *stmt);
     int (*introspect)(void *conn, struct dc_schema *out, char *err, size_t errlen);
+    /* ABI 1.1, optional (NULL when the connector cannot): runs trusted
+     * session set-up statements on conn, in order, with no authorizer,
+     * e.g. the TEMP views through which a policy shows filtered and masked
+     * tables. The gate passes only SQL it generated itself, never user
+     * text. All or nothing: on failure the connection must not be used. */
+    int (*session)(void *conn, const char *const *stmts, size_t n, char *err, size_t errlen);
 };
 
 /* ---- Stage: one node of the pipeline graph -------------------------------

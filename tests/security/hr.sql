@@ -1,0 +1,31 @@
+-- The security suite's database: a small HR schema whose secrets are
+-- canaries. Rows outside the EU and every raw SSN, phone, salary and
+-- secret hold the marker text CANARY (or a value listed in canaries.txt),
+-- so any leak shows up in the output whatever the query shape.
+CREATE TABLE departments (dept_id INTEGER PRIMARY KEY, dname TEXT NOT NULL);
+CREATE TABLE employees (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  region TEXT NOT NULL,
+  email TEXT,
+  ssn TEXT,
+  phone TEXT,
+  salary INTEGER,
+  notes TEXT,
+  dept_id INTEGER REFERENCES departments(dept_id)
+);
+CREATE TABLE secrets (id INTEGER PRIMARY KEY, payload TEXT);
+CREATE TABLE projects (project_id INTEGER PRIMARY KEY, title TEXT, dept_id INTEGER);
+-- A view the policy did not create: reads through it must not bypass the
+-- row filter or the masks on employees.
+CREATE VIEW staff_directory AS SELECT name, email, ssn, region FROM employees;
+INSERT INTO departments VALUES (1, 'Research'), (2, 'Sales');
+INSERT INTO employees VALUES
+  (1, 'Alice Martin', 'EU', 'alice@example.eu', '111-22-3331', '+33 1 11 11 11 11', 917301, 'CANARY note one', 1),
+  (2, 'Bruno Costa',  'EU', 'bruno@example.eu', '111-22-3332', '+351 2 22 22 22', 917302, 'CANARY note two', 2),
+  (3, 'Chloe Weber',  'EU', 'chloe@example.eu', '111-22-3333', '+49 3 33 33 33', 917303, 'CANARY note three', 1),
+  (4, 'CANARY Hidden One', 'US', 'hidden1@example.com', '999-88-7771', '+1 555 0101', 917304, 'CANARY us note', 1),
+  (5, 'CANARY Hidden Two', 'US', 'hidden2@example.com', '999-88-7772', '+1 555 0102', 917305, 'CANARY us note', 2),
+  (6, 'CANARY Hidden Three', 'APAC', 'hidden3@example.com', '999-88-7773', '+81 3 0000 0000', 917306, 'CANARY apac', 2);
+INSERT INTO secrets VALUES (1, 'CANARY-TOPSECRET-PAYLOAD');
+INSERT INTO projects VALUES (1, 'Atlas', 1), (2, 'Borealis', 2);

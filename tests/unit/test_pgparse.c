@@ -1,0 +1,351 @@
+/* pgparse: PostgreSQL text judged on libpg_query's parse tree. Each case
+ * names the SQL and the code it must get ("" = accepted). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <datachat/value.h>
+
+#include "pgparse.h"
+
+struct pg_case {
+    const char *sql;
+    const char *code; /* "" when accepted */
+};
+
+static void expect_code(const char *sql, const char *code)
+{
+    struct pgparse_info info;
+    char err[512] = "";
+    memset(&info, 0, sizeof(info));
+    int rc = pgparse_check(sql, &info, err, sizeof(err));
+    if (strcmp(info.code, code) != 0 || (code[0] ? rc != DC_EDENIED : rc != DC_OK)) {
+        print_error("SQL: %s\n  wanted '%s', got rc %d code '%s': %s\n", sql, code, rc,
+                    info.code, err);
+        pgparse_info_clear(&info);
+        fail();
+    }
+    if (code[0])
+        assert_true(err[0] != '\0'); /* every refusal says why */
+    pgparse_info_clear(&info);
+}
+
+static void run_cases(const struct pg_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        expect_code(c[i].sql, c[i].code);
+}
+
+#define RUN(cases) run_cases(cases, sizeof(cases) / sizeof(cases[0]))
+
+static void test_pgparse_accepts_reading_queries(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"SELECT 1", ""},
+        {"select * from orders where status = 'paid' limit 10", ""},
+        {"SELECT o.order_id, c.email FROM orders o JOIN customers c ON c.customer_id = "
+         "o.customer_id",
+         ""},
+        {"SELECT * FROM orders LEFT JOIN payments USING (order_id)", ""},
+        {"WITH t AS (SELECT customer_id, sum(total_amount) s FROM orders GROUP BY 1) SELECT * "
+         "FROM t ORDER BY s DESC",
+         ""},
+        {"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT n "
+         "FROM r",
+         ""},
+        {"SELECT customer_id, rank() OVER (PARTITION BY region_id ORDER BY signup_date) FROM "
+         "customers",
+         ""},
+        {"SELECT 1 UNION SELECT 2 INTERSECT SELECT 2 EXCEPT SELECT 3", ""},
+        {"SELECT * FROM orders WHERE customer_id IN (SELECT customer_id FROM customers WHERE "
+         "country = 'France')",
+         ""},
+        {"SELECT (SELECT max(amount) FROM payments p WHERE p.order_id = o.order_id) FROM "
+         "orders o",
+         ""},
+        {"EXPLAIN SELECT * FROM orders", ""},
+        {"EXPLAIN (FORMAT JSON) SELECT count(*) FROM orders", ""},
+        {"EXPLAIN ANALYZE SELECT 1", ""},
+        {"VALUES (1, 'a'), (2, 'b')", ""},
+        {"TABLE orders", ""},
+        {"SELECT * FROM orders WHERE order_id = $1 AND status = $2", ""},
+        {"SELECT date_trunc('month', order_date), count(*) FROM public.orders GROUP BY 1", ""},
+        {"SELECT '; DELETE FROM orders' AS s", ""},
+        {"SELECT $$ DROP TABLE orders $$", ""},
+        {"SELECT 1 -- ; DELETE FROM orders", ""},
+        {"SELECT \"pg_sleep\" FROM (SELECT 1 AS \"pg_sleep\") t", ""}, /* a column, not a call */
+        {"SELECT 1;", ""},
+    };
+    RUN(cases);
+}
+
+static void test_pgparse_refuses_writes_anywhere(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"DELETE FROM orders", "E-GATE-WRITE"},
+        {"INSERT INTO orders VALUES (1)", "E-GATE-WRITE"},
+        {"UPDATE orders SET status = 'x'", "E-GATE-WRITE"},
+        {"TRUNCATE orders", "E-GATE-WRITE"},
+        {"MERGE INTO orders o USING payments p ON o.order_id = p.order_id WHEN MATCHED THEN "
+         "DELETE",
+         "E-GATE-WRITE"},
+        {"WITH d AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM d", "E-GATE-WRITE"},
+        {"WITH a AS (SELECT 1), u AS (UPDATE orders SET status = 'x' RETURNING 1) SELECT * "
+         "FROM a",
+         "E-GATE-WRITE"},
+        {"SELECT * FROM (WITH i AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM i) s",
+         "E-GATE-WRITE"}, /* the raw parser accepts it; the walk finds the INSERT */
+        {"EXPLAIN ANALYZE DELETE FROM orders", "E-GATE-WRITE"},
+        {"EXPLAIN (ANALYZE, BUFFERS) UPDATE orders SET status = 'x'", "E-GATE-WRITE"},
+        {"EXPLAIN DELETE FROM orders", "E-GATE-WRITE"},
+        {"SELECT * INTO newtable FROM orders", "E-GATE-INTO"},
+        {"SELECT * FROM orders FOR UPDATE", "E-GATE-LOCK"},
+        {"SELECT * FROM orders FOR SHARE SKIP LOCKED", "E-GATE-LOCK"},
+        {"SELECT * FROM (SELECT * FROM orders FOR KEY SHARE) s", "E-GATE-LOCK"},
+        {"LOCK TABLE orders", "E-GATE-LOCK"},
+        {"CREATE TABLE x (a int)", "E-GATE-DDL"},
+        {"CREATE TABLE x AS SELECT 1", "E-GATE-DDL"},
+        {"DROP TABLE orders", "E-GATE-DDL"},
+        {"ALTER TABLE orders ADD COLUMN x int", "E-GATE-DDL"},
+        {"GRANT ALL ON orders TO public", "E-GATE-DDL"},
+        {"VACUUM orders", "E-GATE-DDL"},
+        {"REFRESH MATERIALIZED VIEW mv", "E-GATE-DDL"},
+    };
+    RUN(cases);
+}
+
+static void test_pgparse_refuses_session_and_transaction_control(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"BEGIN", "E-GATE-TXN"},
+        {"COMMIT", "E-GATE-TXN"},
+        {"ROLLBACK", "E-GATE-TXN"},
+        {"SAVEPOINT a", "E-GATE-TXN"},
+        {"SET TRANSACTION READ WRITE", "E-GATE-TXN"},
+        {"SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "E-GATE-TXN"},
+        {"START TRANSACTION READ WRITE", "E-GATE-TXN"},
+        {"RELEASE SAVEPOINT a", "E-GATE-TXN"},
+        {"SET statement_timeout = 0", "E-GATE-SESSION"},
+        {"SET LOCAL search_path = evil", "E-GATE-SESSION"},
+        {"RESET ALL", "E-GATE-SESSION"},
+        {"SHOW data_directory", "E-GATE-SESSION"},
+        {"DISCARD ALL", "E-GATE-SESSION"},
+        {"LISTEN chan", "E-GATE-SESSION"},
+        {"NOTIFY chan, 'x'", "E-GATE-SESSION"},
+        {"PREPARE p AS DELETE FROM orders", "E-GATE-SESSION"},
+        {"EXECUTE p", "E-GATE-SESSION"},
+        {"EXPLAIN ANALYZE EXECUTE p", "E-GATE-SESSION"},
+        {"DO $$ BEGIN DELETE FROM orders; END $$", "E-GATE-SESSION"},
+        {"CALL do_things()", "E-GATE-SESSION"},
+        {"DECLARE c CURSOR FOR SELECT 1", "E-GATE-SESSION"},
+        {"COPY orders TO STDOUT", "E-GATE-COPY"},
+        {"COPY orders FROM STDIN", "E-GATE-COPY"},
+        {"COPY orders FROM '/etc/passwd'", "E-GATE-COPY"},
+        {"COPY (SELECT 1) TO PROGRAM 'rm -rf /'", "E-GATE-COPY"},
+    };
+    RUN(cases);
+}
+
+static void test_pgparse_refuses_multiple_statements(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"SELECT 1; DELETE FROM orders", "E-GATE-MULTI"},
+        {"SELECT 1; SELECT 2", "E-GATE-MULTI"},
+        {"SELECT 1 /* comment */; DROP TABLE orders", "E-GATE-MULTI"},
+        {"SELECT $x$;$x$; DELETE FROM orders", "E-GATE-MULTI"},
+        {"SELECT 1 -- x\n; DELETE FROM orders", "E-GATE-MULTI"},
+        {"", "E-GATE-EMPTY"},
+        {"-- only a comment", "E-GATE-EMPTY"},
+        {";;", "E-GATE-EMPTY"},
+        {"SELEC 1", "E-GATE-PARSE"},
+        {"SELECT 'unterminated", "E-GATE-PARSE"},
+    };
+    RUN(cases);
+}
+
+static void test_pgparse_refuses_denied_functions_however_spelled(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"SELECT pg_sleep(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT \"pg_sleep\"(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT \"PG_SLEEP\"(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT PG_SLEEP(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_catalog.pg_sleep(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT \"pg_catalog\".\"pg_sleep\"(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT U&\"pg_\\0073leep\"(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT U&\"pg\\005fsleep\"(10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT U&\"pg!005fsleep\" UESCAPE '!' (10)", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_sleep_for('1 minute')", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM orders WHERE pg_sleep(1) IS NULL", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM orders ORDER BY (SELECT pg_sleep(1))", "E-GATE-FUNC-DENIED"},
+        {"WITH s AS (SELECT pg_sleep(1)) SELECT * FROM s", "E-GATE-FUNC-DENIED"},
+        {"SELECT 1 UNION SELECT pg_advisory_lock(1)", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_try_advisory_xact_lock(1)", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM dblink('host=evil', 'DELETE FROM x') AS t(a int)", "E-GATE-FUNC-DENIED"},
+        {"SELECT dblink_exec('DELETE FROM x')", "E-GATE-FUNC-DENIED"},
+        {"SELECT lo_import('/etc/passwd')", "E-GATE-FUNC-DENIED"},
+        {"SELECT lo_export(1, '/tmp/x')", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_read_file('/etc/passwd')", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_read_binary_file('postgresql.conf')", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM pg_ls_dir('.')", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_stat_file('PG_VERSION')", "E-GATE-FUNC-DENIED"},
+        {"SELECT set_config('statement_timeout', '0', false)", "E-GATE-FUNC-DENIED"},
+        {"SELECT current_setting('data_directory')", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_reload_conf()", "E-GATE-FUNC-DENIED"},
+        {"SELECT nextval('orders_order_id_seq')", "E-GATE-FUNC-DENIED"},
+        {"SELECT setval('s', 1)", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_terminate_backend(1)", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_cancel_backend(1)", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_switch_wal()", "E-GATE-FUNC-DENIED"},
+        {"SELECT txid_current()", "E-GATE-FUNC-DENIED"},
+        {"SELECT query_to_xml('DELETE FROM orders RETURNING 1', true, false, '')",
+         "E-GATE-FUNC-DENIED"},
+        {"SELECT table_to_xml('customers', true, false, '')", "E-GATE-FUNC-DENIED"},
+        {"SELECT ts_stat('SELECT 1')", "E-GATE-FUNC-DENIED"},
+        {"SELECT pg_notify('c', 'x')", "E-GATE-FUNC-DENIED"},
+        {"SELECT public.pg_sleep(1)", "E-GATE-FUNC-DENIED"},
+        {"SELECT count(*) FILTER (WHERE pg_sleep(1) IS NULL) FROM orders", "E-GATE-FUNC-DENIED"},
+        {"SELECT sum(x) OVER (ORDER BY pg_sleep(1)) FROM (VALUES (1)) v(x)",
+         "E-GATE-FUNC-DENIED"},
+        {"SELECT CASE WHEN true THEN pg_sleep(1) END", "E-GATE-FUNC-DENIED"},
+        {"SELECT ARRAY[pg_sleep(1)]", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM ROWS FROM (generate_series(1,2), pg_sleep(1)) t", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM orders o, LATERAL (SELECT pg_sleep(1)) s", "E-GATE-FUNC-DENIED"},
+    };
+    RUN(cases);
+}
+
+static void test_pgparse_refuses_catalog_references(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"SELECT * FROM pg_catalog.pg_tables", "E-GATE-CATALOG"},
+        {"SELECT * FROM pg_tables", "E-GATE-CATALOG"},
+        {"SELECT * FROM PG_AUTHID", "E-GATE-CATALOG"},
+        {"SELECT * FROM information_schema.tables", "E-GATE-CATALOG"},
+        {"SELECT * FROM \"information_schema\".\"columns\"", "E-GATE-CATALOG"},
+        {"SELECT * FROM orders WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_user)",
+         "E-GATE-CATALOG"},
+        {"SELECT * FROM pg_toast.pg_toast_1234", "E-GATE-CATALOG"},
+        {"SELECT 1 UNION SELECT count(*) FROM pg_shadow", "E-GATE-CATALOG"},
+        {"SELECT * FROM orders o JOIN pg_stat_activity a ON true", "E-GATE-CATALOG"},
+    };
+    RUN(cases);
+}
+
+static void test_pgparse_reports_every_table_and_params(void **state)
+{
+    (void)state;
+    struct pgparse_info info;
+    char err[256];
+    memset(&info, 0, sizeof(info));
+    info.want_fingerprint = 1;
+    assert_int_equal(pgparse_check("WITH t AS (SELECT * FROM a) SELECT * FROM t JOIN s.b ON "
+                                   "true WHERE x IN (SELECT y FROM \"C\" WHERE z = $2) "
+                                   "UNION SELECT * FROM a",
+                                   &info, err, sizeof(err)),
+                     DC_OK);
+    assert_int_equal(info.nparams, 2);
+    assert_true(info.fingerprint[0] != '\0');
+    const char *want[] = {"a", "t", "s.b", "C"};
+    assert_int_equal(info.ntables, 4);
+    for (size_t i = 0; i < 4; i++) {
+        int found = 0;
+        for (size_t j = 0; j < info.ntables; j++)
+            found |= strcmp(info.tables[j].full, want[i]) == 0;
+        if (!found)
+            print_error("table %s not reported\n", want[i]);
+        assert_true(found);
+    }
+    pgparse_info_clear(&info);
+    assert_int_equal(info.want_fingerprint, 1);
+
+    /* The same query with other literals has the same fingerprint. */
+    char f1[24], f2[24];
+    assert_int_equal(pgparse_check("SELECT * FROM orders WHERE order_id = 1", &info, err,
+                                   sizeof(err)),
+                     DC_OK);
+    snprintf(f1, sizeof(f1), "%s", info.fingerprint);
+    pgparse_info_clear(&info);
+    assert_int_equal(pgparse_check("SELECT * FROM orders WHERE order_id = 99", &info, err,
+                                   sizeof(err)),
+                     DC_OK);
+    snprintf(f2, sizeof(f2), "%s", info.fingerprint);
+    assert_string_equal(f1, f2);
+    pgparse_info_clear(&info);
+
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(pgparse_check("EXPLAIN SELECT 1", &info, err, sizeof(err)), DC_OK);
+    assert_int_equal(info.explain, 1);
+    assert_string_equal(info.fingerprint, "");
+    pgparse_info_clear(&info);
+}
+
+static void test_pgparse_deny_list_matches_patterns(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    assert_non_null(pgparse_denied_function("pg_ls_waldir", &why));
+    assert_non_null(why);
+    assert_non_null(pgparse_denied_function("PG_CREATE_LOGICAL_REPLICATION_SLOT", NULL));
+    assert_non_null(pgparse_denied_function("lo_unlink", NULL));
+    assert_null(pgparse_denied_function("lower", NULL));
+    assert_null(pgparse_denied_function("count", NULL));
+    assert_null(pgparse_denied_function("pg_size_pretty", NULL));
+    assert_null(pgparse_denied_function(NULL, NULL));
+}
+
+static void test_pgparse_survives_hostile_input(void **state)
+{
+    (void)state;
+    /* Deep nesting: refused (by the parser or the walk), never a crash. */
+    size_t depth = 5000;
+    char *sql = malloc(depth * 2 + 16);
+    assert_non_null(sql);
+    char *p = sql;
+    p += sprintf(p, "SELECT ");
+    for (size_t i = 0; i < depth; i++)
+        *p++ = '(';
+    *p++ = '1';
+    for (size_t i = 0; i < depth; i++)
+        *p++ = ')';
+    *p = '\0';
+    struct pgparse_info info;
+    char err[256];
+    memset(&info, 0, sizeof(info));
+    int rc = pgparse_check(sql, &info, err, sizeof(err));
+    assert_true(rc == DC_OK || rc == DC_EDENIED);
+    pgparse_info_clear(&info);
+    free(sql);
+    assert_int_equal(pgparse_check(NULL, &info, err, sizeof(err)), DC_EDENIED);
+    assert_string_equal(info.code, "E-GATE-EMPTY");
+    pgparse_info_clear(&info);
+    assert_int_equal(pgparse_check("SELECT 1", NULL, err, sizeof(err)), DC_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pgparse_accepts_reading_queries),
+        cmocka_unit_test(test_pgparse_refuses_writes_anywhere),
+        cmocka_unit_test(test_pgparse_refuses_session_and_transaction_control),
+        cmocka_unit_test(test_pgparse_refuses_multiple_statements),
+        cmocka_unit_test(test_pgparse_refuses_denied_functions_however_spelled),
+        cmocka_unit_test(test_pgparse_refuses_catalog_references),
+        cmocka_unit_test(test_pgparse_reports_every_table_and_params),
+        cmocka_unit_test(test_pgparse_deny_list_matches_patterns),
+        cmocka_unit_test(test_pgparse_survives_hostile_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
