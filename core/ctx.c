@@ -25,6 +25,8 @@ struct dc_ctx {
     char *err_msg;
     struct dc_result *result;
     const struct dp_set *dps; /* borrowed from the runtime */
+    ctx_dps_fn dps_fn;        /* loads them on first use, when set */
+    void *dps_arg;
 };
 
 struct dc_ctx *ctx_new(const struct ctx_backend *be)
@@ -268,11 +270,29 @@ const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db)
 
 void ctx_set_dps(struct dc_ctx *c, const struct dp_set *dps)
 {
-    if (c)
+    if (c) {
         c->dps = dps;
+        c->dps_fn = NULL;
+    }
+}
+
+void ctx_set_dps_loader(struct dc_ctx *c, ctx_dps_fn fn, void *arg)
+{
+    if (c) {
+        c->dps = NULL;
+        c->dps_fn = fn;
+        c->dps_arg = arg;
+    }
 }
 
 const struct dp_set *ctx_dps(struct dc_ctx *c)
 {
-    return c ? c->dps : NULL;
+    if (!c)
+        return NULL;
+    if (c->dps_fn) {
+        ctx_dps_fn fn = c->dps_fn;
+        c->dps_fn = NULL; /* asked once per context, failure included */
+        c->dps = fn(c->dps_arg, c);
+    }
+    return c->dps;
 }

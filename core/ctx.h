@@ -65,6 +65,10 @@ const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db);
 struct dp_set;
 /* The DataPoints this request sees (the runtime's, borrowed); NULL: none. */
 void ctx_set_dps(struct dc_ctx *c, const struct dp_set *dps);
+/* DataPoints on demand: fn runs at the first ctx_dps() call (questions that
+ * never read a DataPoint never parse one); it records its own failure in c. */
+typedef const struct dp_set *(*ctx_dps_fn)(void *arg, struct dc_ctx *c);
+void ctx_set_dps_loader(struct dc_ctx *c, ctx_dps_fn fn, void *arg);
 const struct dp_set *ctx_dps(struct dc_ctx *c);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catcache.h"
 #include "registry.h"
 #include "schema.h"
 #include "util.h"
@@ -27,6 +28,7 @@ int db_init(struct db *d, const char *name, const struct dc_plugin_ref *plugin,
         return DC_ENOMEM;
     if (pthread_mutex_init(&d->lock, NULL) != 0) {
         free(d->name);
+    free(d->catalog_cache);
         d->name = NULL;
         return DC_ERR;
     }
@@ -101,6 +103,17 @@ const struct dc_schema *db_schema(struct db *d, char *err, size_t errlen)
     pthread_mutex_lock(&d->lock);
     if (d->schema)
         goto cleanup;
+    char fp[512] = "";
+    int have_fp = d->catalog_cache &&
+                  d->vt->struct_size >= offsetof(struct dc_connector_vtable, fingerprint) +
+                                            sizeof(d->vt->fingerprint) &&
+                  d->vt->fingerprint &&
+                  d->vt->fingerprint(&d->host, d->opts, fp, sizeof(fp)) == DC_OK && fp[0];
+    if (have_fp) {
+        d->schema = catcache_load(d->catalog_cache, fp);
+        if (d->schema)
+            goto cleanup;
+    }
     if (db_open_locked(d, err, errlen) != DC_OK)
         goto cleanup;
     s = schema_new();
@@ -117,10 +130,24 @@ const struct dc_schema *db_schema(struct db *d, char *err, size_t errlen)
         goto cleanup;
     }
     d->schema = s;
+    /* A cache that cannot be written only costs the next process an
+     * introspection; the answer does not depend on it. */
+    if (have_fp)
+        catcache_save(d->catalog_cache, fp, s, NULL, 0);
 cleanup:;
     const struct dc_schema *ret = d->schema;
     pthread_mutex_unlock(&d->lock);
     return ret;
+}
+
+int db_set_catalog_cache(struct db *d, const char *path)
+{
+    char *p = path ? strdup(path) : NULL;
+    if (path && !p)
+        return DC_ENOMEM;
+    free(d->catalog_cache);
+    d->catalog_cache = p;
+    return DC_OK;
 }
 
 struct db_session *db_session_get(struct db *d, const char *principal)

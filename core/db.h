@@ -36,6 +36,7 @@ struct db {
     size_t nsessions;
     int policy_checked;         /* the policies were checked against this database */
     char *policy_error;         /* what that check found, NULL when it passed */
+    char *catalog_cache;        /* catcache file for this database, NULL for none */
 };
 
 /* Binds (does not open). host is copied; plugin and opts must outlive d. */
@@ -44,7 +45,11 @@ int db_init(struct db *d, const char *name, const struct dc_plugin_ref *plugin,
 void db_fini(struct db *d);
 /* Opens the connection if needed. */
 int db_open(struct db *d, char *err, size_t errlen);
-/* The catalog, introspected once and cached. NULL with err on failure. */
+/* Keeps the catalog in this file between processes (see catcache.h). */
+int db_set_catalog_cache(struct db *d, const char *path);
+/* The catalog, introspected once and cached (in memory, and in the catalog
+ * cache file when set and the connector can fingerprint the database).
+ * NULL with err on failure. */
 const struct dc_schema *db_schema(struct db *d, char *err, size_t errlen);
 
 /* The session of principal, created (not opened) on first use; NULL when

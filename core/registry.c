@@ -37,6 +37,8 @@ struct registry {
     size_t nrefs, caprefs;
     struct dc_plugin_refusal *refusals;
     size_t nrefusals, caprefusals;
+    char **dirs;   /* searched on demand by registry_resolve */
+    size_t ndirs;
 };
 
 int registry_new(struct registry **out)
@@ -77,6 +79,9 @@ void registry_free(struct registry *r)
         free(r->refusals[i].reason);
     }
     free(r->refusals);
+    for (size_t i = 0; i < r->ndirs; i++)
+        free(r->dirs[i]);
+    free(r->dirs);
     free(r);
 }
 
@@ -692,4 +697,59 @@ size_t registry_nrefusals(const struct registry *r)
 const struct dc_plugin_refusal *registry_refusal_at(const struct registry *r, size_t i)
 {
     return r && i < r->nrefusals ? &r->refusals[i] : NULL;
+}
+
+int registry_add_dir(struct registry *r, const char *dir)
+{
+    if (!r || !dir)
+        return DC_EINVAL;
+    for (size_t i = 0; i < r->ndirs; i++)
+        if (strcmp(r->dirs[i], dir) == 0)
+            return DC_OK;
+    char **dirs = realloc(r->dirs, (r->ndirs + 1) * sizeof(*dirs));
+    if (!dirs)
+        return DC_ENOMEM;
+    r->dirs = dirs;
+    r->dirs[r->ndirs] = strdup(dir);
+    if (!r->dirs[r->ndirs])
+        return DC_ENOMEM;
+    r->ndirs++;
+    return DC_OK;
+}
+
+int registry_load_all(struct registry *r)
+{
+    int total = 0;
+    for (size_t i = 0; r && i < r->ndirs; i++) {
+        int n = registry_load_dir(r, r->dirs[i]);
+        if (n < 0)
+            return n;
+        total += n;
+    }
+    return total;
+}
+
+const struct dc_plugin_ref *registry_resolve(struct registry *r, int kind, const char *name)
+{
+    const struct dc_plugin_ref *p = registry_find(r, kind, name);
+    if (p || !r || !name || !valid_name(name))
+        return p;
+    /* The file naming convention first: one dlopen instead of all. A file
+     * whose descriptor says otherwise is loaded under its own name and the
+     * search goes on. */
+    for (size_t i = 0; i < r->ndirs; i++) {
+        struct sbuf b;
+        struct stat st;
+        sbuf_init(&b);
+        sbuf_addf(&b, "%s/%s-%s.so", r->dirs[i], dc_kind_name(kind), name);
+        char *path = sbuf_detach(&b);
+        if (path && stat(path, &st) == 0)
+            registry_load_file(r, path, NULL, NULL, 0);
+        free(path);
+        p = registry_find(r, kind, name);
+        if (p)
+            return p;
+    }
+    registry_load_all(r);
+    return registry_find(r, kind, name);
 }

@@ -55,6 +55,16 @@ int registry_check_file(struct registry *r, const char *path, struct dc_plugin_r
                         char *err, size_t errlen);
 void registry_ref_clear(struct dc_plugin_ref *info);
 
+/* Plugin directories searched on demand: registry_resolve loads only the
+ * plugins asked for (a process that needs four plugins does not dlopen,
+ * relocate and initialise every library of every installed plugin). */
+int registry_add_dir(struct registry *r, const char *dir);
+/* Loads every plugin file of every added directory (plugins list, doctor). */
+int registry_load_all(struct registry *r);
+/* A loaded plugin, or the one loaded now: first the conventional file name
+ * <kind>-<name>.so in each directory, then every file. NULL if none. */
+const struct dc_plugin_ref *registry_resolve(struct registry *r, int kind, const char *name);
+
 const struct dc_plugin_ref *registry_find(const struct registry *r, int kind,
                                           const char *name);
 size_t registry_count(const struct registry *r);

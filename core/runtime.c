@@ -73,7 +73,7 @@ static char *builtin_plugin_dir(const char *exe_path)
 
 static const struct dc_plugin_descriptor *lookup_plugin(void *arg, int kind, const char *name)
 {
-    const struct dc_plugin_ref *p = registry_find(arg, kind, name);
+    const struct dc_plugin_ref *p = registry_resolve(arg, kind, name);
     return p ? p->desc : NULL;
 }
 
@@ -171,6 +171,7 @@ int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, 
     struct runtime *rt = calloc(1, sizeof(*rt));
     if (!rt)
         return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    pthread_mutex_init(&rt->dps_lock, NULL);
     *out = rt;
 
     const char *path = o->config_path;
@@ -205,10 +206,11 @@ int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, 
     if (rc != DC_OK)
         return util_err(err, errlen, rc, "cannot create the plugin registry");
     rt->plugin_dir_builtin = builtin_plugin_dir(o->exe_path);
-    if (rt->plugin_dir_builtin)
-        registry_load_dir(rt->reg, rt->plugin_dir_builtin);
+    if (rt->plugin_dir_builtin && registry_add_dir(rt->reg, rt->plugin_dir_builtin) != DC_OK)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < rt->cfg->nplugin_dirs; i++)
-        registry_load_dir(rt->reg, rt->cfg->plugin_dirs[i]);
+        if (registry_add_dir(rt->reg, rt->cfg->plugin_dirs[i]) != DC_OK)
+            return util_err(err, errlen, DC_ENOMEM, "out of memory");
 
     rc = config_resolve(rt->cfg, lookup_plugin, rt->reg, &rt->diags);
     if (rc != DC_OK)
@@ -272,27 +274,60 @@ static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char
     return rc;
 }
 
-/* A broken DataPoint stops the start: answering with half the business
- * definitions missing would be a silent wrong answer. */
-static int load_datapoints(struct runtime *rt, char *err, size_t errlen)
+/* DataPoints load on first use, once per runtime. A broken DataPoint fails
+ * every request that reads them (with the DataPoint's own error code):
+ * answering with half the business definitions missing would be a silent
+ * wrong answer. */
+static const struct dp_set *runtime_dps(void *arg, struct dc_ctx *c)
 {
-    struct dp_diags dg = {0};
-    int rc = dp_set_load_config(rt->cfg, &rt->dps, &dg);
-    if (rc != DC_OK) {
-        char first[1600] = "";
-        if (dg.n)
-            dp_diag_format(&dg.d[0], first, sizeof(first));
-        util_err(err, errlen, rc, "%s%s%zu DataPoint error%s; run `datachat dp lint` for all",
-                 first, first[0] ? "; " : "", dg.n + dg.dropped,
-                 dg.n + dg.dropped == 1 ? "" : "s");
+    struct runtime *rt = arg;
+    pthread_mutex_lock(&rt->dps_lock);
+    if (!rt->dps_tried) {
+        struct dp_diags dg = {0};
+        rt->dps_tried = 1;
+        if (dp_set_load_config(rt->cfg, &rt->dps, &dg) != DC_OK) {
+            char first[1600] = "";
+            if (dg.n) {
+                dp_diag_format(&dg.d[0], first, sizeof(first));
+                snprintf(rt->dps_code, sizeof(rt->dps_code), "%s", dg.d[0].code);
+            } else {
+                snprintf(rt->dps_code, sizeof(rt->dps_code), "E-DP-LOAD");
+            }
+            util_err(rt->dps_err, sizeof(rt->dps_err), DC_EINVAL,
+                     "%s%s%zu DataPoint error%s; run `datachat dp lint` for all", first,
+                     first[0] ? "; " : "", dg.n + dg.dropped, dg.n + dg.dropped == 1 ? "" : "s");
+            dp_set_free(rt->dps);
+    pthread_mutex_destroy(&rt->dps_lock);
+            rt->dps = NULL;
+        }
+        dp_diags_free(&dg);
     }
-    dp_diags_free(&dg);
-    return rc;
+    pthread_mutex_unlock(&rt->dps_lock);
+    if (!rt->dps && rt->dps_code[0])
+        ctx_fail(c, rt->dps_code, "%s", rt->dps_err);
+    return rt->dps;
 }
 
 /* Policies are checked whole at start (syntax, keys, roles, database
  * names); their tables, columns and expressions are checked against each
  * database by the gate when it first opens it. */
+/* Catalogs are cached beside a file-based state store: <store dir>/cache/. */
+static int set_catalog_cache(struct runtime *rt, struct db *d)
+{
+    const char *url = rt->cfg->store_url;
+    if (!url || strncmp(url, "sqlite:", 7) != 0)
+        return DC_OK;
+    char *dir = util_dirname(url + 7);
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_addf(&b, "%s/cache/catalog-%s.json", dir ? dir : ".", d->name);
+    char *path = sbuf_detach(&b);
+    int rc = dir && path ? db_set_catalog_cache(d, path) : DC_ENOMEM;
+    free(path);
+    free(dir);
+    return rc;
+}
+
 int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, size_t errlen)
 {
     int rc;
@@ -327,15 +362,13 @@ int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, s
         if (rc != DC_OK)
             return util_err(err, errlen, rc, "database '%s': cannot initialise", cd->name);
         rt->ndbs++;
+        rc = set_catalog_cache(rt, &rt->dbs[i]);
+        if (rc != DC_OK)
+            return util_err(err, errlen, rc, "out of memory");
     }
     rc = tools_new(rt->cfg, rt->reg, &rt->tools, err, errlen);
     if (rc != DC_OK)
         return rc;
-    if (!o->skip_datapoints) {
-        rc = load_datapoints(rt, err, errlen);
-        if (rc != DC_OK)
-            return rc;
-    }
     return pipeline_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->pipe, err, errlen);
 }
 
@@ -345,6 +378,7 @@ void runtime_free(struct runtime *rt)
         return;
     pipeline_free(rt->pipe);
     dp_set_free(rt->dps);
+    pthread_mutex_destroy(&rt->dps_lock);
     tools_free(rt->tools);
     for (size_t i = rt->ndbs; i-- > 0;)
         db_fini(&rt->dbs[i]);
@@ -403,7 +437,7 @@ static struct dc_ctx *request_ctx(struct runtime *rt, const char *db, const char
     struct dc_ctx *c = ctx_new(&be);
     if (!c)
         return NULL;
-    ctx_set_dps(c, rt->dps);
+    ctx_set_dps_loader(c, runtime_dps, rt);
     if (!principal)
         principal = rt->cfg->default_principal ? rt->cfg->default_principal : "local";
     if (ctx_set(c, "principal", principal) != DC_OK || (db && ctx_set(c, "database", db) != DC_OK)) {

@@ -9,6 +9,7 @@
 #ifndef DC_RUNTIME_H
 #define DC_RUNTIME_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -30,8 +31,6 @@ struct runtime_opts {
     const char *db;          /* --db: a configured name, a SQLite file path or a
                               * postgresql:// URL (the last two only from the CLI) */
     int log_level;           /* enum dc_log_level for plugin log lines */
-    int skip_datapoints;     /* runtime_start leaves rt->dps NULL (the dp
-                              * commands load and report them themselves) */
 };
 
 struct runtime {
@@ -47,7 +46,11 @@ struct runtime {
     struct toolset *tools;
     char *plugin_dir_builtin; /* plugins shipped with this executable */
     char *db_name;            /* the database opts->db selected, NULL for the default */
-    struct dp_set *dps;       /* DataPoints (datapoint.h), loaded by runtime_start */
+    struct dp_set *dps;       /* DataPoints (datapoint.h), loaded on first use */
+    pthread_mutex_t dps_lock;
+    int dps_tried;
+    char dps_code[40];        /* why they failed to load, "" if they did not */
+    char dps_err[2048];
     struct policy_set *policies; /* access policies (policy.h), NULL when none configured */
 };
 

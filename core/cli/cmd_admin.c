@@ -81,6 +81,12 @@ static int plugins_list(struct cli *c)
     int rc = cli_load_runtime(c, &rt);
     if (rc != CLI_OK)
         return rc;
+    /* Questions load only the plugins they use; the list shows every file. */
+    if (registry_load_all(rt->reg) < 0) {
+        runtime_free(rt);
+        cli_error("out of memory");
+        return CLI_ERROR;
+    }
     size_t n = registry_count(rt->reg), nr = registry_nrefusals(rt->reg);
     if (c->json) {
         json_t *arr = json_array();
@@ -194,6 +200,11 @@ int cmd_doctor(struct cli *c)
         return rc;
     }
     printf("config   ok    %s\n", rt->builtin_config ? "(built-in defaults)" : rt->cfg->path);
+    if (registry_load_all(rt->reg) < 0) {
+        runtime_free(rt);
+        cli_error("out of memory");
+        return CLI_ERROR;
+    }
     printf("plugins  %-5s %zu loaded from %s", registry_nrefusals(rt->reg) ? "WARN" : "ok",
            registry_count(rt->reg), rt->plugin_dir_builtin ? rt->plugin_dir_builtin : "(none)");
     for (size_t i = 0; i < rt->cfg->nplugin_dirs; i++)

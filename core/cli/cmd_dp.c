@@ -52,8 +52,7 @@ static int start_runtime_for_db(struct cli *c, struct runtime *rt)
     struct runtime_opts o = {.config_path = c->config_path,
                              .audit_path = c->audit_path,
                              .db = c->db,
-                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN,
-                             .skip_datapoints = 1};
+                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
     if (runtime_start(rt, &o, err, sizeof(err)) != DC_OK) {
         cli_error("%s", err);
         return CLI_ERROR;

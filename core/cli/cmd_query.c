@@ -180,7 +180,9 @@ int cli_exit_code(struct dc_ctx *ctx, int rc)
     if (rc == DC_OK && !ctx_error_code(ctx))
         return CLI_OK;
     const char *code = ctx_error_code(ctx);
-    if (code && (strncmp(code, "E-QUERY-", 8) == 0 || strcmp(code, "E-DB-UNKNOWN") == 0))
+    /* Bad input or configuration: the question, the database name, a DataPoint. */
+    if (code && (strncmp(code, "E-QUERY-", 8) == 0 || strcmp(code, "E-DB-UNKNOWN") == 0 ||
+                 strncmp(code, "E-DP-", 5) == 0))
         return CLI_USAGE;
     return CLI_ERROR;
 }

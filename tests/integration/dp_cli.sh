@@ -53,8 +53,9 @@ pipeline:
   stages:
     intent:
       use: intent
-      on: { catalog: catalog, sql: reply, metric: reply, tool: reply, clarify: reply, refuse: reply }
+      on: { catalog: catalog, sql: compiler, metric: reply, tool: reply, clarify: reply, refuse: reply }
     catalog: { use: catalog, on: { ok: reply, not_found: reply } }
+    compiler: { use: compiler, on: { ok: reply, unsure: reply } }
     reply: { use: answer }
 audit: { path: audit.jsonl, fsync: never }
 datapoints: { user: [user], managed: managed }
@@ -141,10 +142,12 @@ has "$T/err" "dangling.yaml:4:29: E-DP-DANGLING-REF" "dangling position"
 printf 'id: revenue\ntype: metric\nname: Again\n' >"$T/user/zz_dup.yaml"
 expect 2 "duplicate id" -- D dp lint
 has "$T/err" "zz_dup.yaml:1:5: E-DP-DUPLICATE-ID: duplicate id 'revenue': also defined at $T/user/revenue.yaml:1" "duplicate names both files"
-# a broken DataPoint stops a question rather than answering without it
-expect 2 "runtime refuses broken DataPoints" -- D sql "SELECT 1"
+# a broken DataPoint stops a question that reads DataPoints rather than
+# answering without it; SQL typed by hand does not read them
+expect 2 "runtime refuses broken DataPoints" -- D query "how many orders are there per status"
 has "$T/err" "E-DP-DUPLICATE-ID" "runtime says why"
 has "$T/err" "datachat dp lint" "runtime says what to do"
+expect 0 "hand-written SQL does not read DataPoints" -- D sql "SELECT 1"
 rm "$T/user/zz_dup.yaml"
 
 # --- dp add

@@ -582,6 +582,11 @@ static const struct dc_stage_vtable catalog_vt = {
     .struct_size = sizeof(struct dc_stage_vtable),
     .outcomes = catalog_outcomes,
 };
+static const char *const compiler_outcomes[] = {"ok", "unsure", NULL};
+static const struct dc_stage_vtable compiler_vt = {
+    .struct_size = sizeof(struct dc_stage_vtable),
+    .outcomes = compiler_outcomes,
+};
 static const struct dc_stage_vtable answer_vt = {
     .struct_size = sizeof(struct dc_stage_vtable),
 };
@@ -616,6 +621,7 @@ static const struct dc_plugin_descriptor fake_plugins[] = {
     DESC(DC_KIND_STAGE, "intent", &intent_vt),
     DESC(DC_KIND_STAGE, "catalog", &catalog_vt),
     DESC(DC_KIND_STAGE, "answer", &answer_vt),
+    DESC(DC_KIND_STAGE, "compiler", &compiler_vt),
     DESC(DC_KIND_STAGE, "tiny", &tiny_vt),
     DESC(DC_KIND_LLM, "openai", &llm_vt),
     DESC(DC_KIND_TOOL, "lua", &tool_vt),
@@ -865,8 +871,9 @@ static void test_config_default_loads_and_passes_graph_checks(void **state)
     assert_string_equal(c->default_database, "demo");
     assert_string_equal(c->entry, "intent");
     assert_int_equal(c->max_steps, 16);
-    assert_int_equal(c->nstages, 3);
+    assert_int_equal(c->nstages, 4);
     assert_non_null(config_find_stage(c, "catalog"));
+    assert_non_null(config_find_stage(c, "compiler"));
     assert_int_equal(config_find_stage(c, "intent")->nedges, 6);
     assert_int_equal(config_resolve(c, fake_lookup, NULL, &f->d), DC_OK);
     assert_string_equal(opts_str(&config_find_db(c, "demo")->opts, "path"), "/srv/dc/var/demo.db");

@@ -103,8 +103,7 @@ static void start(struct fx *f)
 {
     char err[1024] = "";
     struct runtime_opts o = {.config_path = f->cfg,
-                             .exe_path = DC_BINARY_DIR "/datachat",
-                             .skip_datapoints = 1};
+                             .exe_path = DC_BINARY_DIR "/datachat"};
     runtime_free(f->rt);
     f->rt = NULL;
     int rc = runtime_load(&o, &f->rt, err, sizeof(err));

@@ -151,6 +151,13 @@ struct dc_connector_vtable {
      * tables. The gate passes only SQL it generated itself, never user
      * text. All or nothing: on failure the connection must not be used. */
     int (*session)(void *conn, const char *const *stmts, size_t n, char *err, size_t errlen);
+    /* ABI 1.1, optional: a short text that changes whenever the catalog may
+     * have changed, computed WITHOUT opening a connection (SQLite: the
+     * file's device, inode, size and modification time). The host keeps
+     * the introspected catalog keyed by it and skips open + introspect on
+     * a match. DC_EUNSUPPORTED when no cheap fingerprint exists. */
+    int (*fingerprint)(const struct dc_host *h, const struct dc_opts *opts, char *out,
+                       size_t outlen);
 };
 
 /* ---- Stage: one node of the pipeline graph -------------------------------
