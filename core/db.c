@@ -28,7 +28,6 @@ int db_init(struct db *d, const char *name, const struct dc_plugin_ref *plugin,
         return DC_ENOMEM;
     if (pthread_mutex_init(&d->lock, NULL) != 0) {
         free(d->name);
-    free(d->catalog_cache);
         d->name = NULL;
         return DC_ERR;
     }
@@ -60,6 +59,7 @@ void db_fini(struct db *d)
     schema_free(d->schema);
     pthread_mutex_destroy(&d->lock);
     free(d->name);
+    free(d->catalog_cache);
     memset(d, 0, sizeof(*d));
 }
 
