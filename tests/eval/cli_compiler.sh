@@ -10,8 +10,10 @@ dc=$bin/datachat
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db=$bin/eval-demo.db
+# Tests run in parallel and share this file: each writes its own temporary
+# copy and renames it into place, so a reader never sees a partial file.
 if [ ! -s "$db" ]; then
-  "$bin/datachat-demo-gen" --out "$db.tmp" >/dev/null && mv "$db.tmp" "$db" || exit 1
+  "$bin/datachat-demo-gen" --out "$db.$$.tmp" >/dev/null && mv -f "$db.$$.tmp" "$db" || exit 1
 fi
 cat >"$tmp/c.yaml" <<YAML
 version: 1

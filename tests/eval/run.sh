@@ -11,9 +11,11 @@ datasets=${DC_DATASETS:-$src/../shared/datasets}
 case $suite in
 demo)
   db=$bin/eval-demo.db
+  # Shared with compiler_cli, which may run at the same time: a private
+  # temporary file renamed into place, so no reader sees a partial file.
   if [ ! -s "$db" ]; then
-    "$bin/datachat-demo-gen" --out "$db.tmp" >/dev/null
-    mv "$db.tmp" "$db"
+    "$bin/datachat-demo-gen" --out "$db.$$.tmp" >/dev/null
+    mv -f "$db.$$.tmp" "$db"
   fi
   today=2026-06-30 ;;
 chinook) db=$datasets/chinook/chinook.db; today=2025-12-31 ;;

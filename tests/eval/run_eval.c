@@ -319,6 +319,8 @@ int main(int argc, char **argv)
     hs.schema = schema_new();
     if (!hs.schema || load_schema(hs.db, hs.schema) != 0) {
         fprintf(stderr, "cannot read the catalog of %s\n", dbpath);
+        schema_free(hs.schema);
+        sqlite3_close(hs.db);
         return 1;
     }
     char so[4096];
