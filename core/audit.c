@@ -452,7 +452,11 @@ static int checkpoint_synced(struct audit *a, char *err, size_t errlen)
         memcpy(hash, a->synced_hash, sizeof(hash));
         a->checkpointing = 1;
         pthread_mutex_unlock(&a->mu);
-        int rc = checkpoint_write(a, target, hash, 1, why, sizeof(why));
+        /* The log itself was just made durable; the checkpoint is renamed
+         * over the old one without an fsync of its own (ext4 and xfs order
+         * the data before the rename), so a crash leaves it at most a group
+         * behind, never ahead of the durable log. */
+        int rc = checkpoint_write(a, target, hash, 0, why, sizeof(why));
         pthread_mutex_lock(&a->mu);
         a->checkpointing = 0;
         if (rc != DC_OK) {

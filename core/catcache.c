@@ -14,7 +14,7 @@
 #include "schema.h"
 #include "util.h"
 
-#define CATCACHE_VERSION 1
+#define CATCACHE_VERSION 2
 #define CATCACHE_MAX_BYTES ((size_t)64 << 20)
 
 static json_t *str_or_null(const char *s)
@@ -22,26 +22,29 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* Positional arrays, not objects: parsing objects costs jansson a hash
+ * table each, which made reading the cache as slow as introspecting.
+ * table:  [schema, name, kind, rows, comment, [column...], [fk...]]
+ * column: [name, decl, type, notnull, pk, default, comment]
+ * fk:     [from, table, to] */
 static json_t *table_json(const struct dc_table_info *t)
 {
     json_t *cols = json_array(), *fks = json_array();
     for (size_t i = 0; i < t->ncolumns; i++) {
         const struct dc_column_info *c = &t->columns[i];
-        json_array_append_new(
-            cols, json_pack("{s:s, s:o, s:i, s:b, s:i, s:o, s:o}", "name", c->name, "decl",
-                            str_or_null(c->decl_type), "type", c->type, "notnull", c->notnull,
-                            "pk", c->pk, "default", str_or_null(c->default_value), "comment",
-                            str_or_null(c->comment)));
+        json_array_append_new(cols, json_pack("[s, o, i, b, i, o, o]", c->name,
+                                              str_or_null(c->decl_type), c->type, c->notnull,
+                                              c->pk, str_or_null(c->default_value),
+                                              str_or_null(c->comment)));
     }
     for (size_t i = 0; i < t->nfks; i++) {
         const struct dc_fk_info *f = &t->fks[i];
-        json_array_append_new(fks, json_pack("{s:s, s:s, s:o}", "from", f->from_column, "table",
-                                             f->to_table, "to", str_or_null(f->to_column)));
+        json_array_append_new(fks, json_pack("[s, s, o]", f->from_column, f->to_table,
+                                             str_or_null(f->to_column)));
     }
-    return json_pack("{s:o, s:s, s:o, s:I, s:o, s:o, s:o}", "schema", str_or_null(t->schema_name),
-                     "name", t->name, "kind", str_or_null(t->kind), "rows",
-                     (json_int_t)t->row_count, "comment", str_or_null(t->comment), "columns",
-                     cols, "fks", fks);
+    return json_pack("[o, s, o, I, o, o, o]", str_or_null(t->schema_name), t->name,
+                     str_or_null(t->kind), (json_int_t)t->row_count, str_or_null(t->comment),
+                     cols, fks);
 }
 
 int catcache_save(const char *path, const char *fp, const struct dc_schema *s, char *err,
@@ -117,12 +120,18 @@ static const char *jstr(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+static const char *astr(json_t *a, size_t i)
+{
+    json_t *v = json_array_get(a, i);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
 /* Rebuilds one table; 0 when the entry is malformed. */
 static int table_from_json(struct dc_schema *s, json_t *t)
 {
-    json_t *cols = json_object_get(t, "columns"), *fks = json_object_get(t, "fks");
-    json_t *rows = json_object_get(t, "rows");
-    if (!jstr(t, "name") || !json_is_array(cols) || !json_is_array(fks) || !json_is_integer(rows))
+    json_t *rows = json_array_get(t, 3), *cols = json_array_get(t, 5), *fks = json_array_get(t, 6);
+    if (json_array_size(t) != 7 || !astr(t, 1) || !json_is_integer(rows) || !json_is_array(cols) ||
+        !json_is_array(fks))
         return 0;
     size_t nc = json_array_size(cols), nf = json_array_size(fks);
     struct dc_column_info *ci = calloc(nc ? nc : 1, sizeof(*ci));
@@ -130,31 +139,29 @@ static int table_from_json(struct dc_schema *s, json_t *t)
     int ok = ci && fi;
     for (size_t i = 0; ok && i < nc; i++) {
         json_t *c = json_array_get(cols, i);
-        json_t *type = json_object_get(c, "type"), *pk = json_object_get(c, "pk");
+        json_t *type = json_array_get(c, 2), *pk = json_array_get(c, 4);
         ci[i].struct_size = sizeof(ci[i]);
-        ci[i].name = jstr(c, "name");
-        ci[i].decl_type = jstr(c, "decl");
+        ci[i].name = astr(c, 0);
+        ci[i].decl_type = astr(c, 1);
         ci[i].type = json_is_integer(type) ? (int)json_integer_value(type) : -1;
-        ci[i].notnull = json_is_true(json_object_get(c, "notnull"));
+        ci[i].notnull = json_is_true(json_array_get(c, 3));
         ci[i].pk = json_is_integer(pk) ? (int)json_integer_value(pk) : 0;
-        ci[i].default_value = jstr(c, "default");
-        ci[i].comment = jstr(c, "comment");
-        ok = ci[i].name && ci[i].type >= 0;
+        ci[i].default_value = astr(c, 5);
+        ci[i].comment = astr(c, 6);
+        ok = json_array_size(c) == 7 && ci[i].name && ci[i].type >= 0;
     }
     for (size_t i = 0; ok && i < nf; i++) {
         json_t *f = json_array_get(fks, i);
         fi[i].struct_size = sizeof(fi[i]);
-        fi[i].from_column = jstr(f, "from");
-        fi[i].to_table = jstr(f, "table");
-        fi[i].to_column = jstr(f, "to");
-        ok = fi[i].from_column && fi[i].to_table;
+        fi[i].from_column = astr(f, 0);
+        fi[i].to_table = astr(f, 1);
+        fi[i].to_column = astr(f, 2);
+        ok = json_array_size(f) == 3 && fi[i].from_column && fi[i].to_table;
     }
     if (ok) {
-        struct dc_table_info ti = {sizeof(ti),        jstr(t, "schema"),
-                                   jstr(t, "name"),   jstr(t, "kind"),
-                                   json_integer_value(rows), jstr(t, "comment"),
-                                   nc,                ci,
-                                   nf,                fi};
+        struct dc_table_info ti = {sizeof(ti),  astr(t, 0),  astr(t, 1), astr(t, 2),
+                                   json_integer_value(rows), astr(t, 4), nc, ci,
+                                   nf,          fi};
         ok = schema_add_table(s, &ti) == DC_OK;
     }
     free(ci);

@@ -93,7 +93,7 @@ static void test_catcache_misses_on_a_damaged_file(void **state)
     fclose(f);
     assert_null(catcache_load(path, "fp-1"));
     f = fopen(path, "w");
-    fputs("{\"version\":1,\"fingerprint\":\"fp-1\",\"tables\":[{\"name\":\"t\"}]}", f);
+    fputs("{\"version\":2,\"fingerprint\":\"fp-1\",\"tables\":[[null,\"t\"]]}", f);
     fclose(f);
     assert_null(catcache_load(path, "fp-1"));
     unlink(path);
