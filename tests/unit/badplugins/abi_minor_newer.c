@@ -1,4 +1,4 @@
-/* Claims ABI 1.99: same major, but newer than any host speaking 1.0. */
+/* Claims ABI 1.99: same major, but newer than this host. */
 #include "common.h"
 
 DC_EXPORT const struct dc_plugin_descriptor *dc_plugin_describe(void);
