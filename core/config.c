@@ -1040,10 +1040,51 @@ static void load_plugins(struct loader *ld, const struct ynode *v)
     }
 }
 
+/* `databases:` and `llm:` entries share one shape:
+ * NAME: { <plugin_key>: PLUGIN, ...options of that plugin }. */
+struct instance_shape {
+    const char *section;     /* "databases", "llm" */
+    const char *what;        /* "database", "llm" (for name errors) */
+    const char *plugin_key;  /* "connector", "provider" */
+    const char *example;     /* hint for a non-mapping entry */
+    const char *missing;     /* hint for a missing plugin key */
+};
+
+/* Loads one entry into *name, *plugin, *opts and its position. */
+static void load_instance(struct loader *ld, const struct instance_shape *sh,
+                          const struct ynode *k, const struct ynode *body, char **name,
+                          char **plugin, struct dc_opts *opts, int *line, int *col)
+{
+    const char *const skip[] = {sh->plugin_key, NULL};
+    char path[320], ppath[340];
+    snprintf(path, sizeof(path), "%s.%s", sh->section, k->s);
+    want_name(ld, k, sh->what);
+    *name = xstrdup(ld, k->s);
+    *line = k->line;
+    *col = k->col;
+    if (body->bad)
+        return;
+    if (body->kind != YN_MAP) {
+        diag_at(ld, body, "E-CFG-TYPE", sh->example, "%s must be a mapping, got %s", path,
+                kind_name(body));
+        return;
+    }
+    const struct ynode *p = map_get(body, sh->plugin_key, NULL);
+    snprintf(ppath, sizeof(ppath), "%s.%s", path, sh->plugin_key);
+    if (!p)
+        diag_at(ld, k, "E-CFG-MISSING", sh->missing, "%s has no %s", path, sh->plugin_key);
+    else
+        want_str(ld, p, ppath, plugin);
+    load_opts(ld, body, path, skip, opts);
+}
+
 static void load_databases(struct loader *ld, const struct ynode *v)
 {
-    static const char *const skip[] = {"connector", NULL};
-    const struct ynode *m = want_map(ld, v, "databases");
+    static const struct instance_shape sh = {
+        "databases", "database", "connector",
+        "write e.g. { connector: sqlite, path: var/demo.db }",
+        "add `connector: NAME` (e.g. sqlite, postgres)"};
+    const struct ynode *m = want_map(ld, v, sh.section);
     if (!m)
         return;
     ld->cfg->dbs = calloc(m->nkids / 2 + 1, sizeof(*ld->cfg->dbs));
@@ -1052,39 +1093,20 @@ static void load_databases(struct loader *ld, const struct ynode *v)
         return;
     }
     for (size_t i = 0; i + 1 < m->nkids; i += 2) {
-        const struct ynode *k = m->kids[i], *body = m->kids[i + 1];
-        char path[320];
-        if (k->skip)
+        if (m->kids[i]->skip)
             continue;
-        snprintf(path, sizeof(path), "databases.%s", k->s);
-        want_name(ld, k, "database");
-        struct cfg_database *db = &ld->cfg->dbs[ld->cfg->ndbs++];
-        db->name = xstrdup(ld, k->s);
-        db->line = k->line;
-        db->col = k->col;
-        if (body->bad)
-            continue;
-        if (body->kind != YN_MAP) {
-            diag_at(ld, body, "E-CFG-TYPE", "write e.g. { connector: sqlite, path: var/demo.db }",
-                    "%s must be a mapping, got %s", path, kind_name(body));
-            continue;
-        }
-        const struct ynode *c = map_get(body, "connector", NULL);
-        char cpath[340];
-        snprintf(cpath, sizeof(cpath), "%s.connector", path);
-        if (!c)
-            diag_at(ld, k, "E-CFG-MISSING", "add `connector: NAME` (e.g. sqlite, postgres)",
-                    "%s has no connector", path);
-        else
-            want_str(ld, c, cpath, &db->connector);
-        load_opts(ld, body, path, skip, &db->opts);
+        struct cfg_database *d = &ld->cfg->dbs[ld->cfg->ndbs++];
+        load_instance(ld, &sh, m->kids[i], m->kids[i + 1], &d->name, &d->connector, &d->opts,
+                      &d->line, &d->col);
     }
 }
 
 static void load_llms(struct loader *ld, const struct ynode *v)
 {
-    static const char *const skip[] = {"provider", NULL};
-    const struct ynode *m = want_map(ld, v, "llm");
+    static const struct instance_shape sh = {
+        "llm", "llm", "provider", "write e.g. { provider: openai, model: NAME }",
+        "add `provider: NAME` (e.g. openai)"};
+    const struct ynode *m = want_map(ld, v, sh.section);
     if (!m)
         return;
     ld->cfg->llms = calloc(m->nkids / 2 + 1, sizeof(*ld->cfg->llms));
@@ -1093,32 +1115,11 @@ static void load_llms(struct loader *ld, const struct ynode *v)
         return;
     }
     for (size_t i = 0; i + 1 < m->nkids; i += 2) {
-        const struct ynode *k = m->kids[i], *body = m->kids[i + 1];
-        char path[320];
-        if (k->skip)
+        if (m->kids[i]->skip)
             continue;
-        snprintf(path, sizeof(path), "llm.%s", k->s);
-        want_name(ld, k, "llm");
         struct cfg_llm *l = &ld->cfg->llms[ld->cfg->nllms++];
-        l->name = xstrdup(ld, k->s);
-        l->line = k->line;
-        l->col = k->col;
-        if (body->bad)
-            continue;
-        if (body->kind != YN_MAP) {
-            diag_at(ld, body, "E-CFG-TYPE", "write e.g. { provider: openai, model: NAME }",
-                    "%s must be a mapping, got %s", path, kind_name(body));
-            continue;
-        }
-        const struct ynode *p = map_get(body, "provider", NULL);
-        char ppath[340];
-        snprintf(ppath, sizeof(ppath), "%s.provider", path);
-        if (!p)
-            diag_at(ld, k, "E-CFG-MISSING", "add `provider: NAME` (e.g. openai)",
-                    "%s has no provider", path);
-        else
-            want_str(ld, p, ppath, &l->provider);
-        load_opts(ld, body, path, skip, &l->opts);
+        load_instance(ld, &sh, m->kids[i], m->kids[i + 1], &l->name, &l->provider, &l->opts,
+                      &l->line, &l->col);
     }
 }
 
