@@ -127,17 +127,6 @@ int ctx_set(struct dc_ctx *c, const char *key, const char *value)
     return DC_OK;
 }
 
-size_t ctx_nkeys(const struct dc_ctx *c)
-{
-    return c ? c->nkv : 0;
-}
-
-void ctx_key_at(const struct dc_ctx *c, size_t i, const char **key, const char **value)
-{
-    *key = c && i < c->nkv ? c->kv[i].key : NULL;
-    *value = c && i < c->nkv ? c->kv[i].value : NULL;
-}
-
 int ctx_trace_begin(struct dc_ctx *c, const char *stage, const char *plugin)
 {
     if (c->ntrace == c->captrace) {

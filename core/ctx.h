@@ -39,8 +39,6 @@ void ctx_free(struct dc_ctx *c);
 
 const char *ctx_get(struct dc_ctx *c, const char *key);
 int ctx_set(struct dc_ctx *c, const char *key, const char *value); /* NULL deletes */
-size_t ctx_nkeys(const struct dc_ctx *c);
-void ctx_key_at(const struct dc_ctx *c, size_t i, const char **key, const char **value);
 
 int ctx_trace_begin(struct dc_ctx *c, const char *stage, const char *plugin);
 void ctx_trace_end(struct dc_ctx *c, const char *outcome, int64_t us);

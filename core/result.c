@@ -145,11 +145,6 @@ int result_col_type(const struct dc_result *r, size_t col)
     return r && col < r->ncols ? r->cols[col].type : DC_NULL;
 }
 
-const char *result_col_decl(const struct dc_result *r, size_t col)
-{
-    return r && col < r->ncols ? r->cols[col].decl : NULL;
-}
-
 const struct dc_value *result_get(const struct dc_result *r, size_t row, size_t col)
 {
     if (!r || row >= r->nrows || col >= r->ncols)

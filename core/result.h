@@ -23,7 +23,6 @@ size_t result_ncols(const struct dc_result *r);
 size_t result_nrows(const struct dc_result *r);
 const char *result_col_name(const struct dc_result *r, size_t col);
 int result_col_type(const struct dc_result *r, size_t col);
-const char *result_col_decl(const struct dc_result *r, size_t col);
 const struct dc_value *result_get(const struct dc_result *r, size_t row, size_t col);
 int result_truncated(const struct dc_result *r);
 /* Bytes of row data held (for the gate's max_bytes limit). */
