@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include <datachat/value.h>
 
 #include "util.h"
+#include "ytree.h"
 
 /* A config is a small hand-written file; anything bigger or deeper is a
  * mistake or an attack on the parser, and is refused before it costs much. */
@@ -34,39 +34,13 @@ static const char secret_hint_fmt[] =
  * tree is built from events: that is where anchors and aliases are seen and
  * refused, and where every node gets its 1-based line:col.
  */
-enum { YN_SCALAR = 1, YN_SEQ = 2, YN_MAP = 3 };
-
-struct ynode {
-    int kind;
-    int line, col;
-    int plain; /* plain scalar without a tag: YAML type resolution applies */
-    int bad;   /* stands in for a refused node; checks skip it silently */
-    int skip;  /* map key: duplicate or unusable, its pair is ignored */
-    char *s;   /* scalar text */
-    size_t len;
-    struct ynode **kids; /* sequence items; mapping: key, value, key, value */
-    size_t nkids, cap;
-};
-
 struct loader {
     struct cfg_diags *diags;
     const char *file;
     struct dc_config *cfg;
-    size_t nodes;
     size_t nerr; /* counted even when no diags sink was given */
     int oom;
 };
-
-static void ynode_free(struct ynode *n)
-{
-    if (!n)
-        return;
-    for (size_t i = 0; i < n->nkids; i++)
-        ynode_free(n->kids[i]);
-    free(n->kids);
-    free(n->s);
-    free(n);
-}
 
 static void diags_reset(struct cfg_diags *d)
 {
@@ -130,6 +104,12 @@ static void diag_oom(struct loader *ld)
     ld->oom = 1;
 }
 
+static void yaml_diag(void *arg, int line, int col, const char *code, const char *hint,
+                      const char *msg)
+{
+    diag_add(arg, line, col, code, hint, "%s", msg);
+}
+
 static int diag_cmp(const void *a, const void *b)
 {
     const struct cfg_diag *x = a, *y = b;
@@ -165,293 +145,9 @@ static char *xstrdup(struct loader *ld, const char *s)
     return p;
 }
 
-static struct ynode *ynode_new(struct loader *ld, int kind, const yaml_mark_t *m)
-{
-    if (ld->nodes >= CFG_MAX_NODES)
-        return NULL;
-    struct ynode *n = calloc(1, sizeof(*n));
-    if (!n) {
-        diag_oom(ld);
-        return NULL;
-    }
-    ld->nodes++;
-    n->kind = kind;
-    n->line = (int)m->line + 1;
-    n->col = (int)m->column + 1;
-    return n;
-}
-
-static int ynode_append(struct ynode *parent, struct ynode *kid)
-{
-    if (parent->nkids == parent->cap) {
-        size_t cap = parent->cap ? parent->cap * 2 : 8;
-        struct ynode **k = realloc(parent->kids, cap * sizeof(*k));
-        if (!k)
-            return DC_ENOMEM;
-        parent->kids = k;
-        parent->cap = cap;
-    }
-    parent->kids[parent->nkids++] = kid;
-    return DC_OK;
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-    const struct ynode *const *x = a, *const *y = b;
-    size_t n = (*x)->len < (*y)->len ? (*x)->len : (*y)->len;
-    int c = memcmp((*x)->s, (*y)->s, n);
-    if (c)
-        return c;
-    if ((*x)->len != (*y)->len)
-        return (*x)->len < (*y)->len ? -1 : 1;
-    /* equal keys: earlier in the file first, so the first one is kept */
-    if ((*x)->line != (*y)->line)
-        return (*x)->line < (*y)->line ? -1 : 1;
-    return (*x)->col < (*y)->col ? -1 : ((*x)->col > (*y)->col);
-}
-
-/* Duplicate keys are refused in every mapping, including the free-form
- * option maps: the later value silently winning hides mistakes. The first
- * occurrence is kept; every later one is reported and skipped. */
-static void map_check_dups(struct loader *ld, struct ynode *map)
-{
-    size_t npairs = map->nkids / 2, nk = 0;
-    struct ynode **keys = NULL;
-
-    for (size_t i = 0; i < npairs; i++) {
-        struct ynode *k = map->kids[2 * i];
-        if (k->bad) {
-            k->skip = 1;
-        } else if (k->kind != YN_SCALAR) {
-            k->skip = 1;
-            diag_at(ld, k, "E-CFG-TYPE", "write keys as plain names",
-                    "a mapping key must be a scalar, not %s",
-                    k->kind == YN_MAP ? "a mapping" : "a list");
-        }
-    }
-    if (npairs < 2)
-        return;
-    keys = malloc(npairs * sizeof(*keys));
-    if (!keys) {
-        diag_oom(ld);
-        return;
-    }
-    for (size_t i = 0; i < npairs; i++)
-        if (!map->kids[2 * i]->skip)
-            keys[nk++] = map->kids[2 * i];
-    qsort(keys, nk, sizeof(*keys), key_cmp);
-    size_t g = 0; /* first key of the current run of equal keys */
-    for (size_t i = 1; i < nk; i++) {
-        struct ynode *k = keys[i];
-        if (keys[g]->len != k->len || memcmp(keys[g]->s, k->s, k->len) != 0) {
-            g = i;
-            continue;
-        }
-        k->skip = 1;
-        diag_at(ld, k, "E-CFG-DUPLICATE-KEY", "remove one of the two entries",
-                "duplicate key '%s' (first defined at line %d)", k->s, keys[g]->line);
-    }
-    free(keys);
-}
-
-static int line_of_offset(const unsigned char *text, size_t len, size_t off, int *col)
-{
-    int line = 1, c = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
-        if (text[i] == '\n') {
-            line++;
-            c = 1;
-        } else {
-            c++;
-        }
-    }
-    *col = c;
-    return line;
-}
-
-static int anchor_check(struct loader *ld, const unsigned char *anchor, const yaml_mark_t *m)
-{
-    if (!anchor)
-        return 0;
-    diag_add(ld, (int)m->line + 1, (int)m->column + 1, "E-CFG-ALIAS",
-             "write the values out in full; configs must be explicit",
-             "anchors (&%s) are not allowed in a config", (const char *)anchor);
-    return 1;
-}
-
-/* Builds the tree; returns DC_OK, or DC_EINVAL after a fatal problem
- * (syntax, depth, size) with the diagnostic recorded. *root may be a
- * partial tree either way; the caller frees it. */
-static int yaml_build(struct loader *ld, const unsigned char *text, size_t len,
-                      struct ynode **root)
-{
-    yaml_parser_t p;
-    yaml_event_t ev;
-    struct ynode *stack[CFG_MAX_DEPTH + 1];
-    int depth = 0, ndocs = 0, stop = 0, rc = DC_OK;
-
-    *root = NULL;
-    if (!yaml_parser_initialize(&p)) {
-        diag_oom(ld);
-        return DC_ENOMEM;
-    }
-    yaml_parser_set_input_string(&p, text, len);
-    while (!stop) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            int line, col;
-            if (p.error == YAML_READER_ERROR) {
-                line = line_of_offset(text, len, p.problem_offset, &col);
-            } else {
-                line = (int)p.problem_mark.line + 1;
-                col = (int)p.problem_mark.column + 1;
-            }
-            if (p.error == YAML_MEMORY_ERROR) {
-                diag_oom(ld);
-                rc = DC_ENOMEM;
-            } else {
-                diag_add(ld, line, col, "E-CFG-SYNTAX",
-                         "fix the YAML at this position (check indentation, quotes and colons)",
-                         "YAML syntax error: %s%s%s", p.problem ? p.problem : "invalid YAML",
-                         p.context ? " " : "", p.context ? p.context : "");
-                rc = DC_EINVAL;
-            }
-            break;
-        }
-        struct ynode *n = NULL;
-        int push = 0;
-        yaml_event_type_t et = ev.type;
-        switch (et) {
-        case YAML_STREAM_END_EVENT:
-            stop = 1;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (ndocs++ > 0) {
-                diag_add(ld, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-                         "E-CFG-SYNTAX", "keep one document per config file",
-                         "a config file holds exactly one YAML document; a second one starts here");
-                rc = DC_EINVAL;
-                stop = 1;
-            }
-            break;
-        case YAML_ALIAS_EVENT:
-            diag_add(ld, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-                     "E-CFG-ALIAS", "write the values out in full; configs must be explicit",
-                     "aliases (*%s) are not allowed in a config",
-                     (const char *)ev.data.alias.anchor);
-            n = ynode_new(ld, YN_SCALAR, &ev.start_mark);
-            if (n)
-                n->bad = 1;
-            break;
-        case YAML_SCALAR_EVENT:
-            n = ynode_new(ld, YN_SCALAR, &ev.start_mark);
-            if (!n)
-                break;
-            if (anchor_check(ld, ev.data.scalar.anchor, &ev.start_mark))
-                n->bad = 1;
-            n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev.data.scalar.tag;
-            n->len = ev.data.scalar.length;
-            n->s = util_strndup((const char *)ev.data.scalar.value, n->len);
-            if (!n->s) {
-                diag_oom(ld);
-                break;
-            }
-            if (strlen(n->s) != n->len) {
-                diag_at(ld, n, "E-CFG-TYPE", "remove the \\0 escape from the value",
-                        "a value must not contain a NUL character");
-                n->len = strlen(n->s);
-                n->bad = 1;
-            }
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: {
-            int is_map = et == YAML_MAPPING_START_EVENT;
-            const unsigned char *anchor =
-                is_map ? ev.data.mapping_start.anchor : ev.data.sequence_start.anchor;
-            if (depth >= CFG_MAX_DEPTH) {
-                diag_add(ld, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-                         "E-CFG-TOO-DEEP", "flatten the structure; a config needs only a few levels",
-                         "nesting deeper than %d levels", CFG_MAX_DEPTH);
-                rc = DC_EINVAL;
-                stop = 1;
-                break;
-            }
-            n = ynode_new(ld, is_map ? YN_MAP : YN_SEQ, &ev.start_mark);
-            if (!n)
-                break;
-            if (anchor_check(ld, anchor, &ev.start_mark))
-                n->bad = 1;
-            push = 1;
-            break;
-        }
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            if (depth > 0) {
-                depth--;
-                if (stack[depth]->kind == YN_MAP)
-                    map_check_dups(ld, stack[depth]);
-            }
-            break;
-        default:
-            break;
-        }
-        yaml_event_delete(&ev);
-        if (ld->oom) {
-            ynode_free(n);
-            rc = DC_ENOMEM;
-            break;
-        }
-        if (!n) {
-            if (!stop && ld->nodes >= CFG_MAX_NODES &&
-                (et == YAML_SCALAR_EVENT || et == YAML_ALIAS_EVENT ||
-                 et == YAML_SEQUENCE_START_EVENT || et == YAML_MAPPING_START_EVENT)) {
-                diag_add(ld, 0, 0, "E-CFG-TOO-LARGE", "split the configuration or simplify it",
-                         "more than %d YAML nodes", CFG_MAX_NODES);
-                rc = DC_EINVAL;
-                break;
-            }
-            continue;
-        }
-        if (depth == 0) {
-            if (*root) {
-                ynode_free(n);
-            } else {
-                *root = n;
-            }
-        } else if (ynode_append(stack[depth - 1], n) != DC_OK) {
-            ynode_free(n);
-            diag_oom(ld);
-            rc = DC_ENOMEM;
-            break;
-        }
-        if (push)
-            stack[depth++] = n;
-    }
-    yaml_parser_delete(&p);
-    return rc;
-}
-
 /* ------------------------------------------------------------------------
  * Small predicates.
  */
-static int is_null(const struct ynode *n)
-{
-    if (!n || n->kind != YN_SCALAR || !n->plain)
-        return 0;
-    return n->len == 0 || strcmp(n->s, "~") == 0 || strcmp(n->s, "null") == 0 ||
-           strcmp(n->s, "Null") == 0 || strcmp(n->s, "NULL") == 0;
-}
-
-static const char *kind_name(const struct ynode *n)
-{
-    if (n->kind == YN_MAP)
-        return "a mapping";
-    if (n->kind == YN_SEQ)
-        return "a list";
-    if (is_null(n))
-        return "nothing";
-    return "a scalar";
-}
-
 static int parse_int_strict(const char *s, int64_t *out)
 {
     const char *p = s;
@@ -609,31 +305,6 @@ static int value_has_password(const char *s)
     return ci_contains(s, "password=") || ci_contains(s, "passwd=") || ci_contains(s, "pwd=");
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t row[65];
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* "did you mean 'x'? <what>: a, b, c" for a list of names; none when the
  * list is empty. */
 static void hint_for_names(char *out, size_t outlen, const char *given, const char *what,
@@ -644,7 +315,7 @@ static void hint_for_names(char *out, size_t outlen, const char *given, const ch
     size_t bestd = SIZE_MAX;
     sbuf_init(&b);
     for (size_t i = 0; i < nnames; i++) {
-        size_t d = edit_distance(given, names[i]);
+        size_t d = util_edit_distance(given, names[i]);
         if (d < bestd) {
             bestd = d;
             best = names[i];
@@ -748,24 +419,6 @@ static char *resolve_path(const char *dir, const char *p, const char **why)
 /* ------------------------------------------------------------------------
  * Typed access to the fixed schema.
  */
-static const struct ynode *map_get(const struct ynode *map, const char *key,
-                                   const struct ynode **knode)
-{
-    if (knode)
-        *knode = NULL;
-    if (!map || map->kind != YN_MAP)
-        return NULL;
-    for (size_t i = 0; i + 1 < map->nkids; i += 2) {
-        const struct ynode *k = map->kids[i];
-        if (!k->skip && k->kind == YN_SCALAR && strcmp(k->s, key) == 0) {
-            if (knode)
-                *knode = k;
-            return map->kids[i + 1];
-        }
-    }
-    return NULL;
-}
-
 static int in_list(const char *s, const char *const *list)
 {
     for (size_t i = 0; list[i]; i++)
@@ -800,11 +453,11 @@ static void check_keys(struct loader *ld, const struct ynode *map, const char *w
  * when present with another shape. */
 static const struct ynode *want_map(struct loader *ld, const struct ynode *v, const char *path)
 {
-    if (!v || v->bad || is_null(v))
+    if (!v || v->bad || ynode_is_null(v))
         return NULL;
     if (v->kind != YN_MAP) {
         diag_at(ld, v, "E-CFG-TYPE", "write it as `key: value` lines or { key: value }",
-                "%s must be a mapping, got %s", path, kind_name(v));
+                "%s must be a mapping, got %s", path, ynode_kind_name(v));
         return NULL;
     }
     return v;
@@ -815,9 +468,9 @@ static int want_str(struct loader *ld, const struct ynode *v, const char *path, 
 {
     if (!v || v->bad)
         return 0;
-    if (v->kind != YN_SCALAR || is_null(v)) {
+    if (v->kind != YN_SCALAR || ynode_is_null(v)) {
         diag_at(ld, v, "E-CFG-TYPE", "write a single value after the colon",
-                "%s must be a string, got %s", path, kind_name(v));
+                "%s must be a string, got %s", path, ynode_kind_name(v));
         return 0;
     }
     free(*out);
@@ -831,9 +484,9 @@ static int want_int(struct loader *ld, const struct ynode *v, const char *path, 
     int64_t x;
     if (!v || v->bad)
         return 0;
-    if (v->kind != YN_SCALAR || is_null(v)) {
+    if (v->kind != YN_SCALAR || ynode_is_null(v)) {
         diag_at(ld, v, "E-CFG-TYPE", "write a whole number, e.g. 10",
-                "%s must be an integer, got %s", path, kind_name(v));
+                "%s must be an integer, got %s", path, ynode_kind_name(v));
         return 0;
     }
     if (!v->plain) {
@@ -865,9 +518,9 @@ static int want_bool(struct loader *ld, const struct ynode *v, const char *path,
     if (v->kind != YN_SCALAR || !v->plain || parse_bool_text(v->s, out) != DC_OK) {
         diag_at(ld, v, "E-CFG-TYPE", "write true or false",
                 "%s must be a boolean, got %s%s%s", path,
-                v->kind == YN_SCALAR && !is_null(v) ? "'" : "",
-                v->kind == YN_SCALAR && !is_null(v) ? v->s : kind_name(v),
-                v->kind == YN_SCALAR && !is_null(v) ? "'" : "");
+                v->kind == YN_SCALAR && !ynode_is_null(v) ? "'" : "",
+                v->kind == YN_SCALAR && !ynode_is_null(v) ? v->s : ynode_kind_name(v),
+                v->kind == YN_SCALAR && !ynode_is_null(v) ? "'" : "");
         return 0;
     }
     return 1;
@@ -928,7 +581,7 @@ static int load_opt_value(struct loader *ld, const struct ynode *k, const struct
         return 0;
     }
     if (v->kind == YN_SCALAR) {
-        c->value = xstrdup(ld, is_null(v) ? "" : v->s);
+        c->value = xstrdup(ld, ynode_is_null(v) ? "" : v->s);
         return c->value != NULL;
     }
     c->is_list = 1;
@@ -943,7 +596,7 @@ static int load_opt_value(struct loader *ld, const struct ynode *k, const struct
             continue;
         if (it->kind != YN_SCALAR) {
             diag_at(ld, it, "E-CFG-TYPE", "list items of plugin options must be plain values",
-                    "%s.%s[%zu] must be a scalar, got %s", path, k->s, i, kind_name(it));
+                    "%s.%s[%zu] must be a scalar, got %s", path, k->s, i, ynode_kind_name(it));
             return 0;
         }
         check_secret_value(ld, it, k->s, path);
@@ -983,7 +636,7 @@ static void load_opts(struct loader *ld, const struct ynode *map, const char *pa
                     "a *_env key holds the NAME of an environment variable, e.g. WAREHOUSE_DSN",
                     "%s.%s must name an environment variable ([A-Z_][A-Z0-9_]*), got %s%s%s",
                     path, k->s, v->kind == YN_SCALAR ? "'" : "",
-                    v->kind == YN_SCALAR ? v->s : kind_name(v),
+                    v->kind == YN_SCALAR ? v->s : ynode_kind_name(v),
                     v->kind == YN_SCALAR ? "'" : "");
             continue;
         }
@@ -1008,12 +661,12 @@ static void load_plugins(struct loader *ld, const struct ynode *v)
     if (!m)
         return;
     check_keys(ld, m, "plugins", keys);
-    const struct ynode *dirs = map_get(m, "dirs", NULL);
-    if (!dirs || dirs->bad || is_null(dirs))
+    const struct ynode *dirs = ynode_get(m, "dirs", NULL);
+    if (!dirs || dirs->bad || ynode_is_null(dirs))
         return;
     if (dirs->kind != YN_SEQ) {
         diag_at(ld, dirs, "E-CFG-TYPE", "write a list, e.g. dirs: [plugins, ~/.datachat/plugins]",
-                "plugins.dirs must be a list of directories, got %s", kind_name(dirs));
+                "plugins.dirs must be a list of directories, got %s", ynode_kind_name(dirs));
         return;
     }
     ld->cfg->plugin_dirs = calloc(dirs->nkids + 1, sizeof(char *));
@@ -1066,10 +719,10 @@ static void load_instance(struct loader *ld, const struct instance_shape *sh,
         return;
     if (body->kind != YN_MAP) {
         diag_at(ld, body, "E-CFG-TYPE", sh->example, "%s must be a mapping, got %s", path,
-                kind_name(body));
+                ynode_kind_name(body));
         return;
     }
-    const struct ynode *p = map_get(body, sh->plugin_key, NULL);
+    const struct ynode *p = ynode_get(body, sh->plugin_key, NULL);
     snprintf(ppath, sizeof(ppath), "%s.%s", path, sh->plugin_key);
     if (!p)
         diag_at(ld, k, "E-CFG-MISSING", sh->missing, "%s has no %s", path, sh->plugin_key);
@@ -1176,11 +829,11 @@ static void load_stages(struct loader *ld, const struct ynode *m)
             continue;
         if (body->kind != YN_MAP) {
             diag_at(ld, body, "E-CFG-TYPE", "write e.g. { use: PLUGIN, on: { LABEL: STAGE } }",
-                    "%s must be a mapping, got %s", path, kind_name(body));
+                    "%s must be a mapping, got %s", path, ynode_kind_name(body));
             continue;
         }
         check_keys(ld, body, path, keys);
-        const struct ynode *u = map_get(body, "use", NULL);
+        const struct ynode *u = ynode_get(body, "use", NULL);
         if (!u)
             diag_at(ld, k, "E-CFG-MISSING", "add `use: PLUGIN` naming the stage plugin",
                     "%s has no `use:`", path);
@@ -1188,10 +841,10 @@ static void load_stages(struct loader *ld, const struct ynode *m)
             want_use(ld, u, path, &st->use);
         char wpath[340];
         snprintf(wpath, sizeof(wpath), "%s.with", path);
-        load_opts(ld, want_map(ld, map_get(body, "with", NULL), wpath), wpath, NULL, &st->with);
+        load_opts(ld, want_map(ld, ynode_get(body, "with", NULL), wpath), wpath, NULL, &st->with);
         char opath[340];
         snprintf(opath, sizeof(opath), "%s.on", path);
-        const struct ynode *on = want_map(ld, map_get(body, "on", NULL), opath);
+        const struct ynode *on = want_map(ld, ynode_get(body, "on", NULL), opath);
         if (on)
             load_edges(ld, on, path, st);
     }
@@ -1207,23 +860,23 @@ static void load_pipeline(struct loader *ld, const struct ynode *v, const struct
             diag_at(ld, root, "E-CFG-MISSING",
                     "add a pipeline: section with entry: and stages:",
                     "the config has no pipeline");
-        else if (!v->bad && is_null(v))
+        else if (!v->bad && ynode_is_null(v))
             diag_at(ld, kv, "E-CFG-MISSING", "add `entry: STAGE` under pipeline",
                     "pipeline.entry is missing");
         return;
     }
     check_keys(ld, m, "pipeline", keys);
-    const struct ynode *e = map_get(m, "entry", NULL);
+    const struct ynode *e = ynode_get(m, "entry", NULL);
     if (!e)
         diag_at(ld, kv, "E-CFG-MISSING", "add `entry: STAGE` under pipeline",
                 "pipeline.entry is missing");
     else
         want_str(ld, e, "pipeline.entry", &ld->cfg->entry);
     int64_t steps;
-    if (want_int(ld, map_get(m, "max_steps", NULL), "pipeline.max_steps", 1, CFG_MAX_STEPS,
+    if (want_int(ld, ynode_get(m, "max_steps", NULL), "pipeline.max_steps", 1, CFG_MAX_STEPS,
                  &steps))
         ld->cfg->max_steps = (int)steps;
-    const struct ynode *st = want_map(ld, map_get(m, "stages", NULL), "pipeline.stages");
+    const struct ynode *st = want_map(ld, ynode_get(m, "stages", NULL), "pipeline.stages");
     if (st)
         load_stages(ld, st);
 }
@@ -1254,11 +907,11 @@ static void load_tools(struct loader *ld, const struct ynode *v)
             continue;
         if (body->kind != YN_MAP) {
             diag_at(ld, body, "E-CFG-TYPE", "write e.g. { use: PLUGIN, with: { ... } }",
-                    "%s must be a mapping, got %s", path, kind_name(body));
+                    "%s must be a mapping, got %s", path, ynode_kind_name(body));
             continue;
         }
         check_keys(ld, body, path, keys);
-        const struct ynode *u = map_get(body, "use", NULL);
+        const struct ynode *u = ynode_get(body, "use", NULL);
         if (!u)
             diag_at(ld, k, "E-CFG-MISSING", "add `use: PLUGIN` naming the tool plugin",
                     "%s has no `use:`", path);
@@ -1266,10 +919,10 @@ static void load_tools(struct loader *ld, const struct ynode *v)
             want_use(ld, u, path, &t->use);
         char spath[340];
         snprintf(spath, sizeof(spath), "%s.sandbox", path);
-        want_bool(ld, map_get(body, "sandbox", NULL), spath, &t->sandbox);
+        want_bool(ld, ynode_get(body, "sandbox", NULL), spath, &t->sandbox);
         char wpath[340];
         snprintf(wpath, sizeof(wpath), "%s.with", path);
-        load_opts(ld, want_map(ld, map_get(body, "with", NULL), wpath), wpath, NULL, &t->with);
+        load_opts(ld, want_map(ld, ynode_get(body, "with", NULL), wpath), wpath, NULL, &t->with);
     }
 }
 
@@ -1298,12 +951,12 @@ static void load_audit(struct loader *ld, const struct ynode *v)
         return;
     check_keys(ld, m, "audit", keys);
     char *raw = NULL;
-    const struct ynode *p = map_get(m, "path", NULL);
+    const struct ynode *p = ynode_get(m, "path", NULL);
     if (want_str(ld, p, "audit.path", &raw))
         set_path(ld, p, "audit.path", raw, &ld->cfg->audit_path);
     free(raw);
     raw = NULL;
-    const struct ynode *f = map_get(m, "fsync", NULL);
+    const struct ynode *f = ynode_get(m, "fsync", NULL);
     if (want_str(ld, f, "audit.fsync", &raw)) {
         if (strcmp(raw, "always") == 0)
             ld->cfg->audit_fsync = CFG_FSYNC_ALWAYS;
@@ -1356,11 +1009,11 @@ static void load_datapoints(struct loader *ld, const struct ynode *v)
     if (!m)
         return;
     check_keys(ld, m, "datapoints", keys);
-    const struct ynode *u = map_get(m, "user", NULL);
-    if (u && !u->bad && !is_null(u)) {
+    const struct ynode *u = ynode_get(m, "user", NULL);
+    if (u && !u->bad && !ynode_is_null(u)) {
         if (u->kind != YN_SEQ) {
             diag_at(ld, u, "E-CFG-TYPE", "write a list, e.g. user: [../datapoints/user]",
-                    "datapoints.user must be a list of directories, got %s", kind_name(u));
+                    "datapoints.user must be a list of directories, got %s", ynode_kind_name(u));
         } else {
             for (size_t i = 0; i < ld->cfg->ndp_user_dirs; i++)
                 free(ld->cfg->dp_user_dirs[i]);
@@ -1385,7 +1038,7 @@ static void load_datapoints(struct loader *ld, const struct ynode *v)
         }
     }
     char *raw = NULL;
-    const struct ynode *mg = map_get(m, "managed", NULL);
+    const struct ynode *mg = ynode_get(m, "managed", NULL);
     if (want_str(ld, mg, "datapoints.managed", &raw))
         set_path(ld, mg, "datapoints.managed", raw, &ld->cfg->dp_managed_dir);
     free(raw);
@@ -1399,7 +1052,7 @@ static void load_store(struct loader *ld, const struct ynode *v)
         return;
     check_keys(ld, m, "store", keys);
     char *raw = NULL;
-    const struct ynode *u = map_get(m, "url", NULL);
+    const struct ynode *u = ynode_get(m, "url", NULL);
     if (want_str(ld, u, "store.url", &raw)) {
         if (value_has_password(raw)) {
             diag_at(ld, u, "E-CFG-INLINE-SECRET",
@@ -1421,13 +1074,13 @@ static void load_limits(struct loader *ld, const struct ynode *v)
     if (!m)
         return;
     check_keys(ld, m, "limits", keys);
-    if (want_int(ld, map_get(m, "max_rows", NULL), "limits.max_rows", 1, INT64_C(1000000000),
+    if (want_int(ld, ynode_get(m, "max_rows", NULL), "limits.max_rows", 1, INT64_C(1000000000),
                  &x))
         ld->cfg->max_rows = x;
-    if (want_int(ld, map_get(m, "timeout_ms", NULL), "limits.timeout_ms", 0,
+    if (want_int(ld, ynode_get(m, "timeout_ms", NULL), "limits.timeout_ms", 0,
                  INT64_C(86400000), &x))
         ld->cfg->timeout_ms = x;
-    if (want_int(ld, map_get(m, "max_question_bytes", NULL), "limits.max_question_bytes", 1,
+    if (want_int(ld, ynode_get(m, "max_question_bytes", NULL), "limits.max_question_bytes", 1,
                  INT64_C(16777216), &x))
         ld->cfg->max_question_bytes = (size_t)x;
 }
@@ -1588,7 +1241,7 @@ static void load_root(struct loader *ld, const struct ynode *root)
     struct dc_config *c = ld->cfg;
     const struct ynode *kv;
 
-    if (!root || is_null(root)) {
+    if (!root || ynode_is_null(root)) {
         diag_add(ld, 0, 0, "E-CFG-MISSING", "start the file with `version: 1`",
                  "the config is empty");
         return;
@@ -1597,12 +1250,12 @@ static void load_root(struct loader *ld, const struct ynode *root)
         return;
     if (root->kind != YN_MAP) {
         diag_at(ld, root, "E-CFG-TYPE", "the file must be a mapping of sections (version:, pipeline:, ...)",
-                "the top level must be a mapping, got %s", kind_name(root));
+                "the top level must be a mapping, got %s", ynode_kind_name(root));
         return;
     }
     check_keys(ld, root, "the top level", keys);
 
-    const struct ynode *v = map_get(root, "version", NULL);
+    const struct ynode *v = ynode_get(root, "version", NULL);
     int64_t ver;
     if (!v) {
         diag_at(ld, root, "E-CFG-MISSING", "add `version: 1` at the top", "version is missing");
@@ -1614,26 +1267,26 @@ static void load_root(struct loader *ld, const struct ynode *root)
             c->version = 1;
     }
 
-    load_plugins(ld, map_get(root, "plugins", NULL));
-    load_databases(ld, map_get(root, "databases", NULL));
-    load_llms(ld, map_get(root, "llm", NULL));
-    v = map_get(root, "pipeline", &kv);
+    load_plugins(ld, ynode_get(root, "plugins", NULL));
+    load_databases(ld, ynode_get(root, "databases", NULL));
+    load_llms(ld, ynode_get(root, "llm", NULL));
+    v = ynode_get(root, "pipeline", &kv);
     load_pipeline(ld, v, kv, root);
-    load_tools(ld, map_get(root, "tools", NULL));
+    load_tools(ld, ynode_get(root, "tools", NULL));
 
     char *raw = NULL;
-    v = map_get(root, "policies", NULL);
+    v = ynode_get(root, "policies", NULL);
     if (want_str(ld, v, "policies", &raw))
         set_path(ld, v, "policies", raw, &c->policies);
     free(raw);
-    want_str(ld, map_get(root, "default_principal", NULL), "default_principal",
+    want_str(ld, ynode_get(root, "default_principal", NULL), "default_principal",
              &c->default_principal);
-    load_audit(ld, map_get(root, "audit", NULL));
-    load_store(ld, map_get(root, "store", NULL));
-    load_limits(ld, map_get(root, "limits", NULL));
-    load_datapoints(ld, map_get(root, "datapoints", NULL));
+    load_audit(ld, ynode_get(root, "audit", NULL));
+    load_store(ld, ynode_get(root, "store", NULL));
+    load_limits(ld, ynode_get(root, "limits", NULL));
+    load_datapoints(ld, ynode_get(root, "datapoints", NULL));
 
-    v = map_get(root, "default_database", NULL);
+    v = ynode_get(root, "default_database", NULL);
     if (want_str(ld, v, "default_database", &c->default_database) &&
         !config_find_db(c, c->default_database)) {
         char hint[256];
@@ -1650,8 +1303,8 @@ static void load_root(struct loader *ld, const struct ynode *root)
     if (!c->default_database && c->ndbs > 0 && c->dbs[0].name)
         c->default_database = xstrdup(ld, c->dbs[0].name);
 
-    const struct ynode *pl = map_get(root, "pipeline", NULL);
-    const struct ynode *en = pl && pl->kind == YN_MAP ? map_get(pl, "entry", NULL) : NULL;
+    const struct ynode *pl = ynode_get(root, "pipeline", NULL);
+    const struct ynode *en = pl && pl->kind == YN_MAP ? ynode_get(pl, "entry", NULL) : NULL;
     check_graph(ld, en);
 }
 
@@ -1691,6 +1344,7 @@ static int load_mem(const char *text, size_t len, const char *name, const char *
 {
     struct loader ld;
     struct ynode *root = NULL;
+    struct ytree *tree = NULL;
     int rc;
 
     memset(&ld, 0, sizeof(ld));
@@ -1723,7 +1377,14 @@ static int load_mem(const char *text, size_t len, const char *name, const char *
     rc = fill_defaults(&ld);
     if (rc != DC_OK)
         goto cleanup;
-    rc = yaml_build(&ld, (const unsigned char *)text, len, &root);
+    tree = ytree_new();
+    if (!tree) {
+        diag_oom(&ld);
+        rc = DC_ENOMEM;
+        goto cleanup;
+    }
+    const struct ytree_opts yo = {"E-CFG", "config", CFG_MAX_DEPTH, CFG_MAX_NODES, yaml_diag, &ld};
+    rc = ytree_parse(tree, &yo, text, len, &root);
     if (rc == DC_OK && !ld.oom)
         load_root(&ld, root);
     diags_sort(diags);
@@ -1732,7 +1393,7 @@ static int load_mem(const char *text, size_t len, const char *name, const char *
     else if (ld.nerr > 0)
         rc = DC_EINVAL;
 cleanup:
-    ynode_free(root);
+    ytree_free(tree);
     if (rc != DC_OK) {
         config_free(ld.cfg);
         return rc;

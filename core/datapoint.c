@@ -10,13 +10,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <yaml.h>
 
 #include <datachat/value.h>
 
 #include "config.h"
 #include "schema.h"
 #include "util.h"
+#include "ytree.h"
 
 #define DP_MAX_DIAGS 10000
 #define DP_MAX_DEPTH 32
@@ -152,69 +152,8 @@ struct dp {
     struct arena_blk *arena;
 };
 
-/* The tree of one file lives in scratch blocks the set keeps and reuses,
- * so parsing the next file allocates nothing new. */
-struct sblk {
-    struct sblk *next;
-    size_t cap;
-    max_align_t data[];
-};
-
-struct scratch {
-    struct sblk *head, *cur;
-    size_t used;
-};
-
-static void *s_alloc(struct scratch *sc, size_t n)
-{
-    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-    while (!sc->cur || sc->cur->cap - sc->used < n) {
-        struct sblk *next = sc->cur ? sc->cur->next : sc->head;
-        if (next && next->cap >= n) {
-            sc->cur = next;
-            sc->used = 0;
-            continue;
-        }
-        size_t cap = n > 65536 ? n : 65536;
-        struct sblk *b = malloc(sizeof(*b) + cap);
-        if (!b)
-            return NULL;
-        b->cap = cap;
-        /* splice in after cur, keeping any later (too small) blocks */
-        if (sc->cur) {
-            b->next = sc->cur->next;
-            sc->cur->next = b;
-        } else {
-            b->next = sc->head;
-            sc->head = b;
-        }
-        sc->cur = b;
-        sc->used = 0;
-    }
-    void *p = (char *)sc->cur->data + sc->used;
-    sc->used += n;
-    return p;
-}
-
-static void s_reset(struct scratch *sc)
-{
-    sc->cur = NULL;
-    sc->used = 0;
-}
-
-static void s_free(struct scratch *sc)
-{
-    struct sblk *b = sc->head;
-    while (b) {
-        struct sblk *next = b->next;
-        free(b);
-        b = next;
-    }
-    memset(sc, 0, sizeof(*sc));
-}
-
 struct dp_set {
-    struct scratch scratch;
+    struct ytree *tree; /* reused for every file */
     struct dp **all;
     size_t nall, capall;
     struct dp **active; /* sorted by id */
@@ -280,31 +219,10 @@ const char *dp_type_name(int type)
     return type >= DP_SCHEMA && type <= DP_QUERY ? type_names[type] : "unknown";
 }
 
-/* ------------------------------------------------------------------------
- * The YAML tree, built from libyaml events so anchors and aliases are seen
- * (and refused) and every node keeps its line:col.
- */
-enum { YN_SCALAR = 1, YN_SEQ = 2, YN_MAP = 3 };
-
-struct ynode {
-    int kind;
-    int line, col;
-    int plain; /* plain scalar without a tag */
-    int block; /* literal or folded block scalar */
-    int bad;
-    int skip;
-    char *s;
-    size_t len;
-    struct ynode **kids;
-    size_t nkids, cap;
-};
-
 struct ld {
-    struct scratch *sc;
     struct dp_diags *dg;
     const char *file;
     size_t nerr;
-    size_t nodes;
     int oom;
     struct dp *d;
 };
@@ -324,6 +242,12 @@ static void ld_err(struct ld *ld, int line, int col, const char *code, const cha
 #define ERR_AT(ld, n, code, hint, ...)                                                        \
     ld_err((ld), (n) ? (n)->line : 0, (n) ? (n)->col : 0, (code), (hint), __VA_ARGS__)
 
+static void yaml_diag(void *arg, int line, int col, const char *code, const char *hint,
+                      const char *msg)
+{
+    ld_err(arg, line, col, code, hint, "%s", msg);
+}
+
 static void ld_oom(struct ld *ld)
 {
     if (!ld->oom)
@@ -331,267 +255,13 @@ static void ld_oom(struct ld *ld)
     ld->oom = 1;
 }
 
-static struct ynode *ynode_new(struct ld *ld, int kind, const yaml_mark_t *m)
-{
-    if (ld->nodes >= DP_MAX_NODES)
-        return NULL;
-    struct ynode *n = s_alloc(ld->sc, sizeof(*n));
-    if (!n) {
-        ld_oom(ld);
-        return NULL;
-    }
-    memset(n, 0, sizeof(*n));
-    ld->nodes++;
-    n->kind = kind;
-    n->line = (int)m->line + 1;
-    n->col = (int)m->column + 1;
-    return n;
-}
-
-static int ynode_append(struct ld *ld, struct ynode *p, struct ynode *k)
-{
-    if (p->nkids == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        struct ynode **nk = s_alloc(ld->sc, cap * sizeof(*nk));
-        if (!nk)
-            return DC_ENOMEM;
-        if (p->nkids)
-            memcpy(nk, p->kids, p->nkids * sizeof(*nk));
-        p->kids = nk;
-        p->cap = cap;
-    }
-    p->kids[p->nkids++] = k;
-    return DC_OK;
-}
-
-/* Later duplicates are reported and skipped; the first one counts. Maps in
- * DataPoints are small, so the quadratic scan costs less than sorting. */
-static void map_check_dups(struct ld *ld, struct ynode *map)
-{
-    for (size_t i = 0; i + 1 < map->nkids; i += 2) {
-        struct ynode *k = map->kids[i];
-        if (k->bad || k->kind != YN_SCALAR) {
-            if (!k->bad)
-                ERR_AT(ld, k, "E-DP-TYPE", "write keys as plain names",
-                       "a mapping key must be a scalar");
-            k->skip = 1;
-            continue;
-        }
-        for (size_t j = 0; j < i; j += 2) {
-            struct ynode *f = map->kids[j];
-            if (!f->skip && f->kind == YN_SCALAR && f->len == k->len &&
-                memcmp(f->s, k->s, k->len) == 0) {
-                ERR_AT(ld, k, "E-DP-DUPLICATE-KEY", "remove one of the two entries",
-                       "duplicate key '%s' (first at line %d)", k->s, f->line);
-                k->skip = 1;
-                break;
-            }
-        }
-    }
-}
-
-static int yaml_tree(struct ld *ld, const unsigned char *text, size_t len, struct ynode **root)
-{
-    yaml_parser_t p;
-    yaml_event_t ev;
-    struct ynode *stack[DP_MAX_DEPTH + 1];
-    int depth = 0, ndocs = 0, stop = 0, rc = DC_OK;
-    *root = NULL;
-    if (!yaml_parser_initialize(&p)) {
-        ld_oom(ld);
-        return DC_ENOMEM;
-    }
-    yaml_parser_set_input_string(&p, text, len);
-    while (!stop) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            if (p.error == YAML_MEMORY_ERROR) {
-                ld_oom(ld);
-                rc = DC_ENOMEM;
-            } else {
-                int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-                if (p.error == YAML_READER_ERROR) {
-                    line = 1;
-                    col = 1;
-                    for (size_t i = 0; i < p.problem_offset && i < len; i++) {
-                        if (text[i] == '\n') {
-                            line++;
-                            col = 1;
-                        } else {
-                            col++;
-                        }
-                    }
-                }
-                ld_err(ld, line, col, "E-DP-SYNTAX",
-                       "fix the YAML here (indentation, quotes, colons)", "YAML syntax error: %s%s%s",
-                       p.problem ? p.problem : "invalid YAML", p.context ? " " : "",
-                       p.context ? p.context : "");
-                rc = DC_EINVAL;
-            }
-            break;
-        }
-        struct ynode *n = NULL;
-        int push = 0;
-        yaml_event_type_t et = ev.type;
-        const yaml_mark_t *m = &ev.start_mark;
-        switch (et) {
-        case YAML_STREAM_END_EVENT:
-            stop = 1;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (ndocs++ > 0) {
-                ld_err(ld, (int)m->line + 1, (int)m->column + 1, "E-DP-SYNTAX",
-                       "put each DataPoint in its own file",
-                       "a DataPoint file holds one YAML document; a second one starts here");
-                rc = DC_EINVAL;
-                stop = 1;
-            }
-            break;
-        case YAML_ALIAS_EVENT:
-            ld_err(ld, (int)m->line + 1, (int)m->column + 1, "E-DP-ALIAS",
-                   "write the value out in full", "aliases (*%s) are not allowed in a DataPoint",
-                   (const char *)ev.data.alias.anchor);
-            n = ynode_new(ld, YN_SCALAR, m);
-            if (n)
-                n->bad = 1;
-            break;
-        case YAML_SCALAR_EVENT:
-            n = ynode_new(ld, YN_SCALAR, m);
-            if (!n)
-                break;
-            if (ev.data.scalar.anchor) {
-                ld_err(ld, n->line, n->col, "E-DP-ALIAS", "write the value out in full",
-                       "anchors (&%s) are not allowed in a DataPoint",
-                       (const char *)ev.data.scalar.anchor);
-                n->bad = 1;
-            }
-            n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev.data.scalar.tag;
-            n->block = ev.data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
-                       ev.data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
-            n->len = ev.data.scalar.length;
-            n->s = s_alloc(ld->sc, n->len + 1);
-            if (!n->s) {
-                ld_oom(ld);
-                break;
-            }
-            if (n->len)
-                memcpy(n->s, ev.data.scalar.value, n->len);
-            n->s[n->len] = '\0';
-            if (strlen(n->s) != n->len) {
-                ld_err(ld, n->line, n->col, "E-DP-TYPE", "remove the \\0 escape",
-                       "a value must not contain a NUL character");
-                n->len = strlen(n->s);
-                n->bad = 1;
-            }
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: {
-            int is_map = et == YAML_MAPPING_START_EVENT;
-            const unsigned char *anchor =
-                is_map ? ev.data.mapping_start.anchor : ev.data.sequence_start.anchor;
-            if (depth >= DP_MAX_DEPTH) {
-                ld_err(ld, (int)m->line + 1, (int)m->column + 1, "E-DP-TOO-DEEP",
-                       "a DataPoint needs only a few levels", "nesting deeper than %d levels",
-                       DP_MAX_DEPTH);
-                rc = DC_EINVAL;
-                stop = 1;
-                break;
-            }
-            n = ynode_new(ld, is_map ? YN_MAP : YN_SEQ, m);
-            if (!n)
-                break;
-            if (anchor) {
-                ld_err(ld, n->line, n->col, "E-DP-ALIAS", "write the value out in full",
-                       "anchors (&%s) are not allowed in a DataPoint", (const char *)anchor);
-                n->bad = 1;
-            }
-            push = 1;
-            break;
-        }
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            if (depth > 0) {
-                depth--;
-                if (stack[depth]->kind == YN_MAP)
-                    map_check_dups(ld, stack[depth]);
-            }
-            break;
-        default:
-            break;
-        }
-        yaml_event_delete(&ev);
-        if (ld->oom) {
-            rc = DC_ENOMEM;
-            break;
-        }
-        if (!n) {
-            if (!stop && ld->nodes >= DP_MAX_NODES &&
-                (et == YAML_SCALAR_EVENT || et == YAML_ALIAS_EVENT ||
-                 et == YAML_SEQUENCE_START_EVENT || et == YAML_MAPPING_START_EVENT)) {
-                ld_err(ld, 0, 0, "E-DP-TOO-LARGE", "split the DataPoint",
-                       "more than %d YAML nodes", DP_MAX_NODES);
-                rc = DC_EINVAL;
-                break;
-            }
-            continue;
-        }
-        if (depth == 0) {
-            if (!*root)
-                *root = n;
-        } else if (ynode_append(ld, stack[depth - 1], n) != DC_OK) {
-            ld_oom(ld);
-            rc = DC_ENOMEM;
-            break;
-        }
-        if (push)
-            stack[depth++] = n;
-    }
-    yaml_parser_delete(&p);
-    return rc;
-}
-
 /* ------------------------------------------------------------------------
  * Typed field access.
  */
-static int is_null(const struct ynode *n)
-{
-    return n && n->kind == YN_SCALAR && n->plain &&
-           (n->len == 0 || strcmp(n->s, "~") == 0 || strcmp(n->s, "null") == 0 ||
-            strcmp(n->s, "Null") == 0 || strcmp(n->s, "NULL") == 0);
-}
-
-static const char *kind_name(const struct ynode *n)
-{
-    if (n->kind == YN_MAP)
-        return "a mapping";
-    if (n->kind == YN_SEQ)
-        return "a list";
-    if (is_null(n))
-        return "nothing";
-    return "a scalar";
-}
-
-static const struct ynode *map_get(const struct ynode *map, const char *key,
-                                   const struct ynode **knode)
-{
-    if (knode)
-        *knode = NULL;
-    if (!map || map->kind != YN_MAP)
-        return NULL;
-    for (size_t i = 0; i + 1 < map->nkids; i += 2) {
-        const struct ynode *k = map->kids[i];
-        if (!k->skip && k->kind == YN_SCALAR && strcmp(k->s, key) == 0) {
-            if (knode)
-                *knode = k;
-            return map->kids[i + 1];
-        }
-    }
-    return NULL;
-}
-
 /* Absent or written as nothing. */
 static int absent(const struct ynode *v)
 {
-    return !v || v->bad || is_null(v);
+    return !v || v->bad || ynode_is_null(v);
 }
 
 static int in_list(const char *s, const char *const *list)
@@ -602,35 +272,13 @@ static int in_list(const char *s, const char *const *list)
     return 0;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40)
-        return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 static void hint_names(char *out, size_t outlen, const char *given, const char *const *names,
                        size_t n, const char *what)
 {
     const char *best = NULL;
     size_t bestd = 3;
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(given, names[i]);
+        size_t d = util_edit_distance(given, names[i]);
         if (d < bestd) {
             bestd = d;
             best = names[i];
@@ -681,7 +329,7 @@ static const struct ynode *want_map(struct ld *ld, const struct ynode *v, const 
         return NULL;
     if (v->kind != YN_MAP) {
         ERR_AT(ld, v, "E-DP-TYPE", "write `key: value` lines under it",
-               "%s must be a mapping, got %s", field, kind_name(v));
+               "%s must be a mapping, got %s", field, ynode_kind_name(v));
         return NULL;
     }
     return v;
@@ -693,7 +341,7 @@ static const struct ynode *want_seq(struct ld *ld, const struct ynode *v, const 
         return NULL;
     if (v->kind != YN_SEQ) {
         ERR_AT(ld, v, "E-DP-TYPE", "write a list, e.g. [a, b] or one `- item` per line",
-               "%s must be a list, got %s", field, kind_name(v));
+               "%s must be a list, got %s", field, ynode_kind_name(v));
         return NULL;
     }
     return v;
@@ -706,7 +354,7 @@ static int want_str(struct ld *ld, const struct ynode *v, const char *field, con
         return 0;
     if (v->kind != YN_SCALAR) {
         ERR_AT(ld, v, "E-DP-TYPE", "write a single value after the colon",
-               "%s must be a string, got %s", field, kind_name(v));
+               "%s must be a string, got %s", field, ynode_kind_name(v));
         return 0;
     }
     *out = ar_strdup(ld->d, v->s);
@@ -734,7 +382,7 @@ static int want_bool(struct ld *ld, const struct ynode *v, const char *field, in
                field, v->s);
     else
         ERR_AT(ld, v, "E-DP-TYPE", "write true or false", "%s must be true or false, got %s",
-               field, kind_name(v));
+               field, ynode_kind_name(v));
     return 0;
 }
 
@@ -779,7 +427,7 @@ static int want_int(struct ld *ld, const struct ynode *v, const char *field, int
     int64_t x;
     if (v->kind != YN_SCALAR || !v->plain || !parse_int(v->s, &x)) {
         ERR_AT(ld, v, "E-DP-TYPE", "write a whole number without quotes",
-               "%s must be an integer, got %s", field, kind_name(v));
+               "%s must be an integer, got %s", field, ynode_kind_name(v));
         return 0;
     }
     if (x < lo) {
@@ -811,9 +459,9 @@ static int want_str_list(struct ld *ld, const struct ynode *v, const char *field
         snprintf(f, sizeof(f), "%s[%zu]", field, i);
         if (it->bad)
             continue;
-        if (it->kind != YN_SCALAR || is_null(it)) {
+        if (it->kind != YN_SCALAR || ynode_is_null(it)) {
             ERR_AT(ld, it, "E-DP-TYPE", "each item is one value", "%s must be a string, got %s",
-                   f, kind_name(it));
+                   f, ynode_kind_name(it));
             continue;
         }
         if (!want_str(ld, it, f, &arr[k]))
@@ -1217,7 +865,7 @@ static void load_sources(struct ld *ld, const struct ynode *v)
             return;
         }
         s->pub.struct_size = sizeof(s->pub);
-        const struct ynode *t = map_get(m, "table", NULL);
+        const struct ynode *t = ynode_get(m, "table", NULL);
         char ff[96];
         snprintf(ff, sizeof(ff), "%s.table", f);
         if (absent(t)) {
@@ -1229,10 +877,10 @@ static void load_sources(struct ld *ld, const struct ynode *v)
             continue;
         s->at_table = (struct dp_pos){t->line, t->col};
         snprintf(ff, sizeof(ff), "%s.columns", f);
-        want_str_list(ld, map_get(m, "columns", NULL), ff, &s->pub.columns, &s->pub.ncolumns,
+        want_str_list(ld, ynode_get(m, "columns", NULL), ff, &s->pub.columns, &s->pub.ncolumns,
                       &s->at_columns);
         snprintf(ff, sizeof(ff), "%s.filters", f);
-        want_str_list(ld, map_get(m, "filters", NULL), ff, &s->pub.filters, &s->pub.nfilters,
+        want_str_list(ld, ynode_get(m, "filters", NULL), ff, &s->pub.filters, &s->pub.nfilters,
                       &s->at_filters);
         arr[k++] = &s->pub;
     }
@@ -1266,7 +914,7 @@ static void load_relationships(struct ld *ld, const struct ynode *v)
             return;
         }
         r->pub.struct_size = sizeof(r->pub);
-        const struct ynode *to = map_get(m, "to", NULL);
+        const struct ynode *to = ynode_get(m, "to", NULL);
         snprintf(ff, sizeof(ff), "%s.to", f);
         if (absent(to)) {
             ERR_AT(ld, m, "E-DP-MISSING", "name the related DataPoint's id, e.g. to: orders",
@@ -1277,10 +925,10 @@ static void load_relationships(struct ld *ld, const struct ynode *v)
             continue;
         r->at_to = (struct dp_pos){to->line, to->col};
         snprintf(ff, sizeof(ff), "%s.type", f);
-        if (!want_str(ld, map_get(m, "type", NULL), ff, &r->pub.kind))
+        if (!want_str(ld, ynode_get(m, "type", NULL), ff, &r->pub.kind))
             r->pub.kind = "related";
         snprintf(ff, sizeof(ff), "%s.description", f);
-        want_str(ld, map_get(m, "description", NULL), ff, &r->pub.description);
+        want_str(ld, ynode_get(m, "description", NULL), ff, &r->pub.description);
         arr[k++] = &r->pub;
     }
     d->info.relationships = arr;
@@ -1331,7 +979,7 @@ static void load_params(struct ld *ld, const struct ynode *v)
         p->at = (struct dp_pos){kn->line, kn->col};
         char ff[160];
         snprintf(ff, sizeof(ff), "%s.type", f);
-        const struct ynode *tn = map_get(pm, "type", NULL);
+        const struct ynode *tn = ynode_get(pm, "type", NULL);
         if (absent(tn)) {
             ERR_AT(ld, pm, "E-DP-MISSING", "add type: enum|timestamp|date|integer|number|string|identifier",
                    "%s has no type", f);
@@ -1345,7 +993,7 @@ static void load_params(struct ld *ld, const struct ynode *v)
             ERR_AT(ld, tn, "E-DP-BAD-VALUE", hint, "unknown parameter type '%s'", p->pub.type);
             goto next;
         }
-        const struct ynode *vn = map_get(pm, "values", NULL);
+        const struct ynode *vn = ynode_get(pm, "values", NULL);
         snprintf(ff, sizeof(ff), "%s.values", f);
         struct dp_pos *vpos = NULL;
         want_str_list(ld, vn, ff, &p->pub.values, &p->pub.nvalues, &vpos);
@@ -1374,7 +1022,7 @@ static void load_params(struct ld *ld, const struct ynode *v)
             if (!ok)
                 goto next;
         }
-        const struct ynode *dn = map_get(pm, "default", NULL);
+        const struct ynode *dn = ynode_get(pm, "default", NULL);
         snprintf(ff, sizeof(ff), "%s.default", f);
         if (want_str(ld, dn, ff, &p->pub.default_value)) {
             char why[256];
@@ -1387,7 +1035,7 @@ static void load_params(struct ld *ld, const struct ynode *v)
             p->pub.default_value = canon;
         }
         int req = p->pub.default_value == NULL;
-        const struct ynode *rn = map_get(pm, "required", NULL);
+        const struct ynode *rn = ynode_get(pm, "required", NULL);
         snprintf(ff, sizeof(ff), "%s.required", f);
         if (want_bool(ld, rn, ff, &req) && req && p->pub.default_value) {
             ERR_AT(ld, rn, "E-DP-BAD-VALUE", "drop required: or the default",
@@ -1396,7 +1044,7 @@ static void load_params(struct ld *ld, const struct ynode *v)
         }
         p->pub.required = req;
         snprintf(ff, sizeof(ff), "%s.description", f);
-        want_str(ld, map_get(pm, "description", NULL), ff, &p->pub.description);
+        want_str(ld, ynode_get(pm, "description", NULL), ff, &p->pub.description);
     next:
         /* Kept even when invalid (the file is refused anyway), so the
          * template check does not report it a second time as undeclared. */
@@ -1440,13 +1088,13 @@ static void load_execution(struct ld *ld, const struct ynode *v)
         return;
     }
     check_keys(ld, m, "execution", keys, NULL, NULL);
-    load_params(ld, map_get(m, "parameters", NULL));
-    const struct ynode *t = map_get(m, "sql_template", NULL);
+    load_params(ld, ynode_get(m, "parameters", NULL));
+    const struct ynode *t = ynode_get(m, "sql_template", NULL);
     if (!absent(t))
         d->tmpl = new_variant(ld, "default", t, "execution.sql_template");
     if (d->tmpl)
         d->info.sql_template = d->tmpl->pub.sql_template;
-    const struct ynode *bv = want_map(ld, map_get(m, "backend_variants", NULL),
+    const struct ynode *bv = want_map(ld, ynode_get(m, "backend_variants", NULL),
                                       "execution.backend_variants");
     size_t nb = bv ? bv->nkids / 2 : 0;
     const struct dc_dp_variant **arr = ar_alloc(d, (nb + 1) * sizeof(*arr));
@@ -1529,25 +1177,25 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
     static const char *const sample_keys[] = {"rows", "method", NULL};
     static const char *const tv_keys[] = {"value", "count", NULL};
     struct dp *d = ld->d;
-    const struct ynode *tn = map_get(root, "table", NULL);
+    const struct ynode *tn = ynode_get(root, "table", NULL);
     if (absent(tn))
         ld_err(ld, d->at_id.line, d->at_id.col, "E-DP-MISSING", "add table: NAME",
                "a schema DataPoint needs a table");
     else if (want_str(ld, tn, "table", &d->info.table))
         d->at_table = (struct dp_pos){tn->line, tn->col};
     d->info.row_count = -1;
-    want_int(ld, map_get(root, "row_count", NULL), "row_count", 0, &d->info.row_count);
-    const struct ynode *sm = want_map(ld, map_get(root, "sample", NULL), "sample");
+    want_int(ld, ynode_get(root, "row_count", NULL), "row_count", 0, &d->info.row_count);
+    const struct ynode *sm = want_map(ld, ynode_get(root, "sample", NULL), "sample");
     if (sm) {
         const char *method = NULL;
         check_keys(ld, sm, "sample", sample_keys, NULL, NULL);
-        want_int(ld, map_get(sm, "rows", NULL), "sample.rows", 1, &d->info.sample_rows);
-        want_str(ld, map_get(sm, "method", NULL), "sample.method", &method);
+        want_int(ld, ynode_get(sm, "rows", NULL), "sample.rows", 1, &d->info.sample_rows);
+        want_str(ld, ynode_get(sm, "method", NULL), "sample.method", &method);
     }
-    want_str_list(ld, map_get(root, "primary_key", NULL), "primary_key", &d->info.primary_key,
+    want_str_list(ld, ynode_get(root, "primary_key", NULL), "primary_key", &d->info.primary_key,
                   &d->info.nprimary_key, NULL);
 
-    const struct ynode *fs = want_seq(ld, map_get(root, "foreign_keys", NULL), "foreign_keys");
+    const struct ynode *fs = want_seq(ld, ynode_get(root, "foreign_keys", NULL), "foreign_keys");
     if (fs) {
         const struct dc_dp_fk **arr = ar_alloc(d, (fs->nkids + 1) * sizeof(*arr));
         if (!arr) {
@@ -1570,9 +1218,9 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
             x->at = (struct dp_pos){m->line, m->col};
             const char *ref = NULL;
             snprintf(ff, sizeof(ff), "%s.column", f);
-            int ok = want_str(ld, map_get(m, "column", NULL), ff, &x->pub.column);
+            int ok = want_str(ld, ynode_get(m, "column", NULL), ff, &x->pub.column);
             snprintf(ff, sizeof(ff), "%s.references", f);
-            const struct ynode *rn = map_get(m, "references", NULL);
+            const struct ynode *rn = ynode_get(m, "references", NULL);
             ok = want_str(ld, rn, ff, &ref) && ok;
             if (!ok) {
                 ERR_AT(ld, m, "E-DP-MISSING", "write {column: C, references: TABLE.COLUMN}",
@@ -1585,13 +1233,13 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
                 continue;
             }
             snprintf(ff, sizeof(ff), "%s.inferred", f);
-            want_bool(ld, map_get(m, "inferred", NULL), ff, &x->pub.inferred);
+            want_bool(ld, ynode_get(m, "inferred", NULL), ff, &x->pub.inferred);
             arr[d->info.nforeign_keys++] = &x->pub;
         }
         d->info.foreign_keys = arr;
     }
 
-    const struct ynode *cs = want_seq(ld, map_get(root, "columns", NULL), "columns");
+    const struct ynode *cs = want_seq(ld, ynode_get(root, "columns", NULL), "columns");
     if (!cs)
         return;
     const struct dc_dp_column **arr = ar_alloc(d, (cs->nkids + 1) * sizeof(*arr));
@@ -1615,7 +1263,7 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
         c->pub.null_rate = -1;
         c->pub.distinct = -1;
         c->pub.nullable = 1;
-        const struct ynode *nn = map_get(m, "name", NULL);
+        const struct ynode *nn = ynode_get(m, "name", NULL);
         snprintf(ff, sizeof(ff), "%s.name", f);
         if (absent(nn)) {
             ERR_AT(ld, m, "E-DP-MISSING", "add name: COLUMN", "%s has no name", f);
@@ -1625,12 +1273,12 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
             continue;
         c->at = (struct dp_pos){nn->line, nn->col};
         snprintf(ff, sizeof(ff), "%s.type", f);
-        want_str(ld, map_get(m, "type", NULL), ff, &c->pub.type);
+        want_str(ld, ynode_get(m, "type", NULL), ff, &c->pub.type);
         snprintf(ff, sizeof(ff), "%s.nullable", f);
-        want_bool(ld, map_get(m, "nullable", NULL), ff, &c->pub.nullable);
+        want_bool(ld, ynode_get(m, "nullable", NULL), ff, &c->pub.nullable);
         snprintf(ff, sizeof(ff), "%s.primary_key", f);
-        want_bool(ld, map_get(m, "primary_key", NULL), ff, &c->pub.primary_key);
-        const struct ynode *nr = map_get(m, "null_rate", NULL);
+        want_bool(ld, ynode_get(m, "primary_key", NULL), ff, &c->pub.primary_key);
+        const struct ynode *nr = ynode_get(m, "null_rate", NULL);
         if (!absent(nr)) {
             double x;
             if (nr->kind != YN_SCALAR || !nr->plain || !parse_number(nr->s, &x) || x < 0 || x > 1)
@@ -1640,13 +1288,13 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
                 c->pub.null_rate = x;
         }
         snprintf(ff, sizeof(ff), "%s.distinct", f);
-        want_int(ld, map_get(m, "distinct", NULL), ff, 0, &c->pub.distinct);
+        want_int(ld, ynode_get(m, "distinct", NULL), ff, 0, &c->pub.distinct);
         snprintf(ff, sizeof(ff), "%s.min", f);
-        want_str(ld, map_get(m, "min", NULL), ff, &c->pub.min);
+        want_str(ld, ynode_get(m, "min", NULL), ff, &c->pub.min);
         snprintf(ff, sizeof(ff), "%s.max", f);
-        want_str(ld, map_get(m, "max", NULL), ff, &c->pub.max);
+        want_str(ld, ynode_get(m, "max", NULL), ff, &c->pub.max);
         snprintf(ff, sizeof(ff), "%s.top_values", f);
-        const struct ynode *tv = want_seq(ld, map_get(m, "top_values", NULL), ff);
+        const struct ynode *tv = want_seq(ld, ynode_get(m, "top_values", NULL), ff);
         if (tv) {
             const struct dc_dp_value_count **va = ar_alloc(d, (tv->nkids + 1) * sizeof(*va));
             if (!va) {
@@ -1666,7 +1314,7 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
                     return;
                 }
                 vc->struct_size = sizeof(*vc);
-                const struct ynode *vv = map_get(vm, "value", NULL);
+                const struct ynode *vv = ynode_get(vm, "value", NULL);
                 if (!vv || vv->bad || vv->kind != YN_SCALAR) {
                     ERR_AT(ld, vm, "E-DP-MISSING", "write {value: V, count: N}",
                            "%s needs a scalar value", g);
@@ -1674,7 +1322,7 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
                 }
                 vc->value = ar_strdup(d, vv->s);
                 vc->count = 0;
-                const struct ynode *cn = map_get(vm, "count", NULL);
+                const struct ynode *cn = ynode_get(vm, "count", NULL);
                 if (absent(cn)) {
                     ERR_AT(ld, vm, "E-DP-MISSING", "write {value: V, count: N}",
                            "%s needs a count", g);
@@ -1694,7 +1342,7 @@ static void load_schema_part(struct ld *ld, const struct ynode *root)
 static void load_root(struct ld *ld, const struct ynode *root)
 {
     struct dp *d = ld->d;
-    if (!root || is_null(root)) {
+    if (!root || ynode_is_null(root)) {
         ld_err(ld, 0, 0, "E-DP-MISSING", "start with id:, type: and name:", "the file is empty");
         return;
     }
@@ -1702,10 +1350,10 @@ static void load_root(struct ld *ld, const struct ynode *root)
         return;
     if (root->kind != YN_MAP) {
         ERR_AT(ld, root, "E-DP-TYPE", "a DataPoint is a mapping of fields (id:, type:, ...)",
-               "the top level must be a mapping, got %s", kind_name(root));
+               "the top level must be a mapping, got %s", ynode_kind_name(root));
         return;
     }
-    const struct ynode *idn = map_get(root, "id", NULL);
+    const struct ynode *idn = ynode_get(root, "id", NULL);
     if (absent(idn)) {
         ERR_AT(ld, root, "E-DP-MISSING", "add id: a_unique_name", "the DataPoint has no id");
     } else if (want_str(ld, idn, "id", &d->info.id)) {
@@ -1718,7 +1366,7 @@ static void load_root(struct ld *ld, const struct ynode *root)
             d->info.id = NULL;
         }
     }
-    const struct ynode *tn = map_get(root, "type", NULL);
+    const struct ynode *tn = ynode_get(root, "type", NULL);
     const char *tname = NULL;
     if (absent(tn)) {
         ERR_AT(ld, root, "E-DP-MISSING",
@@ -1769,30 +1417,30 @@ static void load_root(struct ld *ld, const struct ynode *root)
                "another type (execution/materialization: metric, query; table, columns, ...: "
                "schema)");
 
-    const struct ynode *nn = map_get(root, "name", NULL);
+    const struct ynode *nn = ynode_get(root, "name", NULL);
     if (absent(nn))
         ERR_AT(ld, root, "E-DP-MISSING", "add name: a human-readable name",
                "the DataPoint has no name");
     else
         want_str(ld, nn, "name", &d->info.name);
-    want_str(ld, map_get(root, "definition", NULL), "definition", &d->info.definition);
-    want_str(ld, map_get(root, "owner", NULL), "owner", &d->info.owner);
-    const struct ynode *dbn = map_get(root, "database", NULL);
+    want_str(ld, ynode_get(root, "definition", NULL), "definition", &d->info.definition);
+    want_str(ld, ynode_get(root, "owner", NULL), "owner", &d->info.owner);
+    const struct ynode *dbn = ynode_get(root, "database", NULL);
     if (want_str(ld, dbn, "database", &d->info.database))
         d->at_database = (struct dp_pos){dbn->line, dbn->col};
     int managed = 0;
-    want_bool(ld, map_get(root, "managed", NULL), "managed", &managed);
-    want_str_list(ld, map_get(root, "tags", NULL), "tags", &d->info.tags, &d->info.ntags, NULL);
-    want_str_list(ld, map_get(root, "synonyms", NULL), "synonyms", &d->info.synonyms,
+    want_bool(ld, ynode_get(root, "managed", NULL), "managed", &managed);
+    want_str_list(ld, ynode_get(root, "tags", NULL), "tags", &d->info.tags, &d->info.ntags, NULL);
+    want_str_list(ld, ynode_get(root, "synonyms", NULL), "synonyms", &d->info.synonyms,
                   &d->info.nsynonyms, NULL);
-    want_str_list(ld, map_get(root, "related_concepts", NULL), "related_concepts",
+    want_str_list(ld, ynode_get(root, "related_concepts", NULL), "related_concepts",
                   &d->info.related_concepts, &d->info.nrelated_concepts, &d->at_related);
-    load_sources(ld, map_get(root, "data_sources", NULL));
-    load_relationships(ld, map_get(root, "relationships", NULL));
+    load_sources(ld, ynode_get(root, "data_sources", NULL));
+    load_relationships(ld, ynode_get(root, "relationships", NULL));
     if (d->type == DP_METRIC || d->type == DP_QUERY)
-        load_execution(ld, map_get(root, "execution", NULL));
+        load_execution(ld, ynode_get(root, "execution", NULL));
     if (d->type == DP_METRIC)
-        load_materialization(ld, map_get(root, "materialization", NULL));
+        load_materialization(ld, ynode_get(root, "materialization", NULL));
     if (d->type == DP_SCHEMA)
         load_schema_part(ld, root);
 }
@@ -1814,7 +1462,7 @@ void dp_set_free(struct dp_set *s)
         dp_free(s->all[i]);
     free(s->all);
     free(s->active);
-    s_free(&s->scratch);
+    ytree_free(s->tree);
     free(s);
 }
 
@@ -1828,7 +1476,8 @@ int dp_set_load_string(struct dp_set *s, const char *text, size_t len, const cha
     ld.file = name ? name : "(datapoint)";
     if (!s || !text)
         return DC_EINVAL;
-    ld.sc = &s->scratch;
+    if (!s->tree && !(s->tree = ytree_new()))
+        return DC_ENOMEM;
     if (len > DP_MAX_FILE_BYTES) {
         ld_err(&ld, 0, 0, "E-DP-TOO-LARGE", "a DataPoint is a page of YAML; split it",
                "the file is %zu bytes, over the limit of %u", len, DP_MAX_FILE_BYTES);
@@ -1844,10 +1493,11 @@ int dp_set_load_string(struct dp_set *s, const char *text, size_t len, const cha
     d->arena_hint = len + 1024 < 16384 ? len + 1024 : 16384;
     d->info.source = source == DP_MANAGED ? "managed" : "user";
     d->info.file = ar_strdup(d, ld.file);
-    int rc = d->info.file ? yaml_tree(&ld, (const unsigned char *)text, len, &root) : DC_ENOMEM;
+    const struct ytree_opts yo = {"E-DP", "DataPoint", DP_MAX_DEPTH, DP_MAX_NODES, yaml_diag,
+                                  &ld};
+    int rc = d->info.file ? ytree_parse(s->tree, &yo, text, len, &root) : DC_ENOMEM;
     if (rc == DC_OK && !ld.oom)
         load_root(&ld, root);
-    s_reset(&s->scratch);
     if (ld.oom)
         rc = DC_ENOMEM;
     else if (ld.nerr > 0 || rc != DC_OK)

@@ -39,6 +39,9 @@ void util_iso_time(char out[32]); /* wall clock, UTC, RFC 3339 with microseconds
 int util_read_file(const char *path, size_t max, char **out, size_t *len,
                    char *err, size_t errlen);
 
+/* Levenshtein distance ignoring ASCII case, for "did you mean" hints;
+ * SIZE_MAX when either string is longer than 64 bytes. */
+size_t util_edit_distance(const char *a, const char *b);
 char *util_strdup(const char *s);          /* NULL-safe, NULL on OOM */
 char *util_strndup(const char *s, size_t n);
 /* Directory part of a path ("." when none); caller frees. */
