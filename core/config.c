@@ -806,6 +806,44 @@ static void load_edges(struct loader *ld, const struct ynode *on, const char *pa
     }
 }
 
+/* What stage and tool entries share: a name, a mapping body with `use:`
+ * (the plugin) and `with:` (its options). load_plugged returns the body
+ * when it is usable, NULL otherwise. */
+struct plugged {
+    char **name, **use;
+    struct dc_opts *with;
+    int *line, *col;
+};
+
+static const struct ynode *load_plugged(struct loader *ld, const struct ynode *k,
+                                        const struct ynode *body, const char *path,
+                                        const char *what, const char *shape,
+                                        const char *const *keys, const struct plugged *out)
+{
+    want_name(ld, k, what);
+    *out->name = xstrdup(ld, k->s);
+    *out->line = k->line;
+    *out->col = k->col;
+    if (body->bad)
+        return NULL;
+    if (body->kind != YN_MAP) {
+        diag_at(ld, body, "E-CFG-TYPE", shape, "%s must be a mapping, got %s", path,
+                ynode_kind_name(body));
+        return NULL;
+    }
+    check_keys(ld, body, path, keys);
+    const struct ynode *u = ynode_get(body, "use", NULL);
+    if (!u)
+        diag_at(ld, k, "E-CFG-MISSING", "add `use: PLUGIN` naming the plugin", "%s has no `use:`",
+                path);
+    else
+        want_use(ld, u, path, out->use);
+    char wpath[340];
+    snprintf(wpath, sizeof(wpath), "%s.with", path);
+    load_opts(ld, want_map(ld, ynode_get(body, "with", NULL), wpath), wpath, NULL, out->with);
+    return body;
+}
+
 static void load_stages(struct loader *ld, const struct ynode *m)
 {
     static const char *const keys[] = {"use", "with", "on", NULL};
@@ -815,33 +853,18 @@ static void load_stages(struct loader *ld, const struct ynode *m)
         return;
     }
     for (size_t i = 0; i + 1 < m->nkids; i += 2) {
-        const struct ynode *k = m->kids[i], *body = m->kids[i + 1];
+        const struct ynode *k = m->kids[i];
         char path[320];
         if (k->skip)
             continue;
         snprintf(path, sizeof(path), "pipeline.stages.%s", k->s);
-        want_name(ld, k, "stage");
         struct cfg_stage *st = &ld->cfg->stages[ld->cfg->nstages++];
-        st->name = xstrdup(ld, k->s);
-        st->line = k->line;
-        st->col = k->col;
-        if (body->bad)
+        const struct plugged pl = {&st->name, &st->use, &st->with, &st->line, &st->col};
+        const struct ynode *body =
+            load_plugged(ld, k, m->kids[i + 1], path, "stage",
+                         "write e.g. { use: PLUGIN, on: { LABEL: STAGE } }", keys, &pl);
+        if (!body)
             continue;
-        if (body->kind != YN_MAP) {
-            diag_at(ld, body, "E-CFG-TYPE", "write e.g. { use: PLUGIN, on: { LABEL: STAGE } }",
-                    "%s must be a mapping, got %s", path, ynode_kind_name(body));
-            continue;
-        }
-        check_keys(ld, body, path, keys);
-        const struct ynode *u = ynode_get(body, "use", NULL);
-        if (!u)
-            diag_at(ld, k, "E-CFG-MISSING", "add `use: PLUGIN` naming the stage plugin",
-                    "%s has no `use:`", path);
-        else
-            want_use(ld, u, path, &st->use);
-        char wpath[340];
-        snprintf(wpath, sizeof(wpath), "%s.with", path);
-        load_opts(ld, want_map(ld, ynode_get(body, "with", NULL), wpath), wpath, NULL, &st->with);
         char opath[340];
         snprintf(opath, sizeof(opath), "%s.on", path);
         const struct ynode *on = want_map(ld, ynode_get(body, "on", NULL), opath);
@@ -893,36 +916,21 @@ static void load_tools(struct loader *ld, const struct ynode *v)
         return;
     }
     for (size_t i = 0; i + 1 < m->nkids; i += 2) {
-        const struct ynode *k = m->kids[i], *body = m->kids[i + 1];
+        const struct ynode *k = m->kids[i];
         char path[320];
         if (k->skip)
             continue;
         snprintf(path, sizeof(path), "tools.%s", k->s);
-        want_name(ld, k, "tool");
         struct cfg_tool *t = &ld->cfg->tools[ld->cfg->ntools++];
-        t->name = xstrdup(ld, k->s);
-        t->line = k->line;
-        t->col = k->col;
-        if (body->bad)
+        const struct plugged pl = {&t->name, &t->use, &t->with, &t->line, &t->col};
+        const struct ynode *body = load_plugged(ld, k, m->kids[i + 1], path, "tool",
+                                                "write e.g. { use: PLUGIN, with: { ... } }", keys,
+                                                &pl);
+        if (!body)
             continue;
-        if (body->kind != YN_MAP) {
-            diag_at(ld, body, "E-CFG-TYPE", "write e.g. { use: PLUGIN, with: { ... } }",
-                    "%s must be a mapping, got %s", path, ynode_kind_name(body));
-            continue;
-        }
-        check_keys(ld, body, path, keys);
-        const struct ynode *u = ynode_get(body, "use", NULL);
-        if (!u)
-            diag_at(ld, k, "E-CFG-MISSING", "add `use: PLUGIN` naming the tool plugin",
-                    "%s has no `use:`", path);
-        else
-            want_use(ld, u, path, &t->use);
         char spath[340];
         snprintf(spath, sizeof(spath), "%s.sandbox", path);
         want_bool(ld, ynode_get(body, "sandbox", NULL), spath, &t->sandbox);
-        char wpath[340];
-        snprintf(wpath, sizeof(wpath), "%s.with", path);
-        load_opts(ld, want_map(ld, ynode_get(body, "with", NULL), wpath), wpath, NULL, &t->with);
     }
 }
 
