@@ -369,6 +369,225 @@ static int gate_rewrite(struct gate_call *gc, const char *sql)
     return DC_OK;
 }
 
+/* ---- PostgreSQL policies: rewrite on the parse tree ---------------------- */
+
+/* A text[] literal of names for the catalog queries' parameters. */
+static int gate_pg_array(struct sbuf *b, char **v, size_t n)
+{
+    sbuf_adds(b, "{");
+    for (size_t i = 0; i < n; i++) {
+        sbuf_adds(b, i ? ",\"" : "\"");
+        for (const char *p = v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                sbuf_add(b, "\\", 1);
+            sbuf_add(b, p, 1);
+        }
+        sbuf_adds(b, "\"");
+    }
+    return sbuf_adds(b, "}");
+}
+
+/* Asks the server's catalog (the gate's own query, never the user's text)
+ * whether any function, operator or type the statement names exists
+ * outside pg_catalog: such code can read tables behind the gate's back. */
+static int gate_pg_udf(struct gate_call *gc, struct db *d, void *conn,
+                       const struct pgparse_rewrite *rw)
+{
+    static const char q[] =
+        "SELECT 'function', p.proname FROM pg_catalog.pg_proc p "
+        "WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace "
+        "AND p.proname = ANY ($1::pg_catalog.text[]) "
+        "UNION ALL SELECT 'operator', o.oprname FROM pg_catalog.pg_operator o "
+        "WHERE o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace "
+        "AND o.oprname = ANY ($2::pg_catalog.text[]) "
+        "UNION ALL SELECT 'type', t.typname FROM pg_catalog.pg_type t "
+        "WHERE t.typnamespace <> 'pg_catalog'::pg_catalog.regnamespace "
+        "AND t.typtype IN ('b', 'd', 'r', 'm') AND t.typname = ANY ($3::pg_catalog.text[]) "
+        "LIMIT 1";
+    struct sbuf a[3];
+    struct dc_value params[3];
+    struct dc_stmt_info info;
+    struct dc_result *res = NULL;
+    void *st = NULL;
+    char err[400] = "";
+    int rc = DC_OK;
+    if (!rw->nfunctions && !rw->noperators && !rw->ntypes)
+        return DC_OK;
+    for (int i = 0; i < 3; i++)
+        sbuf_init(&a[i]);
+    gate_pg_array(&a[0], rw->functions, rw->nfunctions);
+    gate_pg_array(&a[1], rw->operators, rw->noperators);
+    gate_pg_array(&a[2], rw->types, rw->ntypes);
+    for (int i = 0; i < 3; i++) {
+        if (a[i].oom) {
+            rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+            goto cleanup;
+        }
+        params[i] = dc_value_text(a[i].p, a[i].len);
+    }
+    memset(&info, 0, sizeof(info));
+    info.struct_size = sizeof(info);
+    struct dc_authorizer az = {sizeof(az), gc, gate_authorize, gate_authorize2};
+    struct dc_limits lim = {sizeof(lim), 2, 10000, 0};
+    if (!(res = result_new())) {
+        rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        goto cleanup;
+    }
+    rc = d->vt->prepare(conn, q, &az, &st, &info, err, sizeof(err));
+    if (rc == DC_OK)
+        rc = d->vt->execute(conn, st, params, 3, &lim, res, err, sizeof(err));
+    if (rc != DC_OK) {
+        rc = gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR, "E-GATE-EXEC",
+                      "the gate could not check the statement's functions in the catalog: %s",
+                      err[0] ? err : "unknown error");
+        goto cleanup;
+    }
+    if (result_nrows(res) > 0) {
+        char *what = result_value_text(result_get(res, 0, 0));
+        char *name = result_value_text(result_get(res, 0, 1));
+        rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-FUNCTION",
+                      "%s '%s' is defined outside pg_catalog on this database; principals with "
+                      "access policies may only use the built-in ones (a user-defined %s can "
+                      "read tables behind the gate's back)",
+                      what ? what : "function", name ? name : "?", what ? what : "function");
+        free(what);
+        free(name);
+    }
+cleanup:
+    if (st)
+        d->vt->finalize(conn, st);
+    result_free(res);
+    for (int i = 0; i < 3; i++)
+        sbuf_free(&a[i]);
+    return rc;
+}
+
+static int gate_is_cte(const struct pgparse_rewrite *rw, const struct pgparse_table *t)
+{
+    for (size_t i = 0; !t->schema && i < rw->nctes; i++)
+        if (strcmp(rw->ctes[i], t->name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every relation the statement names must be a table of the catalog the
+ * rules allow: a view's (or foreign table's) body is out of the gate's
+ * sight, so it could read a filtered, masked or denied table unrewritten. */
+static int gate_pg_relations(struct gate_call *gc, const struct pgparse_info *pi,
+                             const struct pgparse_rewrite *rw)
+{
+    const struct policy_rules *r = gc->rules;
+    for (size_t i = 0; i < pi->ntables; i++) {
+        const struct pgparse_table *t = &pi->tables[i];
+        if (gate_is_cte(rw, t))
+            continue;
+        if (!policy_table_allowed(r, t->full))
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-TABLE-DENIED",
+                            "table '%s' is denied to principal '%s' on database '%s'", t->full,
+                            r->principal, r->database);
+        const struct dc_table_info *ti = gc->schema ? schema_find(gc->schema, t->name) : NULL;
+        if (ti && t->schema && ti->schema_name && strcasecmp(t->schema, ti->schema_name) != 0)
+            ti = NULL;
+        if (!ti || (ti->kind && strcmp(ti->kind, "table") != 0))
+            return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-VIEW",
+                            "'%s' is %s; principal '%s' has access policies on this database, "
+                            "and on PostgreSQL such a principal may read tables only (what a "
+                            "view reads is out of the gate's sight); query its tables instead",
+                            t->full, ti ? "a view" : "not a table of the catalog",
+                            r->principal);
+    }
+    return DC_OK;
+}
+
+/* The principal's shadows: one per shadowed table of the catalog. */
+static int gate_pg_shadows(struct gate_call *gc, struct pgparse_shadow **out, size_t *n)
+{
+    const struct policy_rules *r = gc->rules;
+    *out = NULL;
+    *n = 0;
+    struct pgparse_shadow *sh = calloc(r->ntables ? r->ntables : 1, sizeof(*sh));
+    if (!sh)
+        return DC_ENOMEM;
+    *out = sh;
+    for (size_t i = 0; i < r->ntables; i++) {
+        const struct policy_table *pt = r->tables[i].t;
+        const struct dc_table_info *ti;
+        if (!policy_table_shadowed(pt) || !gc->schema || !(ti = schema_find(gc->schema, pt->name)))
+            continue;
+        struct pgparse_shadow *s = &sh[(*n)++];
+        s->schema = ti->schema_name;
+        s->name = ti->name;
+        const char **den = calloc(pt->ncols ? pt->ncols : 1, sizeof(*den));
+        s->query = policy_shadow_query(pt, ti, "postgres");
+        if (!den || !s->query) {
+            free(den);
+            return DC_ENOMEM;
+        }
+        for (size_t c = 0; c < pt->ncols; c++)
+            if (pt->cols[c].denied)
+                den[s->ndenied++] = pt->cols[c].name;
+        s->denied = den;
+    }
+    return DC_OK;
+}
+
+static void gate_pg_shadows_free(struct pgparse_shadow *sh, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)sh[i].query);
+        free((void *)sh[i].denied);
+    }
+    free(sh);
+}
+
+/* The principal's rules on PostgreSQL: every reference to a shadowed table
+ * becomes a subquery that filters, masks and leaves denied columns out;
+ * the result is parsed again before it replaces sql_run. */
+static int gate_pg_policy(struct gate_call *gc, struct db *d, void *conn,
+                          const struct pgparse_info *pi)
+{
+    struct pgparse_shadow *sh = NULL;
+    size_t nsh = 0;
+    struct pgparse_rewrite rw;
+    struct pgparse_info again;
+    char err[512] = "";
+    int rc;
+    memset(&rw, 0, sizeof(rw));
+    memset(&again, 0, sizeof(again));
+    if (gate_pg_shadows(gc, &sh, &nsh) != DC_OK) {
+        rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        goto cleanup;
+    }
+    rc = pgparse_rewrite(gc->dec->sql_run, sh, nsh, &rw, err, sizeof(err));
+    if (rc != DC_OK) {
+        rc = gate_set(gc, rc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, rc,
+                      rw.code[0] ? rw.code : "E-GATE-INTERNAL", "%s", err);
+        goto cleanup;
+    }
+    rc = gate_pg_relations(gc, pi, &rw);
+    if (rc == DC_OK)
+        rc = gate_pg_udf(gc, d, conn, &rw);
+    if (rc != DC_OK)
+        goto cleanup;
+    if (rw.nrewritten) {
+        rc = pgparse_check(rw.sql, &again, err, sizeof(err));
+        if (rc != DC_OK) {
+            rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-REWRITE",
+                          "the statement rewritten for the access policy was refused (%s: %s)",
+                          again.code, err);
+            goto cleanup;
+        }
+        free(gc->dec->sql_run);
+        gc->dec->sql_run = rw.sql;
+        rw.sql = NULL;
+    }
+cleanup:
+    pgparse_info_clear(&again);
+    pgparse_rewrite_clear(&rw);
+    gate_pg_shadows_free(sh, nsh);
+    return rc;
+}
+
 /* Step 2: parse with the engine's own parser and judge what it reports.
  * This is the per-dialect seam: for SQLite the connector's prepare with
  * the gate's authorizer sees every object; PostgreSQL will first walk the
@@ -392,6 +611,8 @@ static int gate_validate(struct gate_call *gc, struct db *d, void *conn, void **
         if (prc != DC_OK && !gc->dec->code[0])
             gate_set(gc, prc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, prc,
                      pi.code[0] ? pi.code : "E-GATE-INTERNAL", "%s", err);
+        if (prc == DC_OK && gc->rules)
+            prc = gate_pg_policy(gc, d, conn, &pi);
         pgparse_info_clear(&pi);
         if (prc != DC_OK)
             return gc->dec->rc;
@@ -672,7 +893,8 @@ static int gate_check_db(struct gate *g, struct gate_call *gc, struct db *d,
                         const struct policy_column *pc = &t->cols[c];
                         if (pc->mask != POLICY_MASK_SQL)
                             continue;
-                        char *e = policy_mask_expr(pc->mask, pc->mask_sql, pc->name, "sqlite");
+                        char *e = policy_mask_expr(pc->mask, pc->mask_sql, pc->name,
+                                                   d->vt->dialect ? d->vt->dialect : "sqlite");
                         if (e && gate_check_expr(d, t->name, e, NULL, err, sizeof(err)) != DC_OK)
                             snprintf(msg, sizeof(msg),
                                      "%s:%d:%d: E-POLICY-MASK-SQL: the sql mask of column "
@@ -710,7 +932,8 @@ static int gate_session(struct gate_call *gc, struct db *d, const struct dc_sche
     *probe = NULL;
     for (size_t i = 0; i < r->ntables; i++)
         need |= policy_table_shadowed(r->tables[i].t);
-    if (!need)
+    /* PostgreSQL rewrites each statement instead (gate_pg_policy). */
+    if (!need || (d->vt->dialect && strcmp(d->vt->dialect, "postgres") == 0))
         return DC_OK;
     struct db_session *s = db_session_get(d, r->principal);
     if (!s)

@@ -8,8 +8,11 @@
 
 #include <jansson.h>
 #include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 
 #include <datachat/value.h>
+
+#include "util.h"
 
 /* Deeper trees than this are refused rather than walked: no real question
  * nests that far, and the walk recurses once per level. */
@@ -461,4 +464,523 @@ void pgparse_info_clear(struct pgparse_info *info)
     int want = info->want_fingerprint;
     memset(info, 0, sizeof(*info));
     info->want_fingerprint = want;
+}
+
+/* ---- Policy rewrite ------------------------------------------------------ */
+
+/* One RangeVar of the tree. Strings are borrowed from the JSON tree. */
+struct rw_ref {
+    int loc;
+    const char *catalog, *schema, *name, *alias;
+    int inh, alias_cols;
+    int shadow; /* index into the shadows, -1 when none */
+};
+
+/* One ColumnRef: its last name and the one before (table or alias). */
+struct rw_col {
+    const char *qual, *name;
+};
+
+struct rw {
+    const struct pgparse_shadow *sh;
+    size_t nsh;
+    struct pgparse_rewrite *out;
+    char *err;
+    size_t errlen;
+    int rc;
+    int verify; /* walking the rewritten text: collect references only */
+    struct rw_ref *refs;
+    size_t nrefs;
+    struct rw_col *cols;
+    size_t ncols;
+};
+
+static int rw_refuse(struct rw *w, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int rw_refuse(struct rw *w, const char *code, const char *fmt, ...)
+{
+    if (w->rc != DC_OK)
+        return w->rc;
+    w->rc = DC_EDENIED;
+    snprintf(w->out->code, sizeof(w->out->code), "%s", code);
+    if (w->err && w->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->err, w->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return w->rc;
+}
+
+static int rw_oom(struct rw *w)
+{
+    if (w->rc != DC_OK)
+        return w->rc;
+    w->rc = DC_ENOMEM;
+    snprintf(w->out->code, sizeof(w->out->code), "E-GATE-INTERNAL");
+    if (w->err && w->errlen)
+        snprintf(w->err, w->errlen, "out of memory while applying the access policy");
+    return w->rc;
+}
+
+static int rw_push(struct rw *w, char ***v, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return DC_OK;
+    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (!nv)
+        return rw_oom(w);
+    *v = nv;
+    if (!(nv[*n] = strdup(s)))
+        return rw_oom(w);
+    (*n)++;
+    return DC_OK;
+}
+
+static const char *rw_sval(json_t *node)
+{
+    return json_string_value(json_object_get(json_object_get(node, "String"), "sval"));
+}
+
+static int rw_match(const struct pgparse_shadow *s, const struct rw_ref *r)
+{
+    return strcasecmp(r->name, s->name) == 0 &&
+           (!r->schema || !s->schema || strcasecmp(r->schema, s->schema) == 0);
+}
+
+static int rw_add_ref(struct rw *w, json_t *rv)
+{
+    struct rw_ref *nr = realloc(w->refs, (w->nrefs + 1) * sizeof(*nr));
+    if (!nr)
+        return rw_oom(w);
+    w->refs = nr;
+    struct rw_ref *r = &nr[w->nrefs++];
+    memset(r, 0, sizeof(*r));
+    json_t *loc = json_object_get(rv, "location");
+    r->loc = loc ? (int)json_integer_value(loc) : 0;
+    r->catalog = json_string_value(json_object_get(rv, "catalogname"));
+    r->schema = json_string_value(json_object_get(rv, "schemaname"));
+    r->name = json_string_value(json_object_get(rv, "relname"));
+    r->inh = json_is_true(json_object_get(rv, "inh"));
+    json_t *alias = json_object_get(rv, "alias");
+    r->alias = json_string_value(json_object_get(alias, "aliasname"));
+    r->alias_cols = json_array_size(json_object_get(alias, "colnames")) > 0;
+    r->shadow = -1;
+    for (size_t i = 0; r->name && i < w->nsh; i++)
+        if (rw_match(&w->sh[i], r)) {
+            r->shadow = (int)i;
+            break;
+        }
+    return DC_OK;
+}
+
+static int rw_add_col(struct rw *w, json_t *fields)
+{
+    size_t n = json_array_size(fields);
+    const char *name = n ? rw_sval(json_array_get(fields, n - 1)) : NULL;
+    if (!name)
+        return DC_OK; /* t.* or * */
+    struct rw_col *nc = realloc(w->cols, (w->ncols + 1) * sizeof(*nc));
+    if (!nc)
+        return rw_oom(w);
+    w->cols = nc;
+    nc[w->ncols].name = name;
+    nc[w->ncols].qual = n >= 2 ? rw_sval(json_array_get(fields, n - 2)) : NULL;
+    w->ncols++;
+    return DC_OK;
+}
+
+/* A qualified name list (function, operator, type): schema-qualified ones
+ * outside pg_catalog are refused outright when qualified_refused; the bare
+ * name goes to *v for the caller's catalog check. */
+static int rw_add_name(struct rw *w, json_t *names, const char *what, char ***v, size_t *n)
+{
+    size_t k = json_array_size(names);
+    if (k == 0 || w->verify)
+        return DC_OK;
+    const char *last = rw_sval(json_array_get(names, k - 1));
+    const char *schema = k >= 2 ? rw_sval(json_array_get(names, k - 2)) : NULL;
+    if (!last)
+        return rw_refuse(w, "E-POLICY-FUNCTION",
+                         "a %s whose name the gate cannot read is not allowed for principals "
+                         "with access policies",
+                         what);
+    if (schema && strcmp(schema, "pg_catalog") == 0)
+        return DC_OK;
+    if (schema && strcmp(what, "type") != 0)
+        return rw_refuse(w, "E-POLICY-FUNCTION",
+                         "%s %s.%s is outside pg_catalog; principals with access policies may "
+                         "only use the built-in ones (a user-defined %s can read tables behind "
+                         "the gate's back)",
+                         what, schema, last, what);
+    return rw_push(w, v, n, last);
+}
+
+static int rw_walk(struct rw *w, json_t *v, int depth);
+
+static int rw_walk_object(struct rw *w, json_t *obj, int depth)
+{
+    const char *key;
+    json_t *child;
+    if (json_object_get(obj, "relname") && rw_add_ref(w, obj) != DC_OK)
+        return w->rc;
+    json_object_foreach(obj, key, child) {
+        int rc = DC_OK;
+        struct pgparse_rewrite *o = w->out;
+        if (strcmp(key, "CommonTableExpr") == 0) {
+            const char *cte = json_string_value(json_object_get(child, "ctename"));
+            if (cte && !w->verify)
+                rc = rw_push(w, &o->ctes, &o->nctes, cte);
+        } else if (strcmp(key, "ColumnRef") == 0) {
+            rc = rw_add_col(w, json_object_get(child, "fields"));
+        } else if (strcmp(key, "FuncCall") == 0) {
+            rc = rw_add_name(w, json_object_get(child, "funcname"), "function", &o->functions,
+                             &o->nfunctions);
+        } else if (strcmp(key, "A_Expr") == 0) {
+            rc = rw_add_name(w, json_object_get(child, "name"), "operator", &o->operators,
+                             &o->noperators);
+        } else if (strcmp(key, "SubLink") == 0) {
+            rc = rw_add_name(w, json_object_get(child, "operName"), "operator", &o->operators,
+                             &o->noperators);
+        } else if (strcmp(key, "typeName") == 0) {
+            rc = rw_add_name(w, json_object_get(child, "names"), "type", &o->types, &o->ntypes);
+        }
+        if (rc != DC_OK || rw_walk(w, child, depth + 1) != DC_OK)
+            return w->rc;
+    }
+    return DC_OK;
+}
+
+static int rw_walk(struct rw *w, json_t *v, int depth)
+{
+    if (depth > PGP_MAX_DEPTH)
+        return rw_refuse(w, "E-GATE-PARSE", "the statement is nested too deeply");
+    if (json_is_object(v))
+        return rw_walk_object(w, v, depth);
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            if (rw_walk(w, item, depth + 1) != DC_OK)
+                return w->rc;
+        }
+    }
+    return DC_OK;
+}
+
+/* Parses text and walks it into w; *root keeps the strings alive. */
+static int rw_parse(struct rw *w, const char *sql, json_t **root)
+{
+    json_error_t jerr;
+    *root = NULL;
+    PgQueryParseResult pr = pg_query_parse(sql);
+    if (pr.error) {
+        rw_refuse(w, "E-POLICY-REWRITE",
+                  "the statement could not be rewritten for the access policy (the result "
+                  "does not parse: %s); write the table as a plain FROM item (FROM employees "
+                  "or FROM employees AS e)",
+                  pr.error->message ? pr.error->message : "syntax error");
+    } else if (!pr.parse_tree || !(*root = json_loads(pr.parse_tree, 0, &jerr))) {
+        rw_refuse(w, "E-GATE-PARSE", "the statement's parse tree could not be read");
+    } else {
+        rw_walk(w, *root, 0);
+    }
+    pg_query_free_parse_result(pr);
+    return w->rc;
+}
+
+static int rw_is_name_token(const PgQuery__ScanToken *t)
+{
+    return t->token == PG_QUERY__TOKEN__IDENT || t->token == PG_QUERY__TOKEN__UIDENT ||
+           t->keyword_kind != PG_QUERY__KEYWORD_KIND__NO_KEYWORD;
+}
+
+/* The byte span [*a, *b) of the relation name that starts at r->loc
+ * (catalog.schema.name, quoted, U&"..." UESCAPE '!'), widened over ONLY. */
+/* The scanner's tokens without comments: a name may have comments between
+ * its parts. */
+struct rw_toks {
+    PgQuery__ScanToken **t;
+    size_t n;
+};
+
+static int rw_span(struct rw *w, struct rw_toks *sr, const struct rw_ref *r,
+                   int textlen, int *a, int *b)
+{
+    size_t lo = 0, hi = sr->n, i;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sr->t[mid]->start < r->loc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    i = lo;
+    int parts = 1 + (r->schema != NULL) + (r->catalog != NULL);
+    if (i >= sr->n || sr->t[i]->start != r->loc || !rw_is_name_token(sr->t[i]))
+        goto unplaced;
+    size_t first = i;
+    for (int k = 0;; k++) {
+        if (i >= sr->n || !rw_is_name_token(sr->t[i]))
+            goto unplaced;
+        if (sr->t[i]->token == PG_QUERY__TOKEN__UIDENT && i + 2 < sr->n &&
+            sr->t[i + 1]->token == PG_QUERY__TOKEN__UESCAPE)
+            i += 2;
+        if (k == parts - 1)
+            break;
+        if (i + 1 >= sr->n || sr->t[i + 1]->token != PG_QUERY__TOKEN__ASCII_46)
+            goto unplaced;
+        i += 2;
+    }
+    *a = sr->t[first]->start;
+    *b = sr->t[i]->end;
+    /* The scanner reports a U&"..." token one byte long: it ends where the
+     * next token (or the text) begins. */
+    if (sr->t[i]->token == PG_QUERY__TOKEN__UIDENT)
+        *b = i + 1 < sr->n ? sr->t[i + 1]->start : textlen;
+    if (!r->inh) {
+        /* ONLY t or ONLY (t): the subquery replaces the whole item. */
+        if (first >= 1 && sr->t[first - 1]->token == PG_QUERY__TOKEN__ONLY) {
+            *a = sr->t[first - 1]->start;
+        } else if (first >= 2 && sr->t[first - 1]->token == PG_QUERY__TOKEN__ASCII_40 &&
+                   sr->t[first - 2]->token == PG_QUERY__TOKEN__ONLY &&
+                   i + 1 < sr->n && sr->t[i + 1]->token == PG_QUERY__TOKEN__ASCII_41) {
+            *a = sr->t[first - 2]->start;
+            *b = sr->t[i + 1]->end;
+        } else {
+            goto unplaced;
+        }
+    }
+    return DC_OK;
+unplaced:
+    return rw_refuse(w, "E-POLICY-REWRITE",
+                     "the reference to '%s' at character %d could not be placed for the access "
+                     "policy; write it as a plain FROM item (FROM %s or FROM %s AS e)",
+                     r->name, r->loc + 1, r->name, r->name);
+}
+
+static int rw_ref_cmp(const void *x, const void *y)
+{
+    const struct rw_ref *a = x, *b = y;
+    return (a->loc > b->loc) - (a->loc < b->loc);
+}
+
+static void rw_quote(struct sbuf *b, const char *name)
+{
+    sbuf_adds(b, "\"");
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            sbuf_add(b, "\"", 1);
+        sbuf_add(b, p, 1);
+    }
+    sbuf_adds(b, "\"");
+}
+
+/* Judgements on the collected tree before any text changes. */
+static int rw_judge(struct rw *w)
+{
+    struct pgparse_rewrite *o = w->out;
+    for (size_t c = 0; c < o->nctes; c++)
+        for (size_t i = 0; i < w->nsh; i++)
+            if (strcasecmp(o->ctes[c], w->sh[i].name) == 0)
+                return rw_refuse(w, "E-POLICY-DIRECT-READ",
+                                 "the WITH query '%s' has the name of a table with a row "
+                                 "filter, masks or denied columns, so the gate cannot tell "
+                                 "which one each reference means; rename the WITH query",
+                                 o->ctes[c]);
+    for (size_t r = 0; r < w->nrefs; r++) {
+        const struct rw_ref *ref = &w->refs[r];
+        if (ref->shadow >= 0 && ref->alias_cols && w->sh[ref->shadow].ndenied)
+            return rw_refuse(w, "E-POLICY-REWRITE",
+                             "a column alias list on '%s' is not allowed: the table has denied "
+                             "columns, so the list would name the wrong ones; alias the "
+                             "columns in the select list instead",
+                             ref->name);
+    }
+    for (size_t c = 0; c < w->ncols; c++) {
+        const struct rw_col *col = &w->cols[c];
+        for (size_t r = 0; r < w->nrefs; r++) {
+            const struct rw_ref *ref = &w->refs[r];
+            if (ref->shadow < 0)
+                continue;
+            const struct pgparse_shadow *s = &w->sh[ref->shadow];
+            if (col->qual && strcasecmp(col->qual, ref->alias ? ref->alias : ref->name) != 0)
+                continue;
+            for (size_t d = 0; d < s->ndenied; d++)
+                if (strcasecmp(s->denied[d], col->name) == 0)
+                    return rw_refuse(w, "E-POLICY-COLUMN-DENIED",
+                                     "column '%s' of '%s' is denied to this principal; name "
+                                     "only the columns you may read (SELECT * leaves it out)",
+                                     col->name, s->name);
+        }
+    }
+    return DC_OK;
+}
+
+/* Builds the rewritten text; spans[2k], spans[2k+1] bound each inserted
+ * subquery. */
+static int rw_splice(struct rw *w, const char *sql, struct rw_toks *sr, int **spans)
+{
+    struct sbuf b;
+    int prev = 0, k = 0;
+    sbuf_init(&b);
+    qsort(w->refs, w->nrefs, sizeof(*w->refs), rw_ref_cmp);
+    *spans = calloc(2 * (w->nrefs + 1), sizeof(**spans));
+    if (!*spans)
+        return rw_oom(w);
+    for (size_t r = 0; r < w->nrefs; r++) {
+        const struct rw_ref *ref = &w->refs[r];
+        int a = 0, e = 0;
+        if (ref->shadow < 0)
+            continue;
+        if (rw_span(w, sr, ref, (int)strlen(sql), &a, &e) != DC_OK)
+            goto cleanup;
+        if (a < prev) {
+            rw_refuse(w, "E-POLICY-REWRITE", "two references to '%s' overlap", ref->name);
+            goto cleanup;
+        }
+        sbuf_add(&b, sql + prev, (size_t)(a - prev));
+        (*spans)[2 * k] = (int)b.len;
+        sbuf_adds(&b, "(");
+        sbuf_adds(&b, w->sh[ref->shadow].query);
+        sbuf_adds(&b, "\n)");
+        (*spans)[2 * k + 1] = (int)b.len;
+        k++;
+        if (!ref->alias) {
+            sbuf_adds(&b, " AS ");
+            rw_quote(&b, ref->name);
+        }
+        prev = e;
+        w->out->nrewritten++;
+    }
+    sbuf_adds(&b, sql + prev);
+    if (b.oom) {
+        rw_oom(w);
+        goto cleanup;
+    }
+    w->out->sql = sbuf_detach(&b);
+    if (!w->out->sql)
+        rw_oom(w);
+cleanup:
+    sbuf_free(&b);
+    return w->rc;
+}
+
+/* The rewritten text, parsed again: every reference to a shadowed table
+ * must lie inside a subquery the rewrite inserted. */
+static int rw_verify(struct rw *w, const int *spans, size_t nspans)
+{
+    struct rw v;
+    json_t *root = NULL;
+    memset(&v, 0, sizeof(v));
+    v.sh = w->sh;
+    v.nsh = w->nsh;
+    v.out = w->out;
+    v.err = w->err;
+    v.errlen = w->errlen;
+    v.verify = 1;
+    if (rw_parse(&v, w->out->sql, &root) == DC_OK) {
+        for (size_t r = 0; r < v.nrefs; r++) {
+            const struct rw_ref *ref = &v.refs[r];
+            int inside = 0;
+            if (ref->shadow < 0)
+                continue;
+            for (size_t k = 0; k < nspans; k++)
+                inside |= ref->loc >= spans[2 * k] && ref->loc < spans[2 * k + 1];
+            if (!inside) {
+                rw_refuse(&v, "E-POLICY-DIRECT-READ",
+                          "'%s' would still be read directly after the policy rewrite; the "
+                          "statement is refused",
+                          ref->name);
+                break;
+            }
+        }
+    }
+    free(v.refs);
+    free(v.cols);
+    json_decref(root);
+    w->rc = v.rc;
+    return w->rc;
+}
+
+int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
+                    struct pgparse_rewrite *out, char *err, size_t errlen)
+{
+    struct rw w;
+    json_t *root = NULL;
+    int *spans = NULL;
+    PgQueryScanResult scan = {{0, NULL}, NULL, NULL};
+    PgQuery__ScanResult *sr = NULL;
+    struct rw_toks toks = {NULL, 0};
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out || !sql || (nsh && !sh))
+        return DC_EINVAL;
+    memset(&w, 0, sizeof(w));
+    w.sh = sh;
+    w.nsh = nsh;
+    w.out = out;
+    w.err = err;
+    w.errlen = errlen;
+    out->code[0] = '\0';
+    if (rw_parse(&w, sql, &root) != DC_OK || rw_judge(&w) != DC_OK)
+        goto cleanup;
+    int any = 0;
+    for (size_t r = 0; r < w.nrefs; r++)
+        any |= w.refs[r].shadow >= 0;
+    if (!any) {
+        if (!(out->sql = strdup(sql)))
+            rw_oom(&w);
+        goto cleanup;
+    }
+    scan = pg_query_scan(sql);
+    if (scan.error || !(sr = pg_query__scan_result__unpack(NULL, scan.pbuf.len,
+                                                            (const uint8_t *)scan.pbuf.data))) {
+        rw_refuse(&w, "E-GATE-PARSE", "the statement could not be scanned: %s",
+                  scan.error && scan.error->message ? scan.error->message : "no tokens");
+        goto cleanup;
+    }
+    toks.t = calloc(sr->n_tokens ? sr->n_tokens : 1, sizeof(*toks.t));
+    if (!toks.t) {
+        rw_oom(&w);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < sr->n_tokens; i++)
+        if (sr->tokens[i]->token != PG_QUERY__TOKEN__SQL_COMMENT &&
+            sr->tokens[i]->token != PG_QUERY__TOKEN__C_COMMENT)
+            toks.t[toks.n++] = sr->tokens[i];
+    if (rw_splice(&w, sql, &toks, &spans) != DC_OK)
+        goto cleanup;
+    rw_verify(&w, spans, out->nrewritten);
+cleanup:
+    if (sr)
+        pg_query__scan_result__free_unpacked(sr, NULL);
+    pg_query_free_scan_result(scan);
+    free(toks.t);
+    free(spans);
+    free(w.refs);
+    free(w.cols);
+    json_decref(root);
+    if (w.rc != DC_OK) {
+        free(out->sql);
+        out->sql = NULL;
+    }
+    return w.rc;
+}
+
+void pgparse_rewrite_clear(struct pgparse_rewrite *rw)
+{
+    if (!rw)
+        return;
+    char **lists[] = {rw->ctes, rw->functions, rw->operators, rw->types};
+    size_t counts[] = {rw->nctes, rw->nfunctions, rw->noperators, rw->ntypes};
+    for (size_t l = 0; l < 4; l++) {
+        for (size_t i = 0; i < counts[l]; i++)
+            free(lists[l][i]);
+        free(lists[l]);
+    }
+    free(rw->sql);
+    memset(rw, 0, sizeof(*rw));
 }

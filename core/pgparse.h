@@ -39,6 +39,41 @@ struct pgparse_info {
 int pgparse_check(const char *sql, struct pgparse_info *out, char *err, size_t errlen);
 void pgparse_info_clear(struct pgparse_info *info);
 
+/* ---- Policy rewrite --------------------------------------------------------
+ * A table the principal reads through a row filter, masks or denied
+ * columns. Every reference to it in the statement is replaced, on the parse
+ * tree's locations and the scanner's token spans, by "(query) AS alias". */
+struct pgparse_shadow {
+    const char *schema; /* where the table lives ("public"); NULL: any */
+    const char *name;   /* as the catalog spells it */
+    const char *query;  /* the SELECT that stands in for it (policy_shadow_query) */
+    const char *const *denied; /* columns that are not there for the principal */
+    size_t ndenied;
+};
+
+struct pgparse_rewrite {
+    char code[40];     /* stable refusal code, "" when rewritten */
+    char *sql;         /* the statement with every shadowed reference replaced */
+    size_t nrewritten; /* references replaced */
+    char **ctes;       /* names the statement's WITH clauses define */
+    size_t nctes;
+    /* Names the statement calls or uses without the pg_catalog. prefix:
+     * user-defined ones could read tables behind the gate's back, so the
+     * caller asks the server's catalog about them. */
+    char **functions, **operators, **types;
+    size_t nfunctions, noperators, ntypes;
+};
+
+/* Rewrites sql (already accepted by pgparse_check) for the shadows.
+ * DC_OK with out->sql set; DC_EDENIED with out->code and err when the
+ * rewrite cannot be proved right (a CTE named like a shadowed table, a
+ * denied column named, a reference the rewriter cannot place, a function
+ * qualified with another schema, or a re-parse that still finds a direct
+ * read). out must be zeroed and released with pgparse_rewrite_clear(). */
+int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
+                    struct pgparse_rewrite *out, char *err, size_t errlen);
+void pgparse_rewrite_clear(struct pgparse_rewrite *rw);
+
 /* The deny-list entry a function name matches (NULL if none), and why it
  * is denied: exposed for the documentation test and the gate's messages. */
 const char *pgparse_denied_function(const char *name, const char **why);

@@ -1040,10 +1040,107 @@ const char *policy_mask_name(int mask)
     }
 }
 
+static const struct policy_column *rule_column(const struct policy_table *t, const char *name);
+
+/* PostgreSQL's masks give the same text as SQLite's (hash: lowercase hex
+ * SHA-256 of the value's text), built from pg_catalog functions only. */
+static char *mask_expr_pg(int mask, const char *mask_sql, const char *qcol)
+{
+    struct sbuf b;
+    sbuf_init(&b);
+    switch (mask) {
+    case POLICY_MASK_EMAIL:
+        add_template(&b,
+                     "CASE WHEN @ IS NULL THEN NULL "
+                     "WHEN pg_catalog.strpos(CAST(@ AS text), pg_catalog.chr(64)) > 1 THEN "
+                     "pg_catalog.left(CAST(@ AS text), 1) || '***' || "
+                     "pg_catalog.substr(CAST(@ AS text), "
+                     "pg_catalog.strpos(CAST(@ AS text), pg_catalog.chr(64))) "
+                     "ELSE '***' END",
+                     qcol);
+        break;
+    case POLICY_MASK_LAST4:
+        add_template(&b,
+                     "CASE WHEN @ IS NULL THEN NULL "
+                     "WHEN pg_catalog.length(CAST(@ AS text)) > 4 THEN "
+                     "'***' || pg_catalog.right(CAST(@ AS text), 4) "
+                     "ELSE '****' END",
+                     qcol);
+        break;
+    case POLICY_MASK_HASH:
+        add_template(&b,
+                     "pg_catalog.encode(pg_catalog.sha256("
+                     "pg_catalog.convert_to(CAST(@ AS text), 'UTF8')), 'hex')",
+                     qcol);
+        break;
+    case POLICY_MASK_NULL: sbuf_adds(&b, "NULL"); break;
+    case POLICY_MASK_SQL: sbuf_addf(&b, "(\n%s\n)", mask_sql ? mask_sql : "NULL"); break;
+    default: sbuf_adds(&b, qcol); break;
+    }
+    if (b.oom) {
+        sbuf_free(&b);
+        return NULL;
+    }
+    return sbuf_detach(&b);
+}
+
+char *policy_shadow_query(const struct policy_table *pt, const struct dc_table_info *ti,
+                          const char *dialect)
+{
+    struct sbuf b, q;
+    if (!pt || !ti || !dialect || strcmp(dialect, "postgres") != 0)
+        return NULL;
+    sbuf_init(&b);
+    sbuf_init(&q);
+    sbuf_adds(&b, "SELECT ");
+    int first = 1;
+    for (size_t c = 0; c < ti->ncolumns; c++) {
+        const struct policy_column *rc = rule_column(pt, ti->columns[c].name);
+        if (rc && rc->denied)
+            continue;
+        sbuf_reset(&q);
+        quote_ident(&q, ti->columns[c].name);
+        char *e = q.oom ? NULL
+                        : policy_mask_expr(rc ? rc->mask : 0, rc ? rc->mask_sql : NULL, q.p,
+                                           dialect);
+        if (!e) {
+            b.oom = 1;
+            break;
+        }
+        sbuf_addf(&b, "%s%s AS %s", first ? "" : ", ", e, q.p);
+        free(e);
+        first = 0;
+    }
+    if (first)
+        sbuf_adds(&b, "NULL AS \"_\"");
+    sbuf_adds(&b, " FROM ");
+    if (ti->schema_name) {
+        quote_ident(&b, ti->schema_name);
+        sbuf_adds(&b, ".");
+    }
+    quote_ident(&b, ti->name);
+    /* One parenthesised conjunct; OFFSET 0 keeps the planner from pulling
+     * the subquery up or pushing the user's conditions below the filter, so
+     * they never see (or fail on) a row the filter hides. */
+    if (pt->row_filter)
+        sbuf_addf(&b, " WHERE (\n%s\n)", pt->row_filter);
+    sbuf_adds(&b, " OFFSET 0");
+    sbuf_free(&q);
+    if (b.oom) {
+        sbuf_free(&b);
+        return NULL;
+    }
+    return sbuf_detach(&b);
+}
+
 char *policy_mask_expr(int mask, const char *mask_sql, const char *qcol, const char *dialect)
 {
     struct sbuf b;
-    if (!dialect || strcmp(dialect, "sqlite") != 0 || !qcol)
+    if (!dialect || !qcol)
+        return NULL;
+    if (strcmp(dialect, "postgres") == 0)
+        return mask_expr_pg(mask, mask_sql, qcol);
+    if (strcmp(dialect, "sqlite") != 0)
         return NULL;
     sbuf_init(&b);
     switch (mask) {

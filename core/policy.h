@@ -140,6 +140,15 @@ void policy_strv_free(char **v, size_t n);
 char *policy_mask_expr(int mask, const char *mask_sql, const char *qcol, const char *dialect);
 const char *policy_mask_name(int mask);
 
+struct dc_table_info;
+/* PostgreSQL ("postgres"): the SELECT that stands in for table ti under
+ * rule pt: its columns in order, masked ones replaced by the mask under the
+ * same name, denied ones left out, rows under the row filter. The gate
+ * splices it into the statement (pgparse_rewrite). NULL on out of memory
+ * or another dialect. Caller frees. */
+char *policy_shadow_query(const struct policy_table *pt, const struct dc_table_info *ti,
+                          const char *dialect);
+
 /* Human lines describing what the rules do on the tables of s ("employees:
  * rows where (region = 'EU'); masked ssn=last4; denied salary"), and one
  * line of limits. Caller frees with policy_strv_free. */

@@ -334,6 +334,134 @@ static void test_pgparse_survives_hostile_input(void **state)
     assert_int_equal(pgparse_check("SELECT 1", NULL, err, sizeof(err)), DC_EINVAL);
 }
 
+/* ---- the policy rewrite ---------------------------------------------------- */
+
+static const char *const rw_denied[] = {"salary"};
+static const struct pgparse_shadow rw_sh[] = {
+    {"public", "employees", "SELECT \"id\", \"name\", 'x' AS \"ssn\" FROM \"public\".\"employees\" "
+                            "WHERE (\nregion = 'EU'\n) OFFSET 0",
+     rw_denied, 1},
+};
+
+/* Rewrites sql; want is the code ("" = rewritten) and, when accepted, the
+ * number of references replaced. */
+static char *rewrite(const char *sql, const char *code, size_t nrewritten)
+{
+    struct pgparse_rewrite rw;
+    char err[512] = "";
+    memset(&rw, 0, sizeof(rw));
+    int rc = pgparse_rewrite(sql, rw_sh, 1, &rw, err, sizeof(err));
+    if (strcmp(rw.code, code) != 0 || (code[0] ? rc != DC_EDENIED : rc != DC_OK) ||
+        (!code[0] && rw.nrewritten != nrewritten)) {
+        print_error("SQL: %s\n  wanted '%s' (%zu), got rc %d code '%s' (%zu): %s\n  -> %s\n", sql,
+                    code, nrewritten, rc, rw.code, rw.nrewritten, err, rw.sql ? rw.sql : "");
+        pgparse_rewrite_clear(&rw);
+        fail();
+    }
+    if (code[0])
+        assert_true(err[0] != '\0');
+    char *out = rw.sql ? strdup(rw.sql) : NULL;
+    pgparse_rewrite_clear(&rw);
+    if (out) {
+        /* The rewritten text is itself a statement the gate accepts. */
+        struct pgparse_info info;
+        memset(&info, 0, sizeof(info));
+        assert_int_equal(pgparse_check(out, &info, err, sizeof(err)), DC_OK);
+        pgparse_info_clear(&info);
+    }
+    return out;
+}
+
+static void test_pgrewrite_replaces_every_reference_however_spelled(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql;
+        size_t n;
+    } cases[] = {
+        {"SELECT name FROM employees", 1},
+        {"SELECT name FROM public.employees", 1},
+        {"SELECT name FROM \"public\".\"employees\"", 1},
+        {"SELECT name FROM U&\"\\0065mployees\"", 1},
+        {"SELECT name FROM U&\"!0065mployees\" UESCAPE '!'", 1},
+        {"SELECT name FROM EMPLOYEES", 1},
+        {"SELECT name FROM public . /* c */ employees", 1},
+        {"SELECT name FROM ONLY employees", 1},
+        {"SELECT name FROM ONLY (employees)", 1},
+        {"SELECT e.name FROM employees e JOIN employees AS f ON e.id = f.id", 2},
+        {"SELECT * FROM (SELECT name FROM employees) s", 1},
+        {"WITH x AS (SELECT name FROM employees) SELECT * FROM x", 1},
+        {"SELECT name FROM employees UNION SELECT name FROM employees", 2},
+        {"SELECT 1 WHERE EXISTS (SELECT 1 FROM employees)", 1},
+        {"SELECT 1 WHERE 1 IN (SELECT id FROM employees)", 1},
+        {"SELECT d.x FROM (VALUES (1)) d(x), LATERAL (SELECT name FROM employees "
+         "WHERE id = d.x) l",
+         1},
+        {"EXPLAIN SELECT name FROM employees", 1},
+        {"SELECT name FROM other.employees", 0},
+        {"SELECT name FROM employee", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        free(rewrite(cases[i].sql, "", cases[i].n));
+}
+
+static void test_pgrewrite_filter_is_one_conjunct_and_alias_kept(void **state)
+{
+    (void)state;
+    char *out = rewrite("SELECT e.name FROM employees e WHERE 1=1 OR region = 'US'", "", 1);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "WHERE (\nregion = 'EU'\n) OFFSET 0\n) e WHERE 1=1 OR"));
+    free(out);
+    out = rewrite("SELECT employees.name FROM employees", "", 1);
+    assert_non_null(strstr(out, ") AS \"employees\""));
+    free(out);
+}
+
+static void test_pgrewrite_refuses_what_it_cannot_prove(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"WITH employees AS (SELECT 1 AS name) SELECT name FROM employees",
+         "E-POLICY-DIRECT-READ"},
+        {"WITH RECURSIVE Employees(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM employees "
+         "WHERE n < 3) SELECT * FROM employees",
+         "E-POLICY-DIRECT-READ"},
+        {"SELECT salary FROM employees", "E-POLICY-COLUMN-DENIED"},
+        {"SELECT e.salary FROM employees e", "E-POLICY-COLUMN-DENIED"},
+        {"SELECT count(*) FROM employees WHERE salary > 0", "E-POLICY-COLUMN-DENIED"},
+        {"SELECT name FROM employees ORDER BY \"salary\"", "E-POLICY-COLUMN-DENIED"},
+        {"SELECT a FROM employees AS e(a, b, c)", "E-POLICY-REWRITE"},
+        {"TABLE employees", "E-POLICY-REWRITE"},
+        {"SELECT public.leak()", "E-POLICY-FUNCTION"},
+        {"SELECT 1 OPERATOR(public.===) 2", "E-POLICY-FUNCTION"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        free(rewrite(cases[i].sql, cases[i].code, 0));
+}
+
+static void test_pgrewrite_reports_names_for_the_catalog_check(void **state)
+{
+    (void)state;
+    struct pgparse_rewrite rw;
+    char err[256];
+    memset(&rw, 0, sizeof(rw));
+    assert_int_equal(pgparse_rewrite("WITH c AS (SELECT 1) SELECT lower(name), 1 + 2, "
+                                     "pg_catalog.upper('a'), '1'::mytype FROM projects, c",
+                                     rw_sh, 1, &rw, err, sizeof(err)),
+                     DC_OK);
+    assert_int_equal(rw.nrewritten, 0);
+    assert_int_equal(rw.nctes, 1);
+    assert_string_equal(rw.ctes[0], "c");
+    assert_int_equal(rw.nfunctions, 1);
+    assert_string_equal(rw.functions[0], "lower");
+    assert_int_equal(rw.noperators, 1);
+    assert_string_equal(rw.operators[0], "+");
+    assert_int_equal(rw.ntypes, 1);
+    assert_string_equal(rw.types[0], "mytype");
+    pgparse_rewrite_clear(&rw);
+    assert_int_equal(pgparse_rewrite(NULL, rw_sh, 1, &rw, err, sizeof(err)), DC_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +474,10 @@ int main(void)
         cmocka_unit_test(test_pgparse_reports_every_table_and_params),
         cmocka_unit_test(test_pgparse_deny_list_matches_patterns),
         cmocka_unit_test(test_pgparse_survives_hostile_input),
+        cmocka_unit_test(test_pgrewrite_replaces_every_reference_however_spelled),
+        cmocka_unit_test(test_pgrewrite_filter_is_one_conjunct_and_alias_kept),
+        cmocka_unit_test(test_pgrewrite_refuses_what_it_cannot_prove),
+        cmocka_unit_test(test_pgrewrite_reports_names_for_the_catalog_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

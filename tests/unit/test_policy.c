@@ -320,6 +320,41 @@ static void test_policy_session_sql_shadows_and_stubs(void **state)
     policy_set_free(ps);
 }
 
+static void test_policy_postgres_shadow_query_masks_filters_and_drops(void **state)
+{
+    (void)state;
+    struct policy_set *ps = NULL;
+    struct policy_rules *r = NULL;
+    struct cfg_diags d;
+    assert_int_equal(policy_load_string(GOOD, strlen(GOOD), "p.yaml", &ps, &d), DC_OK);
+    assert_int_equal(policy_resolve(ps, "analyst", "hr", &r), DC_OK);
+    struct dc_schema *s = hr_schema(1);
+    const struct dc_table_info *ti = schema_find(s, "people");
+    assert_non_null(ti);
+    char *q = policy_shadow_query(policy_rules_table(r, "people"), ti, "postgres");
+    assert_non_null(q);
+    assert_true(strncmp(q, "SELECT ", 7) == 0);
+    assert_non_null(strstr(q, "WHERE (\nregion = 'EU'\n) OFFSET 0"));
+    assert_null(strstr(q, "\"salary\""));
+    assert_non_null(strstr(q, "pg_catalog.sha256("));
+    assert_null(strstr(q, "dc_mask_hash"));
+    free(q);
+    assert_null(policy_shadow_query(policy_rules_table(r, "people"), ti, "sqlite"));
+    /* Every mask has a PostgreSQL form, over pg_catalog functions only. */
+    for (int m = POLICY_MASK_EMAIL; m <= POLICY_MASK_SQL; m++) {
+        char *e = policy_mask_expr(m, "upper(@)", "\"c\"", "postgres");
+        assert_non_null(e);
+        assert_null(strstr(e, "dc_mask"));
+        free(e);
+    }
+    char *e = policy_mask_expr(POLICY_MASK_LAST4, NULL, "\"ssn\"", "postgres");
+    assert_non_null(strstr(e, "pg_catalog.right(CAST(\"ssn\" AS text), 4)"));
+    free(e);
+    schema_free(s);
+    policy_rules_free(r);
+    policy_set_free(ps);
+}
+
 /* ---- The gate enforcing a policy on SQLite ------------------------------- */
 
 struct fixture {
@@ -554,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_policy_checks_tables_and_columns_against_schema),
         cmocka_unit_test(test_policy_filters_the_catalog),
         cmocka_unit_test(test_policy_session_sql_shadows_and_stubs),
+        cmocka_unit_test(test_policy_postgres_shadow_query_masks_filters_and_drops),
         cmocka_unit_test_setup_teardown(test_gate_policy_filters_masks_and_caps_rows, gate_setup,
                                         gate_teardown),
         cmocka_unit_test_setup_teardown(test_gate_policy_refuses_with_codes, gate_setup,

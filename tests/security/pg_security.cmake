@@ -1,0 +1,11 @@
+# The adversarial policy suite on PostgreSQL: pg_cases.txt run through
+# `datachat sql` as several principals against pg_hr.sql and pg_policy.yaml
+# in a database of its own on the cluster scripts/test starts (pg_run.sh
+# says how). Without a cluster it skips (77), except under CI=true.
+if(TARGET connector-postgres AND TARGET stage-answer)
+  add_test(NAME security_policy_postgres
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/pg_run.sh $<TARGET_FILE:datachat>
+                   ${CMAKE_CURRENT_LIST_DIR} ${CMAKE_CURRENT_BINARY_DIR}/security-pg)
+  set_tests_properties(security_policy_postgres PROPERTIES
+    SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE)
+endif()
