@@ -258,38 +258,6 @@ static void fail_closed(struct audit *a, const char *fmt, ...)
     a->failed = 1;
 }
 
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* jansson refuses invalid UTF-8, but a record must still be written: each
  * invalid byte becomes U+FFFD instead of dropping the field or the record. */
 static json_t *json_text(const char *s)
@@ -297,7 +265,7 @@ static json_t *json_text(const char *s)
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), i = 0;
     while (i < n) {
-        size_t l = utf8_seq_len(u + i, n - i);
+        size_t l = util_utf8_seq_len(u + i, n - i);
         if (!l)
             break;
         i += l;
@@ -308,7 +276,7 @@ static json_t *json_text(const char *s)
     sbuf_init(&b);
     sbuf_add(&b, s, i);
     while (i < n) {
-        size_t l = utf8_seq_len(u + i, n - i);
+        size_t l = util_utf8_seq_len(u + i, n - i);
         if (l) {
             sbuf_add(&b, s + i, l);
             i += l;

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <datachat/value.h>
 
+#include "luart.h"
 #include "util.h"
 #include "ytree.h"
 
@@ -25,6 +27,11 @@
 #define CFG_DEFAULT_MAX_ROWS 1000
 #define CFG_DEFAULT_TIMEOUT_MS 30000
 #define CFG_DEFAULT_MAX_QUESTION 65536
+#define CFG_DEFAULT_BODY_BYTES (1024 * 1024)
+#define CFG_DEFAULT_HEADER_BYTES (16 * 1024)
+#define CFG_DEFAULT_RPM 600
+#define CFG_DEFAULT_CONCURRENT 64
+#define CFG_DEFAULT_SERVER_TIMEOUT_S 30
 
 static const char secret_hint_fmt[] =
     "put the value in an environment variable and name it with %s_env";
@@ -806,6 +813,27 @@ static void load_edges(struct loader *ld, const struct ynode *on, const char *pa
     }
 }
 
+/* `use: "lua:PATH"` names a script relative to the config's directory; it
+ * must exist when the config loads, not when a question first reaches it. */
+static void check_lua_file(struct loader *ld, const struct ynode *u, const char *path,
+                           const char *use)
+{
+    const char *why;
+    char *abs = use[4] ? resolve_path(ld->cfg->dir, use + 4, &why) : NULL;
+    struct stat st;
+    if (!abs && use[4] && !why) {
+        diag_oom(ld);
+        return;
+    }
+    if (!abs || stat(abs, &st) != 0 || !S_ISREG(st.st_mode))
+        diag_at(ld, u, "E-CFG-LUA-NOT-FOUND",
+                "write `lua:` and a .lua file path relative to the config file's directory",
+                "%s.use: Lua script '%s' %s%s", path, use + 4,
+                abs ? "does not exist; looked for the file " : "is not a valid path",
+                abs ? abs : "");
+    free(abs);
+}
+
 /* What stage and tool entries share: a name, a mapping body with `use:`
  * (the plugin) and `with:` (its options). load_plugged returns the body
  * when it is usable, NULL otherwise. */
@@ -838,6 +866,8 @@ static const struct ynode *load_plugged(struct loader *ld, const struct ynode *k
                 path);
     else
         want_use(ld, u, path, out->use);
+    if (u && *out->use && luart_is_lua_use(*out->use))
+        check_lua_file(ld, u, path, *out->use);
     char wpath[340];
     snprintf(wpath, sizeof(wpath), "%s.with", path);
     load_opts(ld, want_map(ld, ynode_get(body, "with", NULL), wpath), wpath, NULL, out->with);
@@ -1093,6 +1123,135 @@ static void load_limits(struct loader *ld, const struct ynode *v)
         ld->cfg->max_question_bytes = (size_t)x;
 }
 
+/* server.listen: HOST:PORT or [V6]:PORT with a port of 1..65535. */
+static int listen_ok(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1])
+        return 0;
+    if (s[0] == '[' && colon[-1] != ']')
+        return 0;
+    int64_t port;
+    if (parse_int_strict(colon + 1, &port) != DC_OK || port < 1 || port > 65535)
+        return 0;
+    return 1;
+}
+
+static int hex_digest(const char *s, unsigned char out[32])
+{
+    if (strlen(s) != 64)
+        return 0;
+    for (size_t i = 0; i < 64; i++) {
+        int c = tolower((unsigned char)s[i]);
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return 0;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
+    }
+    return 1;
+}
+
+static void load_server_token(struct loader *ld, const struct ynode *it, size_t i)
+{
+    static const char *const keys[] = {"sha256", "principal", NULL};
+    struct cfg_server *sv = &ld->cfg->server;
+    char path[64], *raw = NULL;
+    snprintf(path, sizeof(path), "server.tokens[%zu]", i);
+    if (!it || it->bad)
+        return;
+    if (it->kind != YN_MAP) {
+        diag_at(ld, it, "E-CFG-TYPE", "write e.g. - { sha256: HEX, principal: alice }",
+                "%s must be a mapping, got %s", path, ynode_kind_name(it));
+        return;
+    }
+    check_keys(ld, it, path, keys);
+    struct cfg_token *t = &sv->tokens[sv->ntokens];
+    t->line = it->line;
+    t->col = it->col;
+    const struct ynode *h = ynode_get(it, "sha256", NULL);
+    const struct ynode *p = ynode_get(it, "principal", NULL);
+    if (!h || !p) {
+        diag_at(ld, it, "E-CFG-MISSING", "give both sha256: (of the token) and principal:",
+                "%s has no %s", path, !h ? "sha256" : "principal");
+        return;
+    }
+    char spath[80];
+    snprintf(spath, sizeof(spath), "%s.sha256", path);
+    if (!want_str(ld, h, spath, &raw))
+        return;
+    int ok = hex_digest(raw, t->sha256);
+    free(raw);
+    if (!ok) {
+        diag_at(ld, h, "E-CFG-SERVER-TOKEN",
+                "write the token's SHA-256 as 64 hex digits (printf %s TOKEN | sha256sum), "
+                "never the token itself",
+                "%s is not a SHA-256 hex digest", spath);
+        return;
+    }
+    for (size_t k = 0; k < sv->ntokens; k++) {
+        if (memcmp(sv->tokens[k].sha256, t->sha256, 32) == 0) {
+            diag_at(ld, h, "E-CFG-SERVER-TOKEN", "give every principal its own token",
+                    "%s repeats the token of line %d", spath, sv->tokens[k].line);
+            return;
+        }
+    }
+    snprintf(spath, sizeof(spath), "%s.principal", path);
+    if (!want_str(ld, p, spath, &t->principal))
+        return;
+    sv->ntokens++;
+}
+
+static void load_server(struct loader *ld, const struct ynode *v)
+{
+    static const char *const keys[] = {"listen", "tokens", "limits", NULL};
+    static const char *const lkeys[] = {"body_bytes", "header_bytes", "requests_per_minute",
+                                        "concurrent_requests", "timeout_s", NULL};
+    struct cfg_server *sv = &ld->cfg->server;
+    const struct ynode *m = want_map(ld, v, "server");
+    int64_t x;
+    if (!m)
+        return;
+    check_keys(ld, m, "server", keys);
+    const struct ynode *l = ynode_get(m, "listen", NULL);
+    if (want_str(ld, l, "server.listen", &sv->listen) && !listen_ok(sv->listen))
+        diag_at(ld, l, "E-CFG-SERVER-LISTEN", "write HOST:PORT, e.g. 127.0.0.1:8000",
+                "server.listen '%s' is not HOST:PORT with a port from 1 to 65535", sv->listen);
+    const struct ynode *t = ynode_get(m, "tokens", NULL);
+    if (t && !t->bad && !ynode_is_null(t)) {
+        if (t->kind != YN_SEQ) {
+            diag_at(ld, t, "E-CFG-TYPE", "write a list, e.g. tokens: [{ sha256: HEX, principal: alice }]",
+                    "server.tokens must be a list, got %s", ynode_kind_name(t));
+        } else {
+            sv->tokens = calloc(t->nkids + 1, sizeof(*sv->tokens));
+            if (!sv->tokens) {
+                diag_oom(ld);
+                return;
+            }
+            for (size_t i = 0; i < t->nkids; i++)
+                load_server_token(ld, t->kids[i], i);
+        }
+    }
+    const struct ynode *lm = want_map(ld, ynode_get(m, "limits", NULL), "server.limits");
+    if (!lm)
+        return;
+    check_keys(ld, lm, "server.limits", lkeys);
+    if (want_int(ld, ynode_get(lm, "body_bytes", NULL), "server.limits.body_bytes", 1,
+                 INT64_C(1073741824), &x))
+        sv->body_bytes = (size_t)x;
+    if (want_int(ld, ynode_get(lm, "header_bytes", NULL), "server.limits.header_bytes", 4096,
+                 INT64_C(1048576), &x))
+        sv->header_bytes = (size_t)x;
+    want_int(ld, ynode_get(lm, "requests_per_minute", NULL), "server.limits.requests_per_minute",
+             1, INT64_C(100000000), &sv->requests_per_minute);
+    want_int(ld, ynode_get(lm, "concurrent_requests", NULL), "server.limits.concurrent_requests",
+             1, 100000, &sv->concurrent_requests);
+    want_int(ld, ynode_get(lm, "timeout_s", NULL), "server.limits.timeout_s", 1, 86400,
+             &sv->timeout_s);
+}
+
 /* ------------------------------------------------------------------------
  * Graph checks.
  */
@@ -1245,7 +1404,7 @@ static void load_root(struct loader *ld, const struct ynode *root)
     static const char *const keys[] = {"version", "plugins", "databases", "default_database",
                                        "llm", "pipeline", "tools", "policies",
                                        "default_principal", "audit", "store", "limits",
-                                       "datapoints", NULL};
+                                       "datapoints", "server", NULL};
     struct dc_config *c = ld->cfg;
     const struct ynode *kv;
 
@@ -1293,6 +1452,7 @@ static void load_root(struct loader *ld, const struct ynode *root)
     load_store(ld, ynode_get(root, "store", NULL));
     load_limits(ld, ynode_get(root, "limits", NULL));
     load_datapoints(ld, ynode_get(root, "datapoints", NULL));
+    load_server(ld, ynode_get(root, "server", NULL));
 
     v = ynode_get(root, "default_database", NULL);
     if (want_str(ld, v, "default_database", &c->default_database) &&
@@ -1324,6 +1484,11 @@ static int fill_defaults(struct loader *ld)
     c->max_rows = CFG_DEFAULT_MAX_ROWS;
     c->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
     c->max_question_bytes = CFG_DEFAULT_MAX_QUESTION;
+    c->server.body_bytes = CFG_DEFAULT_BODY_BYTES;
+    c->server.header_bytes = CFG_DEFAULT_HEADER_BYTES;
+    c->server.requests_per_minute = CFG_DEFAULT_RPM;
+    c->server.concurrent_requests = CFG_DEFAULT_CONCURRENT;
+    c->server.timeout_s = CFG_DEFAULT_SERVER_TIMEOUT_S;
     c->audit_path = resolve_path(c->dir, "var/audit.jsonl", &why);
     char *db = resolve_path(c->dir, "var/state.db", &why);
     if (db) {
@@ -1466,11 +1631,14 @@ static const char default_yaml[] =
     "  stages:\n"
     "    intent:\n"
     "      use: intent\n"
-    "      on: { catalog: catalog, sql: compiler, metric: reply, tool: reply,\n"
+    "      on: { catalog: catalog, sql: metric, metric: metric, tool: reply,\n"
     "            clarify: reply, refuse: reply }\n"
     "    catalog:\n"
     "      use: catalog\n"
     "      on: { ok: reply, not_found: reply }\n"
+    "    metric:\n"
+    "      use: metric\n"
+    "      on: { ok: reply, clarify: reply, no_match: compiler }\n"
     "    compiler:\n"
     "      use: compiler\n"
     "      on: { ok: reply, unsure: reply }\n"
@@ -1683,10 +1851,9 @@ static const void *resolve_plugin(struct loader *ld, cfg_lookup_fn lookup, void 
     return d->vtable;
 }
 
-static void check_outcomes(struct loader *ld, const struct cfg_stage *st, const void *vt,
-                           const char *path)
+static void check_outcome_list(struct loader *ld, const struct cfg_stage *st,
+                               const char *const *outs, const char *path)
 {
-    const char *const *outs = stage_outcomes(vt);
     size_t nout = names_count(outs);
     for (size_t e = 0; e < st->nedges; e++) {
         const struct cfg_edge *ed = &st->edges[e];
@@ -1699,6 +1866,48 @@ static void check_outcomes(struct loader *ld, const struct cfg_stage *st, const 
         diag_add(ld, ed->line, ed->col, "E-CFG-UNKNOWN-OUTCOME", hint,
                  "%s: stage plugin '%s' never returns outcome '%s'", path, st->use, ed->label);
     }
+}
+
+static void check_outcomes(struct loader *ld, const struct cfg_stage *st, const void *vt,
+                           const char *path)
+{
+    check_outcome_list(ld, st, stage_outcomes(vt), path);
+}
+
+/* A Lua stage or tool: the script compiles, its top level runs within the
+ * sandbox's limits, it defines the entry point (fn) and, for stages, every
+ * `on:` label is one of its declared `outcomes`. Options are the script's
+ * own business (it reads them from `config`), so they are not checked. */
+static void check_lua(struct loader *ld, const char *use, const char *fn,
+                      const struct cfg_stage *st, const char *path, int line, int col)
+{
+    char err[1024] = "";
+    struct luart *lr = NULL;
+    char *file = luart_script_path(ld->cfg->dir, use);
+    char *lib = luart_find_lib(file);
+    if (!file) {
+        diag_oom(ld);
+        goto cleanup;
+    }
+    if (luart_open(file, use + 4, lib, NULL, &lr, err, sizeof(err)) != DC_OK) {
+        diag_add(ld, line, col, "E-CFG-LUA-SCRIPT",
+                 "fix the script; `datachat config check` runs its top level the same way",
+                 "%s: %s", path, err);
+        goto cleanup;
+    }
+    if (!luart_defines(lr, fn)) {
+        diag_add(ld, line, col, "E-CFG-LUA-SCRIPT",
+                 strcmp(fn, "run") == 0 ? "define `function run(ctx) ... return \"label\" end`"
+                                        : "define `function invoke(args) ... return {...} end`",
+                 "%s: script %s defines no global function %s", path, use + 4, fn);
+        goto cleanup;
+    }
+    if (st)
+        check_outcome_list(ld, st, luart_outcomes(lr), path);
+cleanup:
+    luart_close(lr);
+    free(file);
+    free(lib);
 }
 
 int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
@@ -1736,6 +1945,10 @@ int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
     for (size_t i = 0; i < cfg->nstages; i++) {
         struct cfg_stage *st = &cfg->stages[i];
         snprintf(path, sizeof(path), "pipeline.stages.%s", st->name ? st->name : "?");
+        if (luart_is_lua_use(st->use)) {
+            check_lua(&ld, st->use, "run", st, path, st->line, st->col);
+            continue;
+        }
         vt = resolve_plugin(&ld, lookup, arg, DC_KIND_STAGE, st->use, path, st->line, st->col);
         if (!vt)
             continue;
@@ -1748,6 +1961,10 @@ int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
     for (size_t i = 0; i < cfg->ntools; i++) {
         struct cfg_tool *t = &cfg->tools[i];
         snprintf(path, sizeof(path), "tools.%s", t->name ? t->name : "?");
+        if (luart_is_lua_use(t->use)) {
+            check_lua(&ld, t->use, "invoke", NULL, path, t->line, t->col);
+            continue;
+        }
         vt = resolve_plugin(&ld, lookup, arg, DC_KIND_TOOL, t->use, path, t->line, t->col);
         if (!vt)
             continue;
@@ -1814,6 +2031,10 @@ void config_free(struct dc_config *cfg)
         free(cfg->dp_user_dirs[i]);
     free(cfg->dp_user_dirs);
     free(cfg->dp_managed_dir);
+    free(cfg->server.listen);
+    for (size_t i = 0; i < cfg->server.ntokens; i++)
+        free(cfg->server.tokens[i].principal);
+    free(cfg->server.tokens);
     free(cfg);
 }
 

@@ -89,6 +89,24 @@ struct cfg_tool {
 
 enum cfg_fsync { CFG_FSYNC_ALWAYS = 0, CFG_FSYNC_NEVER = 1 };
 
+/* One bearer token of the HTTP server: only its SHA-256 is configured. */
+struct cfg_token {
+    unsigned char sha256[32];
+    char *principal;
+    int line, col;
+};
+
+struct cfg_server {
+    char *listen;              /* "HOST:PORT"; NULL = 127.0.0.1:8000 */
+    struct cfg_token *tokens;
+    size_t ntokens;
+    size_t body_bytes;         /* limits.body_bytes */
+    size_t header_bytes;       /* limits.header_bytes */
+    int64_t requests_per_minute; /* per principal; limits.requests_per_minute */
+    int64_t concurrent_requests; /* limits.concurrent_requests */
+    int64_t timeout_s;         /* idle connection timeout; limits.timeout_s */
+};
+
 struct dc_config {
     char *path;            /* the file as given */
     char *dir;             /* its directory; relative paths resolve here */
@@ -129,6 +147,8 @@ struct dc_config {
     int64_t max_rows;       /* gate default row cap (limits.max_rows) */
     int64_t timeout_ms;     /* gate default statement timeout (limits.timeout_ms) */
     size_t max_question_bytes; /* limits.max_question_bytes */
+
+    struct cfg_server server; /* server: (datachat serve) */
 };
 
 /* Parses and checks everything that needs no plugin: syntax, unknown and

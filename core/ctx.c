@@ -27,6 +27,8 @@ struct dc_ctx {
     const struct dp_set *dps; /* borrowed from the runtime */
     ctx_dps_fn dps_fn;        /* loads them on first use, when set */
     void *dps_arg;
+    ctx_retrieve_fn retr_fn; /* retrieval, when the runtime installed it */
+    void *retr_arg;
 };
 
 struct dc_ctx *ctx_new(const struct ctx_backend *be)
@@ -248,6 +250,27 @@ int ctx_query(struct dc_ctx *c, const char *db, const char *sql,
     }
     return c->be.query(c->be.arg, c, db ? db : ctx_get(c, "database"), sql, params, nparams,
                        out);
+}
+
+int ctx_retrieve(struct dc_ctx *c, const char *query, size_t k, struct dc_retrieval_hit *hits,
+                 size_t *n)
+{
+    if (!n)
+        return DC_EINVAL;
+    *n = 0;
+    if (!c || !query || (k && !hits))
+        return DC_EINVAL;
+    if (!c->retr_fn)
+        return DC_EUNSUPPORTED;
+    return c->retr_fn(c->retr_arg, c, ctx_get(c, "database"), query, k, hits, n);
+}
+
+void ctx_set_retriever(struct dc_ctx *c, ctx_retrieve_fn fn, void *arg)
+{
+    if (c) {
+        c->retr_fn = fn;
+        c->retr_arg = arg;
+    }
 }
 
 const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db)

@@ -17,6 +17,7 @@
 struct dc_ctx;
 struct dc_result;
 struct dc_schema;
+struct dc_retrieval_hit;
 
 struct ctx_backend {
     void *arg;
@@ -60,6 +61,15 @@ const struct dc_result *ctx_result(const struct dc_ctx *c);
 int ctx_query(struct dc_ctx *c, const char *db, const char *sql,
               const struct dc_value *params, size_t nparams, struct dc_result **out);
 const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db);
+/* Retrieval over database db, installed by the runtime (built lazily
+ * there, like the DataPoints). */
+typedef int (*ctx_retrieve_fn)(void *arg, struct dc_ctx *c, const char *db, const char *query,
+                               size_t k, struct dc_retrieval_hit *hits, size_t *n);
+void ctx_set_retriever(struct dc_ctx *c, ctx_retrieve_fn fn, void *arg);
+/* The best k documents for query on the request's database (see host.h
+ * retrieve); DC_EUNSUPPORTED when the context has no retrieval. */
+int ctx_retrieve(struct dc_ctx *c, const char *query, size_t k, struct dc_retrieval_hit *hits,
+                 size_t *n);
 struct dp_set;
 /* The DataPoints this request sees (the runtime's, borrowed); NULL: none. */
 void ctx_set_dps(struct dc_ctx *c, const struct dp_set *dps);

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +11,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <datachat/value.h>
 
 #include "config.h"
 #include "schema.h"
+#include "sha256.h"
 #include "util.h"
 #include "ytree.h"
 
@@ -1824,6 +1827,106 @@ fail:
     dp_set_free(s);
     *out = NULL;
     return DC_ENOMEM;
+}
+
+/* Mirrors load_dir_rec's choice of files (hidden entries skipped, *.yaml
+ * and *.yml, subdirectories up to DP_MAX_DIR_DEPTH, name order) but only
+ * stats them: this is the cheap test of "nothing changed" that lets a
+ * cache skip parsing. An unreadable entry hashes as a marker, so that
+ * fixing it changes the fingerprint. */
+static int fingerprint_dir(struct sha256 *h, int parent, const char *name, int depth)
+{
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dh) {
+        if (fd >= 0)
+            close(fd);
+        sha256_update(h, "!", 2);
+        return DC_OK;
+    }
+    struct dent *ents = NULL;
+    size_t n = 0, cap = 0;
+    int rc = DC_OK;
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct dent *ne = realloc(ents, cap * sizeof(*ne));
+            if (!ne) {
+                rc = DC_ENOMEM;
+                break;
+            }
+            ents = ne;
+        }
+        ents[n].name = strdup(e->d_name);
+        ents[n].type = e->d_type;
+        if (!ents[n].name) {
+            rc = DC_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    if (rc == DC_OK && n > 1)
+        qsort(ents, n, sizeof(*ents), dent_cmp);
+    for (size_t i = 0; rc == DC_OK && i < n; i++) {
+        unsigned char t = ents[i].type;
+        if (t != DT_DIR && t != DT_UNKNOWN && t != DT_LNK &&
+            (t != DT_REG || !has_yaml_ext(ents[i].name)))
+            continue; /* saves a stat per file the loader would not read */
+        struct stat st;
+        if (fstatat(dirfd(dh), ents[i].name, &st, 0) != 0)
+            continue; /* a dangling link is not a DataPoint */
+        if (S_ISDIR(st.st_mode)) {
+            sha256_update(h, "d", 1);
+            sha256_update(h, ents[i].name, strlen(ents[i].name) + 1);
+            if (depth + 1 >= DP_MAX_DIR_DEPTH)
+                sha256_update(h, "!", 2);
+            else
+                rc = fingerprint_dir(h, dirfd(dh), ents[i].name, depth + 1);
+            sha256_update(h, "u", 1);
+        } else if (S_ISREG(st.st_mode) && has_yaml_ext(ents[i].name)) {
+            int64_t v[6] = {(int64_t)st.st_size,        (int64_t)st.st_mtim.tv_sec,
+                            (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_ctim.tv_sec,
+                            (int64_t)st.st_ctim.tv_nsec, (int64_t)st.st_ino};
+            sha256_update(h, "f", 1);
+            sha256_update(h, ents[i].name, strlen(ents[i].name) + 1);
+            sha256_update(h, v, sizeof(v));
+        }
+    }
+    closedir(dh);
+    for (size_t i = 0; i < n; i++)
+        free(ents[i].name);
+    free(ents);
+    return rc;
+}
+
+int dp_dirs_fingerprint(const char *const *user_dirs, size_t nuser, const char *managed_dir,
+                        char out[65])
+{
+    struct sha256 h;
+    unsigned char dg[32];
+    int rc = DC_OK;
+    sha256_init(&h);
+    sha256_update(&h, "dp-dirs-1", 10);
+    for (size_t i = 0; rc == DC_OK && i <= nuser; i++) {
+        const char *dir = i < nuser ? user_dirs[i] : managed_dir;
+        if (!dir)
+            continue;
+        sha256_update(&h, i < nuser ? "U" : "M", 1);
+        sha256_update(&h, dir, strlen(dir) + 1);
+        rc = fingerprint_dir(&h, AT_FDCWD, dir, 0);
+    }
+    sha256_final(&h, dg);
+    sha256_hex(dg, out);
+    return rc;
+}
+
+int dp_config_fingerprint(const struct dc_config *cfg, char out[65])
+{
+    return dp_dirs_fingerprint((const char *const *)cfg->dp_user_dirs, cfg->ndp_user_dirs,
+                               cfg->dp_managed_dir, out);
 }
 
 size_t dp_set_count(const struct dp_set *s)

@@ -74,6 +74,14 @@ int dp_set_finish(struct dp_set *s, struct dp_diags *dg);
 /* Every configured directory (user dirs, then the managed dir), finished. */
 int dp_set_load_config(const struct dc_config *cfg, struct dp_set **out, struct dp_diags *dg);
 
+/* A fingerprint of the files dp_set_load_config would read (their paths,
+ * sizes, mtimes, ctimes and inodes; nothing is opened or parsed), lowercase
+ * hex SHA-256. Equal fingerprints mean the same files, unchanged, as far
+ * as stat can tell: caches of what the files say key on it. DC_ENOMEM only. */
+int dp_dirs_fingerprint(const char *const *user_dirs, size_t nuser, const char *managed_dir,
+                        char out[65]);
+int dp_config_fingerprint(const struct dc_config *cfg, char out[65]);
+
 /* The DataPoints in effect, sorted by id (shadowed ones excluded). */
 size_t dp_set_count(const struct dp_set *s);
 const struct dp *dp_set_at(const struct dp_set *s, size_t i);

@@ -93,6 +93,15 @@ int db_open(struct db *d, char *err, size_t errlen)
     return rc;
 }
 
+int db_concurrent(const struct db *d)
+{
+    if (!d || !d->vt)
+        return 0;
+    return d->vt->struct_size >= offsetof(struct dc_connector_vtable, concurrent) +
+                                     sizeof(d->vt->concurrent) &&
+           d->vt->concurrent;
+}
+
 const struct dc_schema *db_schema(struct db *d, char *err, size_t errlen)
 {
     struct dc_schema *s = NULL;

@@ -1,7 +1,8 @@
 /*
  * db - a configured database bound to its connector plugin.
  * It owns the connector's connection handles (opened lazily, read-only):
- * one shared connection, plus one session per principal whose policy needs
+ * one shared handle (which a pooling connector such as postgres fills with
+ * several connections), plus one session per principal whose policy needs
  * per-connection state (shadow views), and the cached catalog. It never
  * executes SQL itself: only the gate calls the connector's prepare/execute
  * and hands db_session_open the set-up statements it generated.
@@ -45,6 +46,11 @@ int db_init(struct db *d, const char *name, const struct dc_plugin_ref *plugin,
 void db_fini(struct db *d);
 /* Opens the connection if needed. */
 int db_open(struct db *d, char *err, size_t errlen);
+/* Non-zero when the connector's handles serve several threads at once (it
+ * pools connections: struct dc_connector_vtable.concurrent), so a caller
+ * needs d->lock only around the session table, not from prepare to
+ * finalize. 0 for connectors that predate the flag. */
+int db_concurrent(const struct db *d);
 /* Keeps the catalog in this file between processes (see catcache.h). */
 int db_set_catalog_cache(struct db *d, const char *path);
 /* The catalog, introspected once and cached (in memory, and in the catalog

@@ -354,6 +354,12 @@ static int gate_precheck(struct gate_call *gc, const char *principal, const char
     if (strspn(sql, " \t\n\r\f\v") == n)
         return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-GATE-EMPTY",
                         "the SQL text is empty; send one SELECT statement");
+    /* Engines disagree on malformed text (SQLite takes the bytes, a UTF-8
+     * PostgreSQL server refuses them after our parser accepted them), and
+     * the audit log is UTF-8 JSON: such text is refused before anything. */
+    if (!util_utf8_valid(sql, n))
+        return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-GATE-ENCODING",
+                        "the statement is not valid UTF-8; send it as UTF-8 text");
     return DC_OK;
 }
 
@@ -1043,8 +1049,11 @@ static int gate_process(struct gate *g, struct gate_call *gc, const char *princi
     if (gc->rules && !(schema = db_schema(d, err, sizeof(err))))
         return gate_set(gc, KIND_ERROR, DC_EIO, "E-GATE-DB-OPEN", "%s", err);
     gc->schema = schema;
-    /* One statement at a time per database, from prepare to finalize. */
+    /* One statement at a time per connection, from prepare to finalize; a
+     * pooling connector's shared handle serves several at once, so there
+     * the lock guards only the policy checks and the session table. */
     pthread_mutex_lock(&d->lock);
+    int locked = 1;
     conn = d->conn;
     if (gc->rules) {
         rc = gate_check_db(g, gc, d, schema);
@@ -1052,6 +1061,10 @@ static int gate_process(struct gate *g, struct gate_call *gc, const char *princi
             rc = gate_session(gc, d, schema, &conn, &probe);
         if (rc == DC_OK && probe)
             rc = gate_probe(gc, d, probe);
+    }
+    if (rc == DC_OK && conn == d->conn && !probe && db_concurrent(d)) {
+        pthread_mutex_unlock(&d->lock);
+        locked = 0;
     }
     if (rc == DC_OK)
         rc = gate_validate(gc, d, conn, &stmt);
@@ -1061,7 +1074,8 @@ static int gate_process(struct gate *g, struct gate_call *gc, const char *princi
         rc = gate_execute(g, gc, d, conn, stmt, params, nparams, res);
     if (stmt)
         d->vt->finalize(conn, stmt);
-    pthread_mutex_unlock(&d->lock);
+    if (locked)
+        pthread_mutex_unlock(&d->lock);
     return rc;
 }
 

@@ -1,6 +1,8 @@
 #include "pgparse.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +20,25 @@
  * nests that far, and the walk recurses once per level. */
 #define PGP_MAX_DEPTH 4000
 
-/* The PostgreSQL function deny list: the one place it is kept. A name is
- * compared without regard to case with the LAST element of the parser's
- * (already de-quoted, Unicode-decoded, case-folded) function name, so
- * "PG_SLEEP", pg_catalog.pg_sleep and U&"pg_\0073leep" all match pg_sleep.
- * A trailing '*' matches any rest. docs/SECURITY.md lists every entry with
- * the same reason; keep the two in step. */
+/* The unpacked parse tree lives in an arena: protobuf-c would otherwise
+ * make one malloc per node and walk every field of every node again to free
+ * them (the Node message has over 200 members). The first block is on the
+ * caller's stack, so a typical question allocates nothing for its tree. */
+#define PGP_ARENA_FIRST 16384
+#define PGP_ARENA_BLOCK 65536
+
+/* protobuf-c recurses once per level of the tree without a depth limit:
+ * unpacking takes about 1 KiB of stack per level (a 10 KiB chain like
+ * 1+1+...+1 overflows an 8 MiB stack), libpg_query's packing less. A tree
+ * packed in n bytes is at most n/2 levels deep (a tag and a length per
+ * level), and a text of n bytes gives at most about n levels (20000 where
+ * the grammar nests prefix operators). Below both sizes the tree is handled
+ * as it is; above either, jansson first decodes libpg_query's JSON output
+ * of it, which refuses more than 2048 levels. Only long statements pay for
+ * that measurement. */
+#define PGP_PACKED_SAFE 4096
+#define PGP_TEXT_SAFE 16384
+
 static const struct pgp_deny {
     const char *name;
     const char *why;
@@ -93,11 +108,55 @@ static const struct pgp_deny {
     {"ts_rewrite", "its two-argument form runs arbitrary SQL given as a string"},
 };
 
+/* The system catalog, in one table: a relation is refused when its schema
+ * (qualified) or its name (unqualified: found through search_path, which
+ * puts pg_catalog first) matches a pattern, without regard to case.
+ * docs/SECURITY.md says the same; keep the two in step. */
+enum { PGP_CAT_SCHEMA, PGP_CAT_BARE_NAME };
+static const struct pgp_catalog_rule {
+    int part;
+    const char *pattern;
+} pgp_catalog_rules[] = {
+    {PGP_CAT_SCHEMA, "pg_*"}, /* pg_catalog, pg_toast, pg_temp_N */
+    {PGP_CAT_SCHEMA, "information_schema"},
+    {PGP_CAT_BARE_NAME, "pg_*"},
+};
+
+/* One RangeVar of the tree, for the rewrite. Strings are borrowed from the
+ * unpacked tree. */
+struct rw_ref {
+    int loc;
+    const char *catalog, *schema, *name, *alias;
+    int inh, alias_cols;
+    int shadow; /* index into the shadows, -1 when none */
+};
+
+/* One ColumnRef: its last name and the one before (table or alias). */
+struct rw_col {
+    const char *qual, *name;
+};
+
+/* The one walk over the parse tree. It judges the statement (check) and
+ * gathers what the policy rewrite needs (collect); pgparse_check and
+ * pgparse_rewrite differ only in which of the two they ask for. */
 struct pgp_walk {
-    struct pgparse_info *out;
+    char *code; /* where a refusal's stable code goes (40 bytes) */
     char *err;
     size_t errlen;
     int rc;
+    /* check: the validation rules, tables and parameters into info */
+    int check;
+    struct pgparse_info *info;
+    /* collect: relation references and columns; names too unless verify */
+    int collect;
+    int verify; /* walking the rewritten text: references only */
+    const struct pgparse_shadow *sh;
+    size_t nsh;
+    struct pgparse_rewrite *rw;
+    struct rw_ref *refs;
+    size_t nrefs;
+    struct rw_col *cols;
+    size_t ncols;
 };
 
 static int pgp_refuse(struct pgp_walk *w, const char *code, const char *fmt, ...)
@@ -109,7 +168,7 @@ static int pgp_refuse(struct pgp_walk *w, const char *code, const char *fmt, ...
     if (w->rc != DC_OK)
         return w->rc;
     w->rc = DC_EDENIED;
-    snprintf(w->out->code, sizeof(w->out->code), "%s", code);
+    snprintf(w->code, 40, "%s", code);
     if (w->err && w->errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -119,15 +178,16 @@ static int pgp_refuse(struct pgp_walk *w, const char *code, const char *fmt, ...
     return w->rc;
 }
 
-static int pgp_fail(struct pgp_walk *w, int rc, const char *msg)
+static int pgp_oom(struct pgp_walk *w)
 {
     if (w->rc != DC_OK)
         return w->rc;
-    w->rc = rc;
-    snprintf(w->out->code, sizeof(w->out->code), "E-GATE-INTERNAL");
+    w->rc = DC_ENOMEM;
+    snprintf(w->code, 40, "E-GATE-INTERNAL");
     if (w->err && w->errlen)
-        snprintf(w->err, w->errlen, "%s", msg);
-    return rc;
+        snprintf(w->err, w->errlen, "out of memory while %s",
+                 w->check ? "checking the statement" : "applying the access policy");
+    return w->rc;
 }
 
 static int pgp_name_matches(const char *pattern, const char *name)
@@ -154,6 +214,24 @@ const char *pgparse_denied_function(const char *name, const char **why)
         }
     }
     return NULL;
+}
+
+const char *pgparse_deny_entry(size_t i, const char **why)
+{
+    if (i >= sizeof(pgp_deny_list) / sizeof(pgp_deny_list[0]))
+        return NULL;
+    if (why)
+        *why = pgp_deny_list[i].why;
+    return pgp_deny_list[i].name;
+}
+
+const char *pgparse_catalog_rule(size_t i, int *schema)
+{
+    if (i >= sizeof(pgp_catalog_rules) / sizeof(pgp_catalog_rules[0]))
+        return NULL;
+    if (schema)
+        *schema = pgp_catalog_rules[i].part == PGP_CAT_SCHEMA;
+    return pgp_catalog_rules[i].pattern;
 }
 
 /* What a statement node is, in words a user knows. */
@@ -197,16 +275,20 @@ static const char *const pgp_ddl_prefixes[] = {
     "Reassign", "Createdb", "Dropdb",
 };
 
-static int pgp_refuse_stmt(struct pgp_walk *w, const char *node, json_t *body, const char *where)
+
+static int pgp_refuse_stmt(struct pgp_walk *w, const ProtobufCMessage *m, const char *where)
 {
+    const char *node = m->descriptor->short_name;
     /* SET TRANSACTION ... parses as a SET of the pseudo-variable "transaction". */
-    const char *var = json_string_value(json_object_get(body, "name"));
-    if (strcmp(node, "VariableSetStmt") == 0 && var &&
-        (strncasecmp(var, "transaction", 11) == 0 || strcasecmp(var, "session characteristics") == 0))
-        return pgp_refuse(w, "E-GATE-TXN",
-                          "SET TRANSACTION%s is not allowed; every query runs in the gate's own "
-                          "read-only transaction",
-                          where);
+    if (m->descriptor == &pg_query__variable_set_stmt__descriptor) {
+        const char *var = ((const PgQuery__VariableSetStmt *)m)->name;
+        if (var && (strncasecmp(var, "transaction", 11) == 0 ||
+                    strcasecmp(var, "session characteristics") == 0))
+            return pgp_refuse(w, "E-GATE-TXN",
+                              "SET TRANSACTION%s is not allowed; every query runs in the gate's "
+                              "own read-only transaction",
+                              where);
+    }
     for (size_t i = 0; i < sizeof(pgp_stmt_kinds) / sizeof(pgp_stmt_kinds[0]); i++)
         if (strcmp(pgp_stmt_kinds[i].node, node) == 0)
             return pgp_refuse(w, pgp_stmt_kinds[i].code,
@@ -227,10 +309,25 @@ static int pgp_refuse_stmt(struct pgp_walk *w, const char *node, json_t *body, c
                       len, node, where);
 }
 
-static int pgp_is_stmt_node(const char *key)
+static int pgp_is_stmt(const ProtobufCMessageDescriptor *d)
 {
-    size_t n = strlen(key);
-    return n > 4 && strcmp(key + n - 4, "Stmt") == 0 && key[0] >= 'A' && key[0] <= 'Z';
+    size_t n = strlen(d->short_name);
+    return n > 4 && strcmp(d->short_name + n - 4, "Stmt") == 0;
+}
+
+/* protobuf-c gives "" for a string the parser left empty; the rules treat
+ * it as absent, as they always have. */
+static const char *pgp_str(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The text of a String node, NULL for anything else. */
+static const char *pgp_sval(const PgQuery__Node *n)
+{
+    if (!n || n->node_case != PG_QUERY__NODE__NODE_STRING || !n->string)
+        return NULL;
+    return pgp_str(n->string->sval);
 }
 
 static char *pgp_strdup(const char *s)
@@ -240,7 +337,7 @@ static char *pgp_strdup(const char *s)
 
 static int pgp_add_table(struct pgp_walk *w, const char *schema, const char *name)
 {
-    struct pgparse_info *o = w->out;
+    struct pgparse_info *o = w->info;
     for (size_t i = 0; i < o->ntables; i++) {
         const struct pgparse_table *t = &o->tables[i];
         if (strcmp(t->name, name) == 0 &&
@@ -249,7 +346,7 @@ static int pgp_add_table(struct pgp_walk *w, const char *schema, const char *nam
     }
     struct pgparse_table *tt = realloc(o->tables, (o->ntables + 1) * sizeof(*tt));
     if (!tt)
-        return pgp_fail(w, DC_ENOMEM, "out of memory while checking the statement");
+        return pgp_oom(w);
     o->tables = tt;
     struct pgparse_table *t = &tt[o->ntables];
     memset(t, 0, sizeof(*t));
@@ -259,7 +356,7 @@ static int pgp_add_table(struct pgp_walk *w, const char *schema, const char *nam
     t->full = malloc(flen);
     o->ntables++; /* counted now so that pgparse_info_clear frees a partial entry */
     if ((schema && !t->schema) || !t->name || !t->full)
-        return pgp_fail(w, DC_ENOMEM, "out of memory while checking the statement");
+        return pgp_oom(w);
     if (schema)
         snprintf(t->full, flen, "%s.%s", schema, name);
     else
@@ -267,35 +364,35 @@ static int pgp_add_table(struct pgp_walk *w, const char *schema, const char *nam
     return DC_OK;
 }
 
-/* A RangeVar: any object with a "relname" member, wrapped or not. */
-static int pgp_check_relation(struct pgp_walk *w, json_t *rv)
+/* A RangeVar: the system catalog is refused, anything else reported. */
+static int pgp_check_relation(struct pgp_walk *w, const PgQuery__RangeVar *rv)
 {
-    const char *name = json_string_value(json_object_get(rv, "relname"));
-    const char *schema = json_string_value(json_object_get(rv, "schemaname"));
+    const char *name = pgp_str(rv->relname);
+    const char *schema = pgp_str(rv->schemaname);
     if (!name)
         return DC_OK;
-    if (schema && (strncasecmp(schema, "pg_", 3) == 0 ||
-                   strcasecmp(schema, "information_schema") == 0))
-        return pgp_refuse(w, "E-GATE-CATALOG",
-                          "reading the system catalog (%s.%s) is not allowed; ask a catalog "
-                          "question (\"which tables are there?\") instead",
-                          schema, name);
-    if (!schema && strncasecmp(name, "pg_", 3) == 0)
-        return pgp_refuse(w, "E-GATE-CATALOG",
-                          "reading '%s' is not allowed: names starting with pg_ are the "
-                          "system catalog's; ask a catalog question instead",
-                          name);
+    for (size_t i = 0; i < sizeof(pgp_catalog_rules) / sizeof(pgp_catalog_rules[0]); i++) {
+        const struct pgp_catalog_rule *c = &pgp_catalog_rules[i];
+        if (c->part == PGP_CAT_SCHEMA && schema && pgp_name_matches(c->pattern, schema))
+            return pgp_refuse(w, "E-GATE-CATALOG",
+                              "reading the system catalog (%s.%s) is not allowed; ask a catalog "
+                              "question (\"which tables are there?\") instead",
+                              schema, name);
+        if (c->part == PGP_CAT_BARE_NAME && !schema && pgp_name_matches(c->pattern, name))
+            return pgp_refuse(w, "E-GATE-CATALOG",
+                              "reading '%s' is not allowed: names starting with pg_ are the "
+                              "system catalog's; ask a catalog question instead",
+                              name);
+    }
     return pgp_add_table(w, schema, name);
 }
 
-/* FuncCall.funcname: a list of String nodes, the last one the function. */
-static int pgp_check_funcname(struct pgp_walk *w, json_t *names)
+/* FuncCall.funcname: String nodes, the last one the function. */
+static int pgp_check_funcname(struct pgp_walk *w, const PgQuery__FuncCall *fc)
 {
-    size_t n = json_array_size(names);
-    if (n == 0)
+    if (fc->n_funcname == 0)
         return DC_OK;
-    json_t *last = json_array_get(names, n - 1);
-    const char *fn = json_string_value(json_object_get(json_object_get(last, "String"), "sval"));
+    const char *fn = pgp_sval(fc->funcname[fc->n_funcname - 1]);
     if (!fn)
         return pgp_refuse(w, "E-GATE-FUNC-DENIED",
                           "a function call whose name the gate cannot read is not allowed");
@@ -305,139 +402,404 @@ static int pgp_check_funcname(struct pgp_walk *w, json_t *names)
     return DC_OK;
 }
 
-static int pgp_walk(struct pgp_walk *w, json_t *v, int depth);
+/* ---- what the policy rewrite gathers from the walk ----------------------- */
 
-static int pgp_walk_object(struct pgp_walk *w, json_t *obj, int depth)
+static int rw_push(struct pgp_walk *w, char ***v, size_t *n, const char *s)
 {
-    const char *key;
-    json_t *child;
-    if (json_object_get(obj, "relname") && pgp_check_relation(w, obj) != DC_OK)
-        return w->rc;
-    json_object_foreach(obj, key, child) {
-        if (pgp_is_stmt_node(key) && strcmp(key, "SelectStmt") != 0)
-            return pgp_refuse_stmt(w, key, child, " inside the query");
-        if (strcmp(key, "intoClause") == 0 && !json_is_null(child))
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return DC_OK;
+    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (!nv)
+        return pgp_oom(w);
+    *v = nv;
+    if (!(nv[*n] = strdup(s)))
+        return pgp_oom(w);
+    (*n)++;
+    return DC_OK;
+}
+
+static int rw_match(const struct pgparse_shadow *s, const struct rw_ref *r)
+{
+    return strcasecmp(r->name, s->name) == 0 &&
+           (!r->schema || !s->schema || strcasecmp(r->schema, s->schema) == 0);
+}
+
+static int rw_add_ref(struct pgp_walk *w, const PgQuery__RangeVar *rv)
+{
+    if (!pgp_str(rv->relname))
+        return DC_OK;
+    struct rw_ref *nr = realloc(w->refs, (w->nrefs + 1) * sizeof(*nr));
+    if (!nr)
+        return pgp_oom(w);
+    w->refs = nr;
+    struct rw_ref *r = &nr[w->nrefs++];
+    memset(r, 0, sizeof(*r));
+    r->loc = rv->location;
+    r->catalog = pgp_str(rv->catalogname);
+    r->schema = pgp_str(rv->schemaname);
+    r->name = pgp_str(rv->relname);
+    r->inh = rv->inh != 0;
+    r->alias = rv->alias ? pgp_str(rv->alias->aliasname) : NULL;
+    r->alias_cols = rv->alias && rv->alias->n_colnames > 0;
+    r->shadow = -1;
+    for (size_t i = 0; i < w->nsh; i++)
+        if (rw_match(&w->sh[i], r)) {
+            r->shadow = (int)i;
+            break;
+        }
+    return DC_OK;
+}
+
+static int rw_add_col(struct pgp_walk *w, const PgQuery__ColumnRef *cr)
+{
+    size_t n = cr->n_fields;
+    const char *name = n ? pgp_sval(cr->fields[n - 1]) : NULL;
+    if (!name)
+        return DC_OK; /* t.* or * */
+    struct rw_col *nc = realloc(w->cols, (w->ncols + 1) * sizeof(*nc));
+    if (!nc)
+        return pgp_oom(w);
+    w->cols = nc;
+    nc[w->ncols].name = name;
+    nc[w->ncols].qual = n >= 2 ? pgp_sval(cr->fields[n - 2]) : NULL;
+    w->ncols++;
+    return DC_OK;
+}
+
+/* A qualified name list (function, operator, type): schema-qualified
+ * functions and operators outside pg_catalog are refused outright; the
+ * bare name goes to *v for the caller's catalog check. */
+static int rw_add_name(struct pgp_walk *w, PgQuery__Node *const *names, size_t k,
+                       const char *what, char ***v, size_t *n)
+{
+    if (k == 0)
+        return DC_OK;
+    const char *last = pgp_sval(names[k - 1]);
+    const char *schema = k >= 2 ? pgp_sval(names[k - 2]) : NULL;
+    if (!last)
+        return pgp_refuse(w, "E-POLICY-FUNCTION",
+                          "a %s whose name the gate cannot read is not allowed for principals "
+                          "with access policies",
+                          what);
+    if (schema && strcmp(schema, "pg_catalog") == 0)
+        return DC_OK;
+    if (schema && strcmp(what, "type") != 0)
+        return pgp_refuse(w, "E-POLICY-FUNCTION",
+                          "%s %s.%s is outside pg_catalog; principals with access policies may "
+                          "only use the built-in ones (a user-defined %s can read tables behind "
+                          "the gate's back)",
+                          what, schema, last, what);
+    return rw_push(w, v, n, last);
+}
+
+/* ---- the walk ------------------------------------------------------------- */
+
+/* The rules for one node, applied when the walk enters it (before its
+ * children, so the first refusal is the outermost one in text order). */
+static int pgp_enter(struct pgp_walk *w, const ProtobufCMessage *m, int depth)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    struct pgparse_rewrite *o = w->rw;
+    if (w->check) {
+        /* The statement itself (depth 0) was judged by pgp_check_tree. */
+        if (depth > 0 && d != &pg_query__select_stmt__descriptor && pgp_is_stmt(d))
+            return pgp_refuse_stmt(w, m, " inside the query");
+        if (d == &pg_query__into_clause__descriptor)
             return pgp_refuse(w, "E-GATE-INTO",
                               "SELECT ... INTO creates a table; only reading queries may run");
-        if (strcmp(key, "lockingClause") == 0 && json_array_size(child) > 0)
+        if (d == &pg_query__locking_clause__descriptor)
             return pgp_refuse(w, "E-GATE-LOCK",
                               "locking clauses (FOR UPDATE/NO KEY UPDATE/SHARE/KEY SHARE) are "
                               "not allowed; drop the FOR ... clause");
-        if (strcmp(key, "funcname") == 0 && json_is_array(child) &&
-            pgp_check_funcname(w, child) != DC_OK)
+        if (d == &pg_query__range_var__descriptor &&
+            pgp_check_relation(w, (const PgQuery__RangeVar *)m) != DC_OK)
             return w->rc;
-        if (strcmp(key, "ParamRef") == 0) {
-            json_int_t num = json_integer_value(json_object_get(child, "number"));
-            if (num > w->out->nparams && num <= 65535)
-                w->out->nparams = (int)num;
+        if (d == &pg_query__func_call__descriptor &&
+            pgp_check_funcname(w, (const PgQuery__FuncCall *)m) != DC_OK)
+            return w->rc;
+        if (d == &pg_query__param_ref__descriptor) {
+            int32_t num = ((const PgQuery__ParamRef *)m)->number;
+            if (num > w->info->nparams && num <= 65535)
+                w->info->nparams = (int)num;
         }
-        if (pgp_walk(w, child, depth + 1) != DC_OK)
-            return w->rc;
+    }
+    if (!w->collect)
+        return DC_OK;
+    if (d == &pg_query__range_var__descriptor)
+        return rw_add_ref(w, (const PgQuery__RangeVar *)m);
+    if (w->verify)
+        return DC_OK;
+    if (d == &pg_query__column_ref__descriptor)
+        return rw_add_col(w, (const PgQuery__ColumnRef *)m);
+    if (d == &pg_query__common_table_expr__descriptor) {
+        const char *cte = pgp_str(((const PgQuery__CommonTableExpr *)m)->ctename);
+        return cte ? rw_push(w, &o->ctes, &o->nctes, cte) : DC_OK;
+    }
+    if (d == &pg_query__func_call__descriptor) {
+        const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
+        return rw_add_name(w, fc->funcname, fc->n_funcname, "function", &o->functions,
+                           &o->nfunctions);
+    }
+    if (d == &pg_query__a__expr__descriptor) {
+        const PgQuery__AExpr *e = (const PgQuery__AExpr *)m;
+        return rw_add_name(w, e->name, e->n_name, "operator", &o->operators, &o->noperators);
+    }
+    if (d == &pg_query__sub_link__descriptor) {
+        const PgQuery__SubLink *s = (const PgQuery__SubLink *)m;
+        return rw_add_name(w, s->oper_name, s->n_oper_name, "operator", &o->operators,
+                           &o->noperators);
+    }
+    if (d == &pg_query__type_name__descriptor) {
+        const PgQuery__TypeName *t = (const PgQuery__TypeName *)m;
+        return rw_add_name(w, t->names, t->n_names, "type", &o->types, &o->ntypes);
     }
     return DC_OK;
 }
 
-/* Visits every object and array of the tree, so no node type is missed. */
-static int pgp_walk(struct pgp_walk *w, json_t *v, int depth)
+/* Visits every message of the tree through its descriptor, whatever its
+ * type, so a node the rules do not name still has its children visited. */
+static int pgp_visit(struct pgp_walk *w, const ProtobufCMessage *m, int depth)
 {
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
     if (depth > PGP_MAX_DEPTH)
         return pgp_refuse(w, "E-GATE-PARSE", "the statement is nested too deeply");
-    if (json_is_object(v))
-        return pgp_walk_object(w, v, depth);
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *item;
-        json_array_foreach(v, i, item) {
-            if (pgp_walk(w, item, depth + 1) != DC_OK)
-                return w->rc;
+    if (d == &pg_query__node__descriptor) {
+        /* A Node holds exactly one member: look it up rather than scan the
+         * two hundred others. */
+        const PgQuery__Node *n = (const PgQuery__Node *)m;
+        if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+            return DC_OK;
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field(d, (unsigned)n->node_case);
+        if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
+            return pgp_refuse(w, "E-GATE-PARSE", "the parser returned an unexpected tree");
+        const ProtobufCMessage *child = *(const ProtobufCMessage *const *)(base + f->offset);
+        return child ? pgp_visit(w, child, depth + 1) : DC_OK;
+    }
+    if (pgp_enter(w, m, depth) != DC_OK)
+        return w->rc;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            const ProtobufCMessage *const *v =
+                *(const ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t k = 0; k < n; k++)
+                if (v[k] && pgp_visit(w, v[k], depth + 1) != DC_OK)
+                    return w->rc;
+            continue;
         }
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        const ProtobufCMessage *child = *(const ProtobufCMessage *const *)(base + f->offset);
+        if (child && pgp_visit(w, child, depth + 1) != DC_OK)
+            return w->rc;
     }
     return DC_OK;
 }
 
-/* The one node of a {"NodeName": {...}} wrapper. */
-static const char *pgp_node(json_t *wrapper, json_t **body)
+/* ---- parsing into an arena ------------------------------------------------ */
+
+struct pgp_block {
+    struct pgp_block *next;
+    max_align_t align; /* the data that follows is aligned for anything */
+};
+
+struct pgp_tree {
+    PgQueryProtobufParseResult pr;
+    PgQuery__ParseResult *root;
+    struct pgp_block *blocks;
+    unsigned char *buf;
+    size_t used, cap;
+    _Alignas(max_align_t) unsigned char first[PGP_ARENA_FIRST];
+};
+
+static void *pgp_arena_alloc(void *data, size_t n)
 {
-    const char *key;
-    json_t *child;
-    *body = NULL;
-    if (!json_is_object(wrapper) || json_object_size(wrapper) != 1)
+    struct pgp_tree *t = data;
+    size_t a = _Alignof(max_align_t);
+    if (n > SIZE_MAX / 2)
         return NULL;
-    json_object_foreach(wrapper, key, child) {
-        *body = child;
-        return key;
+    n = (n + a - 1) & ~(a - 1);
+    if (n > t->cap - t->used) {
+        size_t cap = n > PGP_ARENA_BLOCK ? n : PGP_ARENA_BLOCK;
+        struct pgp_block *b = malloc(sizeof(*b) + cap);
+        if (!b)
+            return NULL;
+        b->next = t->blocks;
+        t->blocks = b;
+        t->buf = (unsigned char *)(b + 1);
+        t->cap = cap;
+        t->used = 0;
     }
-    return NULL;
+    void *p = t->buf + t->used;
+    t->used += n;
+    return p;
 }
 
-static int pgp_check_tree(struct pgp_walk *w, json_t *root)
+static void pgp_arena_free(void *data, void *p)
 {
-    json_t *stmts = json_object_get(root, "stmts");
-    json_t *body = NULL;
-    if (!json_is_array(stmts))
-        return pgp_refuse(w, "E-GATE-PARSE", "the parser returned no statement list");
-    if (json_array_size(stmts) == 0)
+    (void)data; /* the whole arena goes at once in pgp_tree_free */
+    (void)p;
+}
+
+static void pgp_tree_init(struct pgp_tree *t)
+{
+    t->pr.parse_tree.len = 0;
+    t->pr.parse_tree.data = NULL;
+    t->pr.stderr_buffer = NULL;
+    t->pr.error = NULL;
+    t->root = NULL;
+    t->blocks = NULL;
+    t->buf = t->first;
+    t->used = 0;
+    t->cap = sizeof(t->first);
+}
+
+/* DC_ELIMIT when the tree of sql is deeper than jansson decodes. A syntax
+ * error is left to the protobuf parse to report. */
+static int pgp_depth_probe(const char *sql)
+{
+    json_error_t jerr;
+    json_t *probe = NULL;
+    PgQueryParseResult jr = pg_query_parse(sql);
+    int rc = DC_OK;
+    if (!jr.error && jr.parse_tree && !(probe = json_loads(jr.parse_tree, 0, &jerr)))
+        rc = DC_ELIMIT;
+    json_decref(probe);
+    pg_query_free_parse_result(jr);
+    return rc;
+}
+
+/* Parses sql; DC_OK with t->root, DC_EDENIED with t->pr.error set (a
+ * syntax error), DC_ELIMIT when the tree is too deep to unpack safely,
+ * DC_ENOMEM when it could not be unpacked. */
+static int pgp_tree_parse(struct pgp_tree *t, const char *sql)
+{
+    int probed = strlen(sql) > PGP_TEXT_SAFE;
+    if (probed && pgp_depth_probe(sql) != DC_OK)
+        return DC_ELIMIT;
+    t->pr = pg_query_parse_protobuf(sql);
+    if (t->pr.error)
+        return DC_EDENIED;
+    if (!probed && t->pr.parse_tree.len > PGP_PACKED_SAFE && pgp_depth_probe(sql) != DC_OK)
+        return DC_ELIMIT;
+    ProtobufCAllocator al = {pgp_arena_alloc, pgp_arena_free, t};
+    t->root = pg_query__parse_result__unpack(&al, t->pr.parse_tree.len,
+                                             (const uint8_t *)t->pr.parse_tree.data);
+    return t->root ? DC_OK : DC_ENOMEM;
+}
+
+static void pgp_tree_free(struct pgp_tree *t)
+{
+    pg_query_free_protobuf_parse_result(t->pr);
+    while (t->blocks) {
+        struct pgp_block *b = t->blocks;
+        t->blocks = b->next;
+        free(b);
+    }
+    t->root = NULL;
+}
+
+/* Walks every statement of the tree (the rewrite's view: it is handed
+ * text pgparse_check accepted, or its own output). */
+static int pgp_walk_all(struct pgp_walk *w, const PgQuery__ParseResult *root)
+{
+    for (size_t i = 0; i < root->n_stmts; i++)
+        if (root->stmts[i] && pgp_visit(w, &root->stmts[i]->base, 0) != DC_OK)
+            return w->rc;
+    return DC_OK;
+}
+
+/* The one node of a Node wrapper, NULL when none. */
+static const ProtobufCMessage *pgp_node(const PgQuery__Node *n)
+{
+    if (!n || n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+        return NULL;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor,
+                                                (unsigned)n->node_case);
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return NULL;
+    return *(const ProtobufCMessage *const *)((const char *)n + f->offset);
+}
+
+static int pgp_check_tree(struct pgp_walk *w, const PgQuery__ParseResult *root)
+{
+    if (root->n_stmts == 0)
         return pgp_refuse(w, "E-GATE-EMPTY",
                           "the SQL text holds only comments or semicolons; send one SELECT "
                           "statement");
-    if (json_array_size(stmts) > 1)
+    if (root->n_stmts > 1)
         return pgp_refuse(w, "E-GATE-MULTI",
                           "the text holds %zu statements; send exactly one SELECT",
-                          json_array_size(stmts));
-    const char *node = pgp_node(json_object_get(json_array_get(stmts, 0), "stmt"), &body);
-    if (!node)
+                          root->n_stmts);
+    const ProtobufCMessage *body = root->stmts[0] ? pgp_node(root->stmts[0]->stmt) : NULL;
+    if (!body)
         return pgp_refuse(w, "E-GATE-PARSE", "the parser returned an unexpected tree");
-    if (strcmp(node, "ExplainStmt") == 0) {
-        json_t *inner = NULL;
-        const char *what = pgp_node(json_object_get(body, "query"), &inner);
-        w->out->explain = 1;
-        if (!what)
+    if (body->descriptor == &pg_query__explain_stmt__descriptor) {
+        const ProtobufCMessage *inner = pgp_node(((const PgQuery__ExplainStmt *)body)->query);
+        w->info->explain = 1;
+        if (!inner)
             return pgp_refuse(w, "E-GATE-PARSE", "EXPLAIN without a statement");
-        if (strcmp(what, "SelectStmt") != 0)
-            return pgp_refuse_stmt(w, what, inner, " (under EXPLAIN)");
+        if (inner->descriptor != &pg_query__select_stmt__descriptor)
+            return pgp_refuse_stmt(w, inner, " (under EXPLAIN)");
         /* EXPLAIN ANALYZE of a SELECT runs it, which is what a query does anyway. */
-    } else if (strcmp(node, "SelectStmt") != 0) {
-        return pgp_refuse_stmt(w, node, body, "");
+    } else if (body->descriptor != &pg_query__select_stmt__descriptor) {
+        return pgp_refuse_stmt(w, body, "");
     }
-    return pgp_walk(w, body, 0);
+    return pgp_visit(w, body, 0);
 }
 
 int pgparse_check(const char *sql, struct pgparse_info *out, char *err, size_t errlen)
 {
-    struct pgp_walk w = {out, err, errlen, DC_OK};
-    json_t *root = NULL;
-    json_error_t jerr;
+    struct pgp_walk w;
+    struct pgp_tree t;
     if (err && errlen)
         err[0] = '\0';
     if (!out)
         return DC_EINVAL;
+    memset(&w, 0, sizeof(w));
+    w.code = out->code;
+    w.err = err;
+    w.errlen = errlen;
+    w.check = 1;
+    w.info = out;
     out->code[0] = '\0';
     out->fingerprint[0] = '\0';
     if (!sql)
         return pgp_refuse(&w, "E-GATE-EMPTY", "no SQL was given");
-    PgQueryParseResult pr = pg_query_parse(sql);
-    if (pr.error) {
-        const char *msg = pr.error->message ? pr.error->message : "syntax error";
-        if (pr.error->cursorpos > 0)
+    /* libpg_query takes malformed UTF-8 that the server would refuse. */
+    if (!util_utf8_valid(sql, strlen(sql)))
+        return pgp_refuse(&w, "E-GATE-ENCODING", "the statement is not valid UTF-8");
+    pgp_tree_init(&t);
+    int prc = pgp_tree_parse(&t, sql);
+    if (prc == DC_EDENIED) {
+        const PgQueryError *e = t.pr.error;
+        const char *msg = e->message ? e->message : "syntax error";
+        if (e->cursorpos > 0)
             pgp_refuse(&w, "E-GATE-PARSE", "the statement could not be parsed: %s (at character %d)",
-                       msg, pr.error->cursorpos);
+                       msg, e->cursorpos);
         else
             pgp_refuse(&w, "E-GATE-PARSE", "the statement could not be parsed: %s", msg);
         goto cleanup;
     }
-    if (!pr.parse_tree) {
-        pgp_fail(&w, DC_ENOMEM, "out of memory while parsing the statement");
-        goto cleanup;
-    }
-    root = json_loads(pr.parse_tree, 0, &jerr);
-    if (!root) {
+    if (prc == DC_ELIMIT) {
         pgp_refuse(&w, "E-GATE-PARSE",
-                   "the statement's parse tree could not be read (%s); it is probably nested "
-                   "too deeply",
-                   jerr.text);
+                   "the statement's parse tree is nested too deeply (more than 2048 levels); "
+                   "split the expression or the subqueries");
         goto cleanup;
     }
-    if (pgp_check_tree(&w, root) != DC_OK)
+    if (prc != DC_OK) {
+        pgp_oom(&w);
+        goto cleanup;
+    }
+    if (pgp_check_tree(&w, t.root) != DC_OK)
         goto cleanup;
     if (out->want_fingerprint) {
         PgQueryFingerprintResult fr = pg_query_fingerprint(sql);
@@ -446,8 +808,7 @@ int pgparse_check(const char *sql, struct pgparse_info *out, char *err, size_t e
         pg_query_free_fingerprint_result(fr);
     }
 cleanup:
-    json_decref(root);
-    pg_query_free_parse_result(pr);
+    pgp_tree_free(&t);
     return w.rc;
 }
 
@@ -468,227 +829,21 @@ void pgparse_info_clear(struct pgparse_info *info)
 
 /* ---- Policy rewrite ------------------------------------------------------ */
 
-/* One RangeVar of the tree. Strings are borrowed from the JSON tree. */
-struct rw_ref {
-    int loc;
-    const char *catalog, *schema, *name, *alias;
-    int inh, alias_cols;
-    int shadow; /* index into the shadows, -1 when none */
-};
-
-/* One ColumnRef: its last name and the one before (table or alias). */
-struct rw_col {
-    const char *qual, *name;
-};
-
-struct rw {
-    const struct pgparse_shadow *sh;
-    size_t nsh;
-    struct pgparse_rewrite *out;
-    char *err;
-    size_t errlen;
-    int rc;
-    int verify; /* walking the rewritten text: collect references only */
-    struct rw_ref *refs;
-    size_t nrefs;
-    struct rw_col *cols;
-    size_t ncols;
-};
-
-static int rw_refuse(struct rw *w, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int rw_refuse(struct rw *w, const char *code, const char *fmt, ...)
+/* Parses text and walks it for the rewrite; t keeps the strings alive. */
+static int rw_parse(struct pgp_walk *w, const char *sql, struct pgp_tree *t)
 {
-    if (w->rc != DC_OK)
-        return w->rc;
-    w->rc = DC_EDENIED;
-    snprintf(w->out->code, sizeof(w->out->code), "%s", code);
-    if (w->err && w->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(w->err, w->errlen, fmt, ap);
-        va_end(ap);
-    }
-    return w->rc;
-}
-
-static int rw_oom(struct rw *w)
-{
-    if (w->rc != DC_OK)
-        return w->rc;
-    w->rc = DC_ENOMEM;
-    snprintf(w->out->code, sizeof(w->out->code), "E-GATE-INTERNAL");
-    if (w->err && w->errlen)
-        snprintf(w->err, w->errlen, "out of memory while applying the access policy");
-    return w->rc;
-}
-
-static int rw_push(struct rw *w, char ***v, size_t *n, const char *s)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return DC_OK;
-    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-    if (!nv)
-        return rw_oom(w);
-    *v = nv;
-    if (!(nv[*n] = strdup(s)))
-        return rw_oom(w);
-    (*n)++;
-    return DC_OK;
-}
-
-static const char *rw_sval(json_t *node)
-{
-    return json_string_value(json_object_get(json_object_get(node, "String"), "sval"));
-}
-
-static int rw_match(const struct pgparse_shadow *s, const struct rw_ref *r)
-{
-    return strcasecmp(r->name, s->name) == 0 &&
-           (!r->schema || !s->schema || strcasecmp(r->schema, s->schema) == 0);
-}
-
-static int rw_add_ref(struct rw *w, json_t *rv)
-{
-    struct rw_ref *nr = realloc(w->refs, (w->nrefs + 1) * sizeof(*nr));
-    if (!nr)
-        return rw_oom(w);
-    w->refs = nr;
-    struct rw_ref *r = &nr[w->nrefs++];
-    memset(r, 0, sizeof(*r));
-    json_t *loc = json_object_get(rv, "location");
-    r->loc = loc ? (int)json_integer_value(loc) : 0;
-    r->catalog = json_string_value(json_object_get(rv, "catalogname"));
-    r->schema = json_string_value(json_object_get(rv, "schemaname"));
-    r->name = json_string_value(json_object_get(rv, "relname"));
-    r->inh = json_is_true(json_object_get(rv, "inh"));
-    json_t *alias = json_object_get(rv, "alias");
-    r->alias = json_string_value(json_object_get(alias, "aliasname"));
-    r->alias_cols = json_array_size(json_object_get(alias, "colnames")) > 0;
-    r->shadow = -1;
-    for (size_t i = 0; r->name && i < w->nsh; i++)
-        if (rw_match(&w->sh[i], r)) {
-            r->shadow = (int)i;
-            break;
-        }
-    return DC_OK;
-}
-
-static int rw_add_col(struct rw *w, json_t *fields)
-{
-    size_t n = json_array_size(fields);
-    const char *name = n ? rw_sval(json_array_get(fields, n - 1)) : NULL;
-    if (!name)
-        return DC_OK; /* t.* or * */
-    struct rw_col *nc = realloc(w->cols, (w->ncols + 1) * sizeof(*nc));
-    if (!nc)
-        return rw_oom(w);
-    w->cols = nc;
-    nc[w->ncols].name = name;
-    nc[w->ncols].qual = n >= 2 ? rw_sval(json_array_get(fields, n - 2)) : NULL;
-    w->ncols++;
-    return DC_OK;
-}
-
-/* A qualified name list (function, operator, type): schema-qualified ones
- * outside pg_catalog are refused outright when qualified_refused; the bare
- * name goes to *v for the caller's catalog check. */
-static int rw_add_name(struct rw *w, json_t *names, const char *what, char ***v, size_t *n)
-{
-    size_t k = json_array_size(names);
-    if (k == 0 || w->verify)
-        return DC_OK;
-    const char *last = rw_sval(json_array_get(names, k - 1));
-    const char *schema = k >= 2 ? rw_sval(json_array_get(names, k - 2)) : NULL;
-    if (!last)
-        return rw_refuse(w, "E-POLICY-FUNCTION",
-                         "a %s whose name the gate cannot read is not allowed for principals "
-                         "with access policies",
-                         what);
-    if (schema && strcmp(schema, "pg_catalog") == 0)
-        return DC_OK;
-    if (schema && strcmp(what, "type") != 0)
-        return rw_refuse(w, "E-POLICY-FUNCTION",
-                         "%s %s.%s is outside pg_catalog; principals with access policies may "
-                         "only use the built-in ones (a user-defined %s can read tables behind "
-                         "the gate's back)",
-                         what, schema, last, what);
-    return rw_push(w, v, n, last);
-}
-
-static int rw_walk(struct rw *w, json_t *v, int depth);
-
-static int rw_walk_object(struct rw *w, json_t *obj, int depth)
-{
-    const char *key;
-    json_t *child;
-    if (json_object_get(obj, "relname") && rw_add_ref(w, obj) != DC_OK)
-        return w->rc;
-    json_object_foreach(obj, key, child) {
-        int rc = DC_OK;
-        struct pgparse_rewrite *o = w->out;
-        if (strcmp(key, "CommonTableExpr") == 0) {
-            const char *cte = json_string_value(json_object_get(child, "ctename"));
-            if (cte && !w->verify)
-                rc = rw_push(w, &o->ctes, &o->nctes, cte);
-        } else if (strcmp(key, "ColumnRef") == 0) {
-            rc = rw_add_col(w, json_object_get(child, "fields"));
-        } else if (strcmp(key, "FuncCall") == 0) {
-            rc = rw_add_name(w, json_object_get(child, "funcname"), "function", &o->functions,
-                             &o->nfunctions);
-        } else if (strcmp(key, "A_Expr") == 0) {
-            rc = rw_add_name(w, json_object_get(child, "name"), "operator", &o->operators,
-                             &o->noperators);
-        } else if (strcmp(key, "SubLink") == 0) {
-            rc = rw_add_name(w, json_object_get(child, "operName"), "operator", &o->operators,
-                             &o->noperators);
-        } else if (strcmp(key, "typeName") == 0) {
-            rc = rw_add_name(w, json_object_get(child, "names"), "type", &o->types, &o->ntypes);
-        }
-        if (rc != DC_OK || rw_walk(w, child, depth + 1) != DC_OK)
-            return w->rc;
-    }
-    return DC_OK;
-}
-
-static int rw_walk(struct rw *w, json_t *v, int depth)
-{
-    if (depth > PGP_MAX_DEPTH)
-        return rw_refuse(w, "E-GATE-PARSE", "the statement is nested too deeply");
-    if (json_is_object(v))
-        return rw_walk_object(w, v, depth);
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *item;
-        json_array_foreach(v, i, item) {
-            if (rw_walk(w, item, depth + 1) != DC_OK)
-                return w->rc;
-        }
-    }
-    return DC_OK;
-}
-
-/* Parses text and walks it into w; *root keeps the strings alive. */
-static int rw_parse(struct rw *w, const char *sql, json_t **root)
-{
-    json_error_t jerr;
-    *root = NULL;
-    PgQueryParseResult pr = pg_query_parse(sql);
-    if (pr.error) {
-        rw_refuse(w, "E-POLICY-REWRITE",
-                  "the statement could not be rewritten for the access policy (the result "
-                  "does not parse: %s); write the table as a plain FROM item (FROM employees "
-                  "or FROM employees AS e)",
-                  pr.error->message ? pr.error->message : "syntax error");
-    } else if (!pr.parse_tree || !(*root = json_loads(pr.parse_tree, 0, &jerr))) {
-        rw_refuse(w, "E-GATE-PARSE", "the statement's parse tree could not be read");
-    } else {
-        rw_walk(w, *root, 0);
-    }
-    pg_query_free_parse_result(pr);
-    return w->rc;
+    int prc = pgp_tree_parse(t, sql);
+    if (prc == DC_EDENIED)
+        return pgp_refuse(w, "E-POLICY-REWRITE",
+                          "the statement could not be rewritten for the access policy (the "
+                          "result does not parse: %s); write the table as a plain FROM item "
+                          "(FROM employees or FROM employees AS e)",
+                          t->pr.error->message ? t->pr.error->message : "syntax error");
+    if (prc == DC_ELIMIT)
+        return pgp_refuse(w, "E-GATE-PARSE", "the statement is nested too deeply");
+    if (prc != DC_OK)
+        return pgp_oom(w);
+    return pgp_walk_all(w, t->root);
 }
 
 static int rw_is_name_token(const PgQuery__ScanToken *t)
@@ -706,7 +861,7 @@ struct rw_toks {
     size_t n;
 };
 
-static int rw_span(struct rw *w, struct rw_toks *sr, const struct rw_ref *r,
+static int rw_span(struct pgp_walk *w, struct rw_toks *sr, const struct rw_ref *r,
                    int textlen, int *a, int *b)
 {
     size_t lo = 0, hi = sr->n, i;
@@ -755,7 +910,7 @@ static int rw_span(struct rw *w, struct rw_toks *sr, const struct rw_ref *r,
     }
     return DC_OK;
 unplaced:
-    return rw_refuse(w, "E-POLICY-REWRITE",
+    return pgp_refuse(w, "E-POLICY-REWRITE",
                      "the reference to '%s' at character %d could not be placed for the access "
                      "policy; write it as a plain FROM item (FROM %s or FROM %s AS e)",
                      r->name, r->loc + 1, r->name, r->name);
@@ -779,13 +934,13 @@ static void rw_quote(struct sbuf *b, const char *name)
 }
 
 /* Judgements on the collected tree before any text changes. */
-static int rw_judge(struct rw *w)
+static int rw_judge(struct pgp_walk *w)
 {
-    struct pgparse_rewrite *o = w->out;
+    struct pgparse_rewrite *o = w->rw;
     for (size_t c = 0; c < o->nctes; c++)
         for (size_t i = 0; i < w->nsh; i++)
             if (strcasecmp(o->ctes[c], w->sh[i].name) == 0)
-                return rw_refuse(w, "E-POLICY-DIRECT-READ",
+                return pgp_refuse(w, "E-POLICY-DIRECT-READ",
                                  "the WITH query '%s' has the name of a table with a row "
                                  "filter, masks or denied columns, so the gate cannot tell "
                                  "which one each reference means; rename the WITH query",
@@ -793,7 +948,7 @@ static int rw_judge(struct rw *w)
     for (size_t r = 0; r < w->nrefs; r++) {
         const struct rw_ref *ref = &w->refs[r];
         if (ref->shadow >= 0 && ref->alias_cols && w->sh[ref->shadow].ndenied)
-            return rw_refuse(w, "E-POLICY-REWRITE",
+            return pgp_refuse(w, "E-POLICY-REWRITE",
                              "a column alias list on '%s' is not allowed: the table has denied "
                              "columns, so the list would name the wrong ones; alias the "
                              "columns in the select list instead",
@@ -810,7 +965,7 @@ static int rw_judge(struct rw *w)
                 continue;
             for (size_t d = 0; d < s->ndenied; d++)
                 if (strcasecmp(s->denied[d], col->name) == 0)
-                    return rw_refuse(w, "E-POLICY-COLUMN-DENIED",
+                    return pgp_refuse(w, "E-POLICY-COLUMN-DENIED",
                                      "column '%s' of '%s' is denied to this principal; name "
                                      "only the columns you may read (SELECT * leaves it out)",
                                      col->name, s->name);
@@ -821,7 +976,7 @@ static int rw_judge(struct rw *w)
 
 /* Builds the rewritten text; spans[2k], spans[2k+1] bound each inserted
  * subquery. */
-static int rw_splice(struct rw *w, const char *sql, struct rw_toks *sr, int **spans)
+static int rw_splice(struct pgp_walk *w, const char *sql, struct rw_toks *sr, int **spans)
 {
     struct sbuf b;
     int prev = 0, k = 0;
@@ -829,7 +984,7 @@ static int rw_splice(struct rw *w, const char *sql, struct rw_toks *sr, int **sp
     qsort(w->refs, w->nrefs, sizeof(*w->refs), rw_ref_cmp);
     *spans = calloc(2 * (w->nrefs + 1), sizeof(**spans));
     if (!*spans)
-        return rw_oom(w);
+        return pgp_oom(w);
     for (size_t r = 0; r < w->nrefs; r++) {
         const struct rw_ref *ref = &w->refs[r];
         int a = 0, e = 0;
@@ -838,7 +993,7 @@ static int rw_splice(struct rw *w, const char *sql, struct rw_toks *sr, int **sp
         if (rw_span(w, sr, ref, (int)strlen(sql), &a, &e) != DC_OK)
             goto cleanup;
         if (a < prev) {
-            rw_refuse(w, "E-POLICY-REWRITE", "two references to '%s' overlap", ref->name);
+            pgp_refuse(w, "E-POLICY-REWRITE", "two references to '%s' overlap", ref->name);
             goto cleanup;
         }
         sbuf_add(&b, sql + prev, (size_t)(a - prev));
@@ -853,16 +1008,16 @@ static int rw_splice(struct rw *w, const char *sql, struct rw_toks *sr, int **sp
             rw_quote(&b, ref->name);
         }
         prev = e;
-        w->out->nrewritten++;
+        w->rw->nrewritten++;
     }
     sbuf_adds(&b, sql + prev);
     if (b.oom) {
-        rw_oom(w);
+        pgp_oom(w);
         goto cleanup;
     }
-    w->out->sql = sbuf_detach(&b);
-    if (!w->out->sql)
-        rw_oom(w);
+    w->rw->sql = sbuf_detach(&b);
+    if (!w->rw->sql)
+        pgp_oom(w);
 cleanup:
     sbuf_free(&b);
     return w->rc;
@@ -870,18 +1025,21 @@ cleanup:
 
 /* The rewritten text, parsed again: every reference to a shadowed table
  * must lie inside a subquery the rewrite inserted. */
-static int rw_verify(struct rw *w, const int *spans, size_t nspans)
+static int rw_verify(struct pgp_walk *w, const int *spans, size_t nspans)
 {
-    struct rw v;
-    json_t *root = NULL;
+    struct pgp_walk v;
+    struct pgp_tree t;
     memset(&v, 0, sizeof(v));
-    v.sh = w->sh;
-    v.nsh = w->nsh;
-    v.out = w->out;
+    v.code = w->code;
     v.err = w->err;
     v.errlen = w->errlen;
+    v.collect = 1;
     v.verify = 1;
-    if (rw_parse(&v, w->out->sql, &root) == DC_OK) {
+    v.sh = w->sh;
+    v.nsh = w->nsh;
+    v.rw = w->rw;
+    pgp_tree_init(&t);
+    if (rw_parse(&v, w->rw->sql, &t) == DC_OK) {
         for (size_t r = 0; r < v.nrefs; r++) {
             const struct rw_ref *ref = &v.refs[r];
             int inside = 0;
@@ -890,17 +1048,17 @@ static int rw_verify(struct rw *w, const int *spans, size_t nspans)
             for (size_t k = 0; k < nspans; k++)
                 inside |= ref->loc >= spans[2 * k] && ref->loc < spans[2 * k + 1];
             if (!inside) {
-                rw_refuse(&v, "E-POLICY-DIRECT-READ",
-                          "'%s' would still be read directly after the policy rewrite; the "
-                          "statement is refused",
-                          ref->name);
+                pgp_refuse(&v, "E-POLICY-DIRECT-READ",
+                           "'%s' would still be read directly after the policy rewrite; the "
+                           "statement is refused",
+                           ref->name);
                 break;
             }
         }
     }
     free(v.refs);
     free(v.cols);
-    json_decref(root);
+    pgp_tree_free(&t);
     w->rc = v.rc;
     return w->rc;
 }
@@ -908,8 +1066,8 @@ static int rw_verify(struct rw *w, const int *spans, size_t nspans)
 int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
                     struct pgparse_rewrite *out, char *err, size_t errlen)
 {
-    struct rw w;
-    json_t *root = NULL;
+    struct pgp_walk w;
+    struct pgp_tree t;
     int *spans = NULL;
     PgQueryScanResult scan = {{0, NULL}, NULL, NULL};
     PgQuery__ScanResult *sr = NULL;
@@ -919,32 +1077,35 @@ int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh
     if (!out || !sql || (nsh && !sh))
         return DC_EINVAL;
     memset(&w, 0, sizeof(w));
-    w.sh = sh;
-    w.nsh = nsh;
-    w.out = out;
+    w.code = out->code;
     w.err = err;
     w.errlen = errlen;
+    w.collect = 1;
+    w.sh = sh;
+    w.nsh = nsh;
+    w.rw = out;
     out->code[0] = '\0';
-    if (rw_parse(&w, sql, &root) != DC_OK || rw_judge(&w) != DC_OK)
+    pgp_tree_init(&t);
+    if (rw_parse(&w, sql, &t) != DC_OK || rw_judge(&w) != DC_OK)
         goto cleanup;
     int any = 0;
     for (size_t r = 0; r < w.nrefs; r++)
         any |= w.refs[r].shadow >= 0;
     if (!any) {
         if (!(out->sql = strdup(sql)))
-            rw_oom(&w);
+            pgp_oom(&w);
         goto cleanup;
     }
     scan = pg_query_scan(sql);
     if (scan.error || !(sr = pg_query__scan_result__unpack(NULL, scan.pbuf.len,
                                                             (const uint8_t *)scan.pbuf.data))) {
-        rw_refuse(&w, "E-GATE-PARSE", "the statement could not be scanned: %s",
-                  scan.error && scan.error->message ? scan.error->message : "no tokens");
+        pgp_refuse(&w, "E-GATE-PARSE", "the statement could not be scanned: %s",
+                   scan.error && scan.error->message ? scan.error->message : "no tokens");
         goto cleanup;
     }
     toks.t = calloc(sr->n_tokens ? sr->n_tokens : 1, sizeof(*toks.t));
     if (!toks.t) {
-        rw_oom(&w);
+        pgp_oom(&w);
         goto cleanup;
     }
     for (size_t i = 0; i < sr->n_tokens; i++)
@@ -962,7 +1123,7 @@ cleanup:
     free(spans);
     free(w.refs);
     free(w.cols);
-    json_decref(root);
+    pgp_tree_free(&t);
     if (w.rc != DC_OK) {
         free(out->sql);
         out->sql = NULL;

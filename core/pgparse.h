@@ -78,4 +78,11 @@ void pgparse_rewrite_clear(struct pgparse_rewrite *rw);
  * is denied: exposed for the documentation test and the gate's messages. */
 const char *pgparse_denied_function(const char *name, const char **why);
 
+/* The i-th entry of the deny list (NULL past the end) and why it is
+ * denied; the i-th system-catalog rule (NULL past the end): a name pattern
+ * ("pg_*") and whether it applies to a relation's schema (1) or to the
+ * name of an unqualified relation (0). For the documentation test. */
+const char *pgparse_deny_entry(size_t i, const char **why);
+const char *pgparse_catalog_rule(size_t i, int *schema);
+
 #endif

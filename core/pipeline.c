@@ -8,6 +8,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "hostapi.h"
+#include "luart.h"
 #include "registry.h"
 #include "util.h"
 
@@ -21,6 +22,7 @@ struct stage_inst {
     struct dc_host host;
     void *state;
     int inited;
+    struct luart *lua; /* `use: "lua:..."`: the script instead of plugin/vt */
 };
 
 struct pipeline {
@@ -35,9 +37,11 @@ void pipeline_free(struct pipeline *p)
 {
     if (!p)
         return;
-    for (size_t i = p->n; i-- > 0;)
-        if (p->st[i].inited && p->st[i].vt->fini)
+    for (size_t i = p->n; i-- > 0;) {
+        if (p->st[i].inited && p->st[i].vt && p->st[i].vt->fini)
             p->st[i].vt->fini(p->st[i].state);
+        luart_close(p->st[i].lua);
+    }
     free(p->st);
     free(p);
 }
@@ -48,6 +52,39 @@ static long stage_index(const struct pipeline *p, const char *name)
         if (strcmp(p->st[i].cfg->name, name) == 0)
             return (long)i;
     return -1;
+}
+
+/* Loads a Lua stage's script with the stage's `with:` as its `config`. */
+static int lua_stage_open(const struct dc_config *cfg, struct stage_inst *s,
+                          pipeline_log_sink sink, void *sink_arg, int log_level, char *err,
+                          size_t errlen)
+{
+    char *path = luart_script_path(cfg->dir, s->cfg->use);
+    char *lib = luart_find_lib(path);
+    char lerr[1024] = "";
+    int rc = path ? DC_OK : DC_ENOMEM;
+    if (rc == DC_OK)
+        rc = luart_open(path, s->cfg->use + 4, lib, NULL, &s->lua, lerr, sizeof(lerr));
+    for (size_t i = 0; rc == DC_OK && i < s->cfg->with.nopts; i++) {
+        const struct cfg_opt *o = &s->cfg->with.opts[i];
+        rc = luart_set_option(s->lua, o->key, o->value, o->is_list ? (const char *const *)o->items
+                                                                    : NULL, o->nitems);
+    }
+    if (rc == DC_OK && !luart_defines(s->lua, "run"))
+        rc = util_err(lerr, sizeof(lerr), DC_EINVAL, "E-LUA-NO-RUN: the script defines no "
+                      "function run(ctx)");
+    free(path);
+    free(lib);
+    if (rc != DC_OK)
+        return util_err(err, errlen, rc, "%s:%d:%d: stage '%s' (%s): %s", cfg->path,
+                        s->cfg->line, s->cfg->col, s->cfg->name, s->cfg->use,
+                        lerr[0] ? lerr : "out of memory");
+    s->self.plugin_name = s->cfg->use;
+    s->self.sink = sink;
+    s->self.sink_arg = sink_arg;
+    s->self.min_level = log_level;
+    hostapi_init(&s->host, &s->self);
+    return DC_OK;
 }
 
 int pipeline_new(const struct dc_config *cfg, const struct registry *reg,
@@ -69,6 +106,12 @@ int pipeline_new(const struct dc_config *cfg, const struct registry *reg,
     for (size_t i = 0; i < p->n; i++) {
         struct stage_inst *s = &p->st[i];
         s->cfg = &cfg->stages[i];
+        if (luart_is_lua_use(s->cfg->use)) {
+            rc = lua_stage_open(cfg, s, sink, sink_arg, log_level, err, errlen);
+            if (rc != DC_OK)
+                goto cleanup;
+            continue;
+        }
         s->plugin = registry_find(reg, DC_KIND_STAGE, s->cfg->use);
         if (!s->plugin) {
             rc = util_err(err, errlen, DC_ENOTFOUND,
@@ -109,11 +152,12 @@ cleanup:
     return rc;
 }
 
-static int outcome_declared(const struct dc_stage_vtable *vt, const char *outcome)
+static int outcome_declared(const struct stage_inst *s, const char *outcome)
 {
-    if (!vt->outcomes)
+    const char *const *outs = s->lua ? luart_outcomes(s->lua) : s->vt->outcomes;
+    if (!outs)
         return 0;
-    for (const char *const *o = vt->outcomes; *o; o++)
+    for (const char *const *o = outs; *o; o++)
         if (strcmp(*o, outcome) == 0)
             return 1;
     return 0;
@@ -131,24 +175,27 @@ int pipeline_run(struct pipeline *p, struct dc_ctx *ctx)
             return DC_ELIMIT;
         }
         struct stage_inst *s = &p->st[cur];
-        if (ctx_trace_begin(ctx, s->cfg->name, s->plugin->name) != DC_OK)
+        const char *pname = s->lua ? s->cfg->use : s->plugin->name;
+        if (ctx_trace_begin(ctx, s->cfg->name, pname) != DC_OK)
             return DC_ENOMEM;
         const char *outcome = NULL;
         int64_t t0 = util_now_us();
-        int rc = s->vt->run(s->state, ctx, &outcome);
+        char lerr[8] = ""; /* luart records its error in ctx itself */
+        int rc = s->lua ? luart_run_stage(s->lua, &s->host, ctx, &outcome, lerr, sizeof(lerr))
+                        : s->vt->run(s->state, ctx, &outcome);
         int64_t us = util_now_us() - t0;
         if (rc != DC_OK) {
             ctx_trace_end(ctx, NULL, us);
             ctx_fail(ctx, "E-STAGE-FAILED", "stage '%s' (plugin %s) failed without a reason",
-                     s->cfg->name, s->plugin->name);
+                     s->cfg->name, pname);
             return rc < 0 ? rc : DC_ERR;
         }
-        if (!outcome || !outcome_declared(s->vt, outcome)) {
+        if (!outcome || !outcome_declared(s, outcome)) {
             ctx_trace_end(ctx, outcome, us);
             ctx_fail(ctx, "E-PIPELINE-BAD-OUTCOME",
                      "stage '%s' (plugin %s) returned outcome '%s', which the plugin does not "
                      "declare; the plugin is faulty",
-                     s->cfg->name, s->plugin->name, outcome ? outcome : "(none)");
+                     s->cfg->name, pname, outcome ? outcome : "(none)");
             return DC_EABI;
         }
         ctx_trace_end(ctx, outcome, us);

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 
 #include <datachat/value.h>
 
+#include "pluginlock.h"
 #include "util.h"
 
 /* The descriptor of ABI 1.0 ends with `description`; a plugin built against
@@ -39,6 +42,7 @@ struct registry {
     size_t nrefusals, caprefusals;
     char **dirs;   /* searched on demand by registry_resolve */
     size_t ndirs;
+    struct pluginlock *lock; /* pinned hashes of installed plugins, owned */
 };
 
 int registry_new(struct registry **out)
@@ -82,6 +86,7 @@ void registry_free(struct registry *r)
     for (size_t i = 0; i < r->ndirs; i++)
         free(r->dirs[i]);
     free(r->dirs);
+    pluginlock_free(r->lock);
     free(r);
 }
 
@@ -109,6 +114,11 @@ static int record_refusal(struct registry *r, const char *path, const char *reas
 {
     if (!r)
         return DC_OK;
+    /* A file is tried again by each lookup that misses (resolve, then
+     * load_all); it is one refusal, listed once. */
+    for (size_t i = 0; i < r->nrefusals; i++)
+        if (strcmp(r->refusals[i].path, path) == 0 && strcmp(r->refusals[i].reason, reason) == 0)
+            return DC_OK;
     if (r->nrefusals == r->caprefusals) {
         size_t cap = r->caprefusals ? r->caprefusals * 2 : 8;
         struct dc_plugin_refusal *p = realloc(r->refusals, cap * sizeof(*p));
@@ -226,6 +236,85 @@ cleanup:
     else
         free(resolved);
     return rc;
+}
+
+#if defined(__x86_64__)
+#define REG_ELF_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define REG_ELF_MACHINE EM_AARCH64
+#elif defined(__i386__)
+#define REG_ELF_MACHINE EM_386
+#endif
+
+static const char *elf_machine_name(unsigned m)
+{
+    switch (m) {
+    case EM_X86_64: return "x86-64";
+    case EM_AARCH64: return "aarch64";
+    case EM_386: return "i386";
+    case EM_ARM: return "arm";
+    case EM_RISCV: return "riscv";
+    case EM_PPC64: return "ppc64";
+    case EM_S390: return "s390";
+    default: return "another architecture";
+    }
+}
+
+/* The ELF header, read before dlopen: the loader's own message for a text
+ * file or a foreign architecture ("invalid ELF header", "wrong ELF class")
+ * does not tell a user what to do. */
+static int check_elf(const char *file, const char *path, char *msg, size_t msglen)
+{
+    Elf64_Ehdr eh;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return refuse(msg, msglen, DC_EIO, path, "cannot open %s: %s", file, strerror(errno));
+    ssize_t n = read(fd, &eh, sizeof(eh));
+    close(fd);
+    if (n < (ssize_t)EI_NIDENT || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "not an ELF shared object; give the .so file your plugin build "
+                      "produced");
+    int host_class = sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32;
+    if (eh.e_ident[EI_CLASS] != host_class || n < (ssize_t)sizeof(Elf32_Ehdr))
+        return refuse(msg, msglen, DC_EABI, path,
+                      "an ELF file for a %d-bit machine, this host is %d-bit; rebuild the "
+                      "plugin on (or for) this machine",
+                      eh.e_ident[EI_CLASS] == ELFCLASS64 ? 64 : 32, host_class == ELFCLASS64 ? 64 : 32);
+    /* e_type and e_machine sit at the same offsets in both classes. */
+    if (eh.e_type != ET_DYN)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "an ELF file but not a shared object (e_type %u); build the plugin as "
+                      "a shared library (add_library(... MODULE) or cc -shared)",
+                      (unsigned)eh.e_type);
+#ifdef REG_ELF_MACHINE
+    if (eh.e_machine != REG_ELF_MACHINE)
+        return refuse(msg, msglen, DC_EABI, path,
+                      "built for %s (ELF machine %u), this host is %s; rebuild the plugin "
+                      "on (or for) this machine",
+                      elf_machine_name(eh.e_machine), (unsigned)eh.e_machine,
+                      elf_machine_name(REG_ELF_MACHINE));
+#endif
+    return DC_OK;
+}
+
+/* A file recorded in the lock must still be the file that was installed. */
+static int check_pin(const struct registry *r, const char *file, const char *path, char *msg,
+                     size_t msglen)
+{
+    const struct pluginlock_entry *e = r ? pluginlock_find_file(r->lock, file) : NULL;
+    if (!e)
+        return DC_OK;
+    char hex[65], herr[512];
+    if (pluginlock_hash_file(file, hex, herr, sizeof(herr)) != DC_OK)
+        return refuse(msg, msglen, DC_EIO, path, "cannot hash the pinned file: %s", herr);
+    if (strcmp(hex, e->sha256) != 0)
+        return refuse(msg, msglen, DC_EDENIED, path,
+                      "E-PLUGIN-PIN: the file changed since it was installed (sha256 %.12s..., "
+                      "the lock file records %.12s... for %s plugin \"%s\"); re-install to "
+                      "accept the new file: `datachat plugins install FILE`",
+                      hex, e->sha256, e->kind, e->name);
+    return DC_OK;
 }
 
 static int valid_name(const char *s)
@@ -386,6 +475,12 @@ static int open_checked(const struct registry *r, const char *path, struct dc_pl
         return refuse(msg, msglen, DC_EINVAL, "(empty path)", "no plugin file given");
 
     rc = check_file_safety(path, &ref->path, msg, msglen);
+    if (rc != DC_OK)
+        goto cleanup;
+    rc = check_elf(ref->path, path, msg, msglen);
+    if (rc != DC_OK)
+        goto cleanup;
+    rc = check_pin(r, ref->path, path, msg, msglen);
     if (rc != DC_OK)
         goto cleanup;
 
@@ -752,4 +847,40 @@ const struct dc_plugin_ref *registry_resolve(struct registry *r, int kind, const
     }
     registry_load_all(r);
     return registry_find(r, kind, name);
+}
+
+void registry_set_lock(struct registry *r, struct pluginlock *lock)
+{
+    if (!r) {
+        pluginlock_free(lock);
+        return;
+    }
+    pluginlock_free(r->lock);
+    r->lock = lock;
+}
+
+const struct pluginlock *registry_lock(const struct registry *r)
+{
+    return r ? r->lock : NULL;
+}
+
+int registry_check_safety(const char *path, int is_dir, char *err, size_t errlen)
+{
+    int rc;
+    char *resolved = NULL;
+    char *msg = malloc(REG_MSG_MAX);
+    if (!msg)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    msg[0] = '\0';
+    if (is_dir)
+        rc = check_dir_safety(NULL, path, msg, REG_MSG_MAX);
+    else
+        rc = check_file_safety(path, &resolved, msg, REG_MSG_MAX);
+    if (rc == DC_OK && !is_dir)
+        rc = check_elf(resolved, path, msg, REG_MSG_MAX);
+    if (rc != DC_OK)
+        copy_err(err, errlen, msg);
+    free(resolved);
+    free(msg);
+    return rc;
 }

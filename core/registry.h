@@ -2,8 +2,10 @@
  * registry - loads plugins and keeps them by kind and name.
  * It owns dlopen/dlclose and every check made before a plugin's code is
  * trusted: file and directory ownership and modes (after resolving
- * symlinks), the one exported symbol, descriptor magic and size, ABI
- * major/minor, kind and vtable size, name syntax and uniqueness.
+ * symlinks), the ELF header (a shared object for this machine), the
+ * SHA-256 pinned in the lock file for installed plugins, the one exported
+ * symbol, descriptor magic and size, ABI major/minor, kind and vtable
+ * size, name syntax and uniqueness.
  * It never runs a plugin's init; callers do that with the host table.
  */
 #ifndef DC_REGISTRY_H
@@ -71,6 +73,17 @@ size_t registry_count(const struct registry *r);
 const struct dc_plugin_ref *registry_at(const struct registry *r, size_t i);
 size_t registry_nrefusals(const struct registry *r);
 const struct dc_plugin_refusal *registry_refusal_at(const struct registry *r, size_t i);
+
+/* Pins: files recorded in the lock (pluginlock.h) load only while their
+ * SHA-256 matches the record. The registry takes ownership of lock. */
+struct pluginlock;
+void registry_set_lock(struct registry *r, struct pluginlock *lock);
+const struct pluginlock *registry_lock(const struct registry *r);
+
+/* The checks made before dlopen, without loading anything: owner and mode
+ * of a file and its directory plus its ELF header (is_dir = 0), or of a
+ * plugin directory (is_dir = 1). Used by `plugins install`. */
+int registry_check_safety(const char *path, int is_dir, char *err, size_t errlen);
 
 /* Size a vtable of this kind must at least have for ABI 1.0. */
 size_t registry_min_vtable_size(int kind);

@@ -17,10 +17,13 @@
 #include "db.h"
 #include "gate.h"
 #include "hostapi.h"
+#include "llm.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "pluginlock.h"
 #include "registry.h"
 #include "result.h"
+#include "retrieval.h"
 #include "tools.h"
 #include "util.h"
 
@@ -172,6 +175,7 @@ int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, 
     if (!rt)
         return util_err(err, errlen, DC_ENOMEM, "out of memory");
     pthread_mutex_init(&rt->dps_lock, NULL);
+    pthread_mutex_init(&rt->index_lock, NULL);
     *out = rt;
 
     const char *path = o->config_path;
@@ -211,6 +215,19 @@ int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, 
     for (size_t i = 0; i < rt->cfg->nplugin_dirs; i++)
         if (registry_add_dir(rt->reg, rt->cfg->plugin_dirs[i]) != DC_OK)
             return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    /* Plugins installed with `plugins install` are pinned by the lock file
+     * next to the config; it must be read before anything is loaded. */
+    if (!rt->builtin_config) {
+        struct pluginlock *lock = NULL;
+        char *lock_path = pluginlock_path_for(rt->cfg->path);
+        if (!lock_path)
+            return util_err(err, errlen, DC_ENOMEM, "out of memory");
+        rc = pluginlock_load(lock_path, &lock, err, errlen);
+        free(lock_path);
+        if (rc != DC_OK)
+            return rc == DC_ENOMEM ? rc : DC_EINVAL;
+        registry_set_lock(rt->reg, lock);
+    }
 
     rc = config_resolve(rt->cfg, lookup_plugin, rt->reg, &rt->diags);
     if (rc != DC_OK)
@@ -278,9 +295,8 @@ static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char
  * every request that reads them (with the DataPoint's own error code):
  * answering with half the business definitions missing would be a silent
  * wrong answer. */
-static const struct dp_set *runtime_dps(void *arg, struct dc_ctx *c)
+static const struct dp_set *load_dps(struct runtime *rt)
 {
-    struct runtime *rt = arg;
     pthread_mutex_lock(&rt->dps_lock);
     if (!rt->dps_tried) {
         struct dp_diags dg = {0};
@@ -297,12 +313,18 @@ static const struct dp_set *runtime_dps(void *arg, struct dc_ctx *c)
                      "%s%s%zu DataPoint error%s; run `datachat dp lint` for all", first,
                      first[0] ? "; " : "", dg.n + dg.dropped, dg.n + dg.dropped == 1 ? "" : "s");
             dp_set_free(rt->dps);
-    pthread_mutex_destroy(&rt->dps_lock);
             rt->dps = NULL;
         }
         dp_diags_free(&dg);
     }
     pthread_mutex_unlock(&rt->dps_lock);
+    return rt->dps;
+}
+
+static const struct dp_set *runtime_dps(void *arg, struct dc_ctx *c)
+{
+    struct runtime *rt = arg;
+    load_dps(rt);
     if (!rt->dps && rt->dps_code[0])
         ctx_fail(c, rt->dps_code, "%s", rt->dps_err);
     return rt->dps;
@@ -369,14 +391,159 @@ int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, s
     rc = tools_new(rt->cfg, rt->reg, &rt->tools, err, errlen);
     if (rc != DC_OK)
         return rc;
+    tools_set_audit(rt->tools, rt->audit);
+    rc = llms_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->llms, err, errlen);
+    if (rc != DC_OK)
+        return rc;
     return pipeline_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->pipe, err, errlen);
+}
+
+/* One retrieval index: a database as one principal's policy shows it (the
+ * catalog pointer identifies the view; both live as long as the runtime). */
+struct runtime_index {
+    const struct db *db;
+    const struct dc_schema *schema;
+    struct retrieval *r;
+};
+
+/* <store dir>/cache/retrieval-<db>[-<principal digest>].db beside the
+ * catalog cache; NULL (memory only) without a file-based store. A
+ * principal's filtered catalog gets a file of its own, so that two
+ * principals never overwrite each other's index. */
+static char *index_path(struct runtime *rt, const struct db *d, const char *principal)
+{
+    const char *url = rt->cfg->store_url;
+    if (!url || strncmp(url, "sqlite:", 7) != 0)
+        return NULL;
+    char *dir = util_dirname(url + 7);
+    char who[65] = "";
+    if (rt->policies && principal)
+        util_sha256_hex(principal, strlen(principal), who);
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_addf(&b, "%s/cache/retrieval-%s%s%.12s.db", dir ? dir : ".", d->name, who[0] ? "-" : "",
+              who);
+    free(dir);
+    return sbuf_detach(&b);
+}
+
+static const struct dp_set *index_dps(void *arg)
+{
+    return load_dps(arg);
+}
+
+/* The index for the request's view of db, opened or built on first use. */
+static struct retrieval *runtime_index(struct runtime *rt, struct dc_ctx *c, struct db *d)
+{
+    const struct dc_schema *s = ctx_schema(c, d->name);
+    if (!s)
+        return NULL;
+    struct retrieval *ret = NULL;
+    pthread_mutex_lock(&rt->index_lock);
+    for (size_t i = 0; i < rt->nindexes && !ret; i++)
+        if (rt->indexes[i].db == d && rt->indexes[i].schema == s)
+            ret = rt->indexes[i].r;
+    if (ret)
+        goto cleanup;
+    struct runtime_index *grown = realloc(rt->indexes, (rt->nindexes + 1) * sizeof(*grown));
+    if (!grown)
+        goto cleanup;
+    rt->indexes = grown;
+    /* DataPoints that fail to load leave them out of the index; the stages
+     * that read DataPoints report the error. While their files are
+     * unchanged (by stat) the index file stands for them and they are not
+     * parsed at all. */
+    char fp[65] = "";
+    struct retrieval_src src = {NULL, s, d->name, NULL, index_dps, rt};
+    if (dp_config_fingerprint(rt->cfg, fp) == DC_OK)
+        src.dp_fingerprint = fp;
+    else
+        src.dps = load_dps(rt);
+    char *path = index_path(rt, d, ctx_get(c, "principal"));
+    char err[512] = "";
+    int64_t t0 = util_now_us();
+    if (retrieval_open(&src, path, &ret, err, sizeof(err)) == DC_OK) {
+        rt->indexes[rt->nindexes++] = (struct runtime_index){d, s, ret};
+        ctx_trace_note(c, "index of %s: %zu documents, %s in %lld us", d->name,
+                       retrieval_ndocs(ret), retrieval_origin(ret),
+                       (long long)(util_now_us() - t0));
+    } else {
+        ctx_trace_note(c, "no retrieval index for %s: %s", d->name, err);
+    }
+    free(path);
+cleanup:
+    pthread_mutex_unlock(&rt->index_lock);
+    return ret;
+}
+
+static int runtime_retrieve(void *arg, struct dc_ctx *c, const char *db, const char *query,
+                            size_t k, struct dc_retrieval_hit *hits, size_t *n)
+{
+    struct runtime *rt = arg;
+    struct db *d = runtime_find_db(rt, db);
+    *n = 0;
+    if (!d)
+        return DC_ENOTFOUND;
+    struct retrieval *r = runtime_index(rt, c, d);
+    if (!r)
+        return DC_EIO;
+    struct retrieval_hit got[RETRIEVAL_MAX_K];
+    if (k > RETRIEVAL_MAX_K)
+        k = RETRIEVAL_MAX_K;
+    char err[512] = "";
+    int rc = retrieval_search(r, query, k, got, n, err, sizeof(err));
+    if (rc != DC_OK) {
+        ctx_trace_note(c, "retrieval failed: %s", err);
+        return rc;
+    }
+    for (size_t i = 0; i < *n; i++)
+        hits[i] = (struct dc_retrieval_hit){sizeof(hits[i]), got[i].id,
+                                            retrieval_kind_name(got[i].kind), got[i].score};
+    return DC_OK;
+}
+
+#define RUNTIME_TRACE_HITS 5
+
+/* Every answer shows what the question was matched with: a trace step
+ * "retrieval" with the best documents and their scores, also left on the
+ * blackboard as "retrieval.hits" (one "id score" per line) for stages. A
+ * failure here is noted and never fails the question. */
+static void trace_retrieval(struct dc_ctx *c, const char *question)
+{
+    struct dc_retrieval_hit hits[RUNTIME_TRACE_HITS];
+    size_t n = 0;
+    if (ctx_trace_begin(c, "retrieval", "core") != DC_OK)
+        return;
+    int64_t t0 = util_now_us();
+    int rc = ctx_retrieve(c, question, RUNTIME_TRACE_HITS, hits, &n);
+    struct sbuf note, kv;
+    sbuf_init(&note);
+    sbuf_init(&kv);
+    for (size_t i = 0; i < n; i++) {
+        sbuf_addf(&note, "%s%s %.2f", i ? ", " : "", hits[i].id, hits[i].score);
+        sbuf_addf(&kv, "%s %.2f\n", hits[i].id, hits[i].score);
+    }
+    if (rc == DC_OK && n)
+        ctx_trace_note(c, "top %zu: %s", n, note.p);
+    else if (rc == DC_OK)
+        ctx_trace_note(c, "no document matched");
+    if (n && !kv.oom)
+        ctx_set(c, "retrieval.hits", kv.p);
+    sbuf_free(&note);
+    sbuf_free(&kv);
+    ctx_trace_end(c, rc == DC_OK ? "ok" : "error", util_now_us() - t0);
 }
 
 void runtime_free(struct runtime *rt)
 {
     if (!rt)
         return;
+    for (size_t i = 0; i < rt->nindexes; i++)
+        retrieval_close(rt->indexes[i].r);
+    free(rt->indexes);
+    pthread_mutex_destroy(&rt->index_lock);
     pipeline_free(rt->pipe);
+    llms_free(rt->llms);
     dp_set_free(rt->dps);
     pthread_mutex_destroy(&rt->dps_lock);
     tools_free(rt->tools);
@@ -438,9 +605,16 @@ static struct dc_ctx *request_ctx(struct runtime *rt, const char *db, const char
     if (!c)
         return NULL;
     ctx_set_dps_loader(c, runtime_dps, rt);
+    ctx_set_retriever(c, runtime_retrieve, rt);
     if (!principal)
         principal = rt->cfg->default_principal ? rt->cfg->default_principal : "local";
-    if (ctx_set(c, "principal", principal) != DC_OK || (db && ctx_set(c, "database", db) != DC_OK)) {
+    /* Stages that write SQL pick their dialect (and a metric its backend
+     * variant) from the connector that will run it. */
+    const struct db *d = db ? runtime_find_db(rt, db) : (rt->ndbs ? &rt->dbs[0] : NULL);
+    const char *dialect = d && d->vt ? d->vt->dialect : NULL;
+    if (ctx_set(c, "principal", principal) != DC_OK || (db && ctx_set(c, "database", db) != DC_OK) ||
+        (dialect && ctx_set(c, "database.dialect", dialect) != DC_OK) ||
+        (rt->today && ctx_set(c, "today", rt->today) != DC_OK)) {
         ctx_free(c);
         return NULL;
     }
@@ -495,6 +669,7 @@ int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
                  rt->ndbs ? "; see `datachat doctor` for the configured ones" : "");
         return DC_ENOTFOUND;
     }
+    trace_retrieval(c, question);
     int rc = pipeline_run(rt->pipe, c);
     const char *refused = ctx_get(c, "refused");
     if (refused && !ctx_get(c, "refused.audited")) {

@@ -23,6 +23,8 @@ struct toolset;
 struct dc_ctx;
 struct dp_set;
 struct policy_set;
+struct runtime_index;
+struct llmset;
 
 struct runtime_opts {
     const char *config_path; /* NULL: $DATACHAT_CONFIG, ./config/datachat.yaml, built-in */
@@ -52,6 +54,13 @@ struct runtime {
     char dps_code[40];        /* why they failed to load, "" if they did not */
     char dps_err[2048];
     struct policy_set *policies; /* access policies (policy.h), NULL when none configured */
+    const char *today;        /* borrowed; when set, every request's context carries it as
+                               * "today" (YYYY-MM-DD) so relative dates are reproducible (eval) */
+    struct llmset *llms;      /* configured LLM providers (llm.h); empty when none */
+    struct runtime_index *indexes; /* retrieval indexes (retrieval.h), one per database and
+                                    * catalog view, built on first use */
+    size_t nindexes;
+    pthread_mutex_t index_lock;
 };
 
 /* Phase 1. On a config error returns DC_EINVAL and rt->diags holds every

@@ -27,6 +27,9 @@ struct tool_info {
 int tools_new(const struct dc_config *cfg, const struct registry *reg, struct toolset **out,
               char *err, size_t errlen);
 void tools_free(struct toolset *t);
+/* Where failures of sandboxed tools are recorded (the runtime's log). */
+struct audit;
+void tools_set_audit(struct toolset *t, struct audit *a);
 size_t tools_count(const struct toolset *t);
 int tools_info(const struct toolset *t, size_t i, struct tool_info *out);
 

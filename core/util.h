@@ -42,6 +42,12 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len,
 /* Levenshtein distance ignoring ASCII case, for "did you mean" hints;
  * SIZE_MAX when either string is longer than 64 bytes. */
 size_t util_edit_distance(const char *a, const char *b);
+/* Non-zero when the n bytes are well-formed UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF). */
+int util_utf8_valid(const char *s, size_t n);
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 when
+ * it is malformed. */
+size_t util_utf8_seq_len(const unsigned char *s, size_t n);
 char *util_strdup(const char *s);          /* NULL-safe, NULL on OOM */
 char *util_strndup(const char *s, size_t n);
 /* Directory part of a path ("." when none); caller frees. */

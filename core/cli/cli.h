@@ -25,6 +25,10 @@ struct cli {
     int json;
     int dot;
     int verbose;
+    const char *today;  /* eval --today YYYY-MM-DD */
+    int sandbox;      /* plugins install --sandbox */
+    const char *listen; /* serve --listen HOST:PORT */
+    int dev;          /* serve --dev */
     char **args;      /* positional arguments after the subcommand words */
     int nargs;
 };
@@ -47,6 +51,8 @@ int cmd_sql(struct cli *c);
 int cmd_gate(struct cli *c);
 int cmd_dp(struct cli *c);
 int cmd_profile(struct cli *c);
+int cmd_eval(struct cli *c);
+int cmd_serve(struct cli *c);
 
 /* Loads the runtime (phase 1), printing config diagnostics on failure. */
 struct runtime;

@@ -1,5 +1,5 @@
-/* `datachat config|plugins|audit|doctor`: the commands that inspect an
- * installation rather than answer questions. */
+/* `datachat config|audit|doctor|tools`: the commands that inspect an
+ * installation rather than answer questions (plugins: cmd_plugins.c). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,96 +63,6 @@ int cmd_config(struct cli *c)
     }
     runtime_free(rt);
     return rc;
-}
-
-static json_t *ref_json(const struct dc_plugin_ref *p, const char *state)
-{
-    char abi[16];
-    snprintf(abi, sizeof(abi), "%u.%u", p->abi_major, p->abi_minor);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", p->name, "kind",
-                     dc_kind_name(p->kind), "version", p->version, "license", p->license, "abi",
-                     abi, "path", p->path, "build", p->build_sig ? p->build_sig : "", "state",
-                     state);
-}
-
-static int plugins_list(struct cli *c)
-{
-    struct runtime *rt = NULL;
-    int rc = cli_load_runtime(c, &rt);
-    if (rc != CLI_OK)
-        return rc;
-    /* Questions load only the plugins they use; the list shows every file. */
-    if (registry_load_all(rt->reg) < 0) {
-        runtime_free(rt);
-        cli_error("out of memory");
-        return CLI_ERROR;
-    }
-    size_t n = registry_count(rt->reg), nr = registry_nrefusals(rt->reg);
-    if (c->json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, ref_json(registry_at(rt->reg, i), "ok"));
-        for (size_t i = 0; i < nr; i++) {
-            const struct dc_plugin_refusal *f = registry_refusal_at(rt->reg, i);
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "path", f->path, "state",
-                                                 "refused", "reason", f->reason));
-        }
-        print_json_obj(arr);
-    } else {
-        printf("%-10s %-16s %-8s %-6s %s\n", "KIND", "NAME", "VERSION", "STATE", "PATH");
-        for (size_t i = 0; i < n; i++) {
-            const struct dc_plugin_ref *p = registry_at(rt->reg, i);
-            printf("%-10s %-16s %-8s %-6s %s\n", dc_kind_name(p->kind), p->name, p->version, "ok",
-                   p->path);
-        }
-        for (size_t i = 0; i < nr; i++)
-            printf("refused: %s\n", registry_refusal_at(rt->reg, i)->reason);
-    }
-    runtime_free(rt);
-    return CLI_OK;
-}
-
-static int plugins_check(struct cli *c)
-{
-    if (c->nargs != 2) {
-        cli_error("plugins check needs exactly one FILE");
-        return CLI_USAGE;
-    }
-    struct dc_plugin_ref info;
-    char err[1024] = "";
-    memset(&info, 0, sizeof(info));
-    int rc = registry_check_file(NULL, c->args[1], &info, err, sizeof(err));
-    if (rc != DC_OK) {
-        if (c->json)
-            print_json_obj(json_pack("{s:s, s:s, s:s}", "path", c->args[1], "state", "refused",
-                                     "reason", err));
-        else
-            cli_error("%s", err);
-        return CLI_ERROR;
-    }
-    if (c->json) {
-        print_json_obj(ref_json(&info, "ok"));
-    } else {
-        printf("%s: ok\n  name     %s\n  kind     %s\n  version  %s\n  license  %s\n"
-               "  abi      %u.%u (host %d.%d)\n  build    %s\n",
-               info.path, info.name, dc_kind_name(info.kind), info.version, info.license,
-               info.abi_major, info.abi_minor, DC_ABI_MAJOR, DC_ABI_MINOR,
-               info.build_sig ? info.build_sig : "");
-        if (info.description)
-            printf("  about    %s\n", info.description);
-    }
-    registry_ref_clear(&info);
-    return CLI_OK;
-}
-
-int cmd_plugins(struct cli *c)
-{
-    if (c->nargs >= 1 && strcmp(c->args[0], "list") == 0)
-        return plugins_list(c);
-    if (c->nargs >= 1 && strcmp(c->args[0], "check") == 0)
-        return plugins_check(c);
-    cli_error("plugins needs a subcommand: list, or check FILE");
-    return CLI_USAGE;
 }
 
 int cmd_audit(struct cli *c)

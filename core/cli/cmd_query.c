@@ -8,6 +8,7 @@
 
 #include <datachat/host.h>
 
+#include "answerjson.h"
 #include "cli.h"
 #include "ctx.h"
 #include "loop.h"
@@ -90,78 +91,13 @@ static void ask_done(struct loop *l, void *arg)
     loop_stop(l);
 }
 
-static json_t *value_json(const struct dc_value *v)
-{
-    switch (v->type) {
-    case DC_NULL: return json_null();
-    case DC_INT: return json_integer(v->v.i);
-    case DC_BOOL: return json_boolean(v->v.i);
-    case DC_REAL: return json_real(v->v.d);
-    default: {
-        char *t = result_value_text(v);
-        json_t *s = t ? json_stringn(t, strlen(t)) : NULL;
-        free(t);
-        return s ? s : json_null();
-    }
-    }
-}
-
-static json_t *trace_json(struct dc_ctx *ctx)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ctx_ntrace(ctx); i++) {
-        const struct trace_step *t = ctx_trace_at(ctx, i);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "stage", t->stage,
-                                             "plugin", t->plugin, "outcome", t->outcome,
-                                             "reason", t->reason, "us", (json_int_t)t->us));
-    }
-    return arr;
-}
-
 int cli_print_ctx_json(struct dc_ctx *ctx, int64_t total_us)
 {
-    json_t *o = json_object();
-    const char *answer = ctx_get(ctx, "answer");
-    json_object_set_new(o, "question", json_string(ctx_get(ctx, "question")));
-    json_object_set_new(o, "database", ctx_get(ctx, "database")
-                                           ? json_string(ctx_get(ctx, "database"))
-                                           : json_null());
-    json_object_set_new(o, "answer", answer ? json_string(answer) : json_null());
-    const char *sql = ctx_get(ctx, "sql.run") ? ctx_get(ctx, "sql.run") : ctx_get(ctx, "sql");
-    json_object_set_new(o, "sql", sql ? json_string(sql) : json_null());
-    const struct dc_result *r = ctx_result(ctx);
-    json_t *cols = json_array(), *rows = json_array();
-    if (r) {
-        for (size_t i = 0; i < result_ncols(r); i++)
-            json_array_append_new(cols, json_pack("{s:s, s:s}", "name", result_col_name(r, i),
-                                                  "type", dc_type_name(result_col_type(r, i))));
-        for (size_t i = 0; i < result_nrows(r); i++) {
-            json_t *row = json_array();
-            for (size_t k = 0; k < result_ncols(r); k++)
-                json_array_append_new(row, value_json(result_get(r, i, k)));
-            json_array_append_new(rows, row);
-        }
+    json_t *o = answerjson_new(ctx, total_us, SIZE_MAX);
+    if (!o) {
+        cli_error("cannot encode the answer as JSON");
+        return CLI_ERROR;
     }
-    json_object_set_new(o, "columns", cols);
-    json_object_set_new(o, "rows", rows);
-    json_object_set_new(o, "row_count", json_integer((json_int_t)result_nrows(r)));
-    json_object_set_new(o, "truncated", json_boolean(result_truncated(r)));
-    if (ctx_get(ctx, "intent"))
-        json_object_set_new(o, "intent", json_string(ctx_get(ctx, "intent")));
-    const char *refused = ctx_get(ctx, "refused");
-    if (refused)
-        json_object_set_new(o, "refused",
-                            json_pack("{s:s, s:s?}", "code", refused, "reason",
-                                      ctx_error_message(ctx) ? ctx_error_message(ctx) : answer));
-    if (ctx_error_code(ctx))
-        json_object_set_new(o, "error", json_pack("{s:s, s:s}", "code", ctx_error_code(ctx),
-                                                  "message", ctx_error_message(ctx)));
-    json_object_set_new(o, "trace", trace_json(ctx));
-    int64_t stages_us = 0;
-    for (size_t i = 0; i < ctx_ntrace(ctx); i++)
-        stages_us += ctx_trace_at(ctx, i)->us;
-    json_object_set_new(o, "timings", json_pack("{s:I, s:I}", "total_us", (json_int_t)total_us,
-                                                 "stages_us", (json_int_t)stages_us));
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
     json_decref(o);
     if (!s) {
@@ -214,6 +150,34 @@ int cli_read_text(struct cli *c, const char *what, char **out)
     return CLI_OK;
 }
 
+/* Control bytes become '?': reasons quote questions and database values,
+ * and neither may drive the terminal. */
+static void put_clean(const char *s)
+{
+    for (; s && *s; s++)
+        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, stderr);
+}
+
+/* The decision trace for -v: one line per step, on stderr. */
+static void print_trace(struct dc_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx_ntrace(ctx); i++) {
+        const struct trace_step *t = ctx_trace_at(ctx, i);
+        fputs("trace: ", stderr);
+        put_clean(t->stage);
+        fputs(" (", stderr);
+        put_clean(t->plugin);
+        fputs(") -> ", stderr);
+        put_clean(t->outcome ? t->outcome : "(failed)");
+        fprintf(stderr, " in %lld us", (long long)t->us);
+        if (t->reason) {
+            fputs(": ", stderr);
+            put_clean(t->reason);
+        }
+        fputc('\n', stderr);
+    }
+}
+
 int cmd_query(struct cli *c)
 {
     int64_t t0 = util_now_us();
@@ -234,6 +198,7 @@ int cmd_query(struct cli *c)
     ret = cli_start_runtime(c, &rt);
     if (ret != CLI_OK)
         goto cleanup;
+    rt->today = c->today; /* --today: relative dates from a fixed day */
     /* Signals first, so the pool's threads inherit the blocked mask. */
     if (loop_new(&l) != DC_OK || loop_handle_signals(l, NULL, NULL) != DC_OK ||
         pool_new(l, 1, &p) != DC_OK) {
@@ -278,6 +243,8 @@ int cmd_query(struct cli *c)
             if (*text && text[strlen(text) - 1] != '\n')
                 fputc('\n', stdout);
         }
+        if (c->verbose)
+            print_trace(job.ctx);
         const char *refused = ctx_get(job.ctx, "refused");
         const char *msg = ctx_error_message(job.ctx);
         if (refused)

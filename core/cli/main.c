@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "eval_suite.h"
 #include "runtime.h"
 
 static const char usage[] =
@@ -20,8 +21,15 @@ static const char usage[] =
     "  gate explain STATEMENT  show what the gate decides for a statement, running nothing\n"
     "  config check [FILE]    validate a config file without running anything\n"
     "  config graph [--dot]   print the pipeline graph (text, or Graphviz DOT)\n"
-    "  plugins list            list loaded plugins and refused plugin files\n"
+    "  plugins list            list plugins: ok, sandboxed, or refused and why\n"
     "  plugins check FILE      check one plugin file and show its descriptor\n"
+    "  plugins info NAME       a loaded plugin's descriptor, options and pin\n"
+    "  plugins install FILE.so|DIR [--sandbox]\n"
+    "                          scan a plugin in a child process, copy it into the first\n"
+    "                          plugins.dirs entry, pin its SHA-256 in datachat.lock\n"
+    "  plugins remove NAME     remove a plugin installed with plugins install\n"
+    "  plugins new KIND NAME [DIR]\n"
+    "                          write a plugin project (connector, llm, stage, tool)\n"
     "  audit verify [FILE]     verify the audit log's hash chain\n"
     "  tools list              list the configured tools\n"
     "  tools call NAME [JSON]  call a configured tool with JSON arguments\n"
@@ -31,6 +39,11 @@ static const char usage[] =
     "  dp lint [PATH]          check DataPoints, also against the live database (--db)\n"
     "  dp add FILE             lint a DataPoint file and copy it into the user directory\n"
     "  profile [DB]            profile a database into managed DataPoints (datapoints/managed)\n"
+    "  eval [SUITE ...]        run gold-question suites through the pipeline and score them\n"
+    "                          (--today YYYY-MM-DD pins relative dates; see docs/EVAL.md)\n"
+    "  serve [--listen HOST:PORT] [--dev]\n"
+    "                          the HTTP API (docs/API.md); bearer tokens from server.tokens,\n"
+    "                          --dev: no authentication, loopback addresses only\n"
     "\n"
     "Options:\n"
     "  --config FILE   config file (default: $DATACHAT_CONFIG, ./config/datachat.yaml,\n"
@@ -101,10 +114,23 @@ int cli_parse(int argc, char **argv, struct cli *c)
             rc = take_value(argc, argv, &i, &c->principal);
         } else if (opt_is(a, "--audit")) {
             rc = take_value(argc, argv, &i, &c->audit_path);
+        } else if (opt_is(a, "--today")) {
+            rc = take_value(argc, argv, &i, &c->today);
+            if (rc == CLI_OK && !eval_valid_day(c->today)) {
+                cli_error("--today '%s' is not a date; write it as YYYY-MM-DD, e.g. 2026-06-30",
+                          c->today);
+                rc = CLI_USAGE;
+            }
         } else if (strcmp(a, "--json") == 0) {
             c->json = 1;
         } else if (strcmp(a, "--dot") == 0) {
             c->dot = 1;
+        } else if (strcmp(a, "--sandbox") == 0) {
+            c->sandbox = 1;
+        } else if (opt_is(a, "--listen")) {
+            rc = take_value(argc, argv, &i, &c->listen);
+        } else if (strcmp(a, "--dev") == 0) {
+            c->dev = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             c->verbose = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -165,6 +191,10 @@ int main(int argc, char **argv)
         rc = cmd_dp(&c);
     else if (strcmp(cmd, "profile") == 0)
         rc = cmd_profile(&c);
+    else if (strcmp(cmd, "eval") == 0)
+        rc = cmd_eval(&c);
+    else if (strcmp(cmd, "serve") == 0)
+        rc = cmd_serve(&c);
     else {
         cli_error("unknown command '%s' (see datachat --help)", cmd);
         rc = CLI_USAGE;

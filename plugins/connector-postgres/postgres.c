@@ -11,11 +11,20 @@
  * separate keywords with expand_dbname=0 so a database name can never carry
  * other connection options. Passwords come only from the variable named by
  * password_env or libpq's own PGPASSWORD/pgpass, never from config text.
+ *
+ * The handle open() returns is a small pool (option pool_size, default 4)
+ * of libpq connections to one database: each prepare, execute and
+ * introspect call borrows an idle connection for its own duration and
+ * gives it back, so callers on several threads run in parallel, up to the
+ * pool size, and wait beyond it. A connection found dropped (server
+ * restart, pg_terminate_backend) is re-established once before its next
+ * statement; if that fails the statement fails with E-DB-CONNECTION.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +46,10 @@
  * it cancels on its own (a server that stopped answering). */
 #define PG_CLIENT_GRACE_MS 5000
 #define PG_MAX_KEYWORDS 48
+#define PG_DEFAULT_POOL_SIZE 4
+#define PG_MAX_POOL_SIZE 64
+/* The stable code a lost connection carries in its message (docs/CONFIG.md). */
+#define PG_E_CONNECTION "E-DB-CONNECTION"
 
 /* Type OIDs from PostgreSQL's pg_type.dat (stable across versions). */
 enum {
@@ -47,12 +60,28 @@ enum {
     OID_NUMERIC = 1700, OID_UUID = 2950, OID_JSONB = 3802
 };
 
+/* One libpq connection of a pool. */
 struct pg_conn {
     const struct dc_host *h;
     PGconn *pg;
-    char label[256];     /* "database "x" on host:port", for every message */
+    char label[256];           /* "database "x" on host:port", for every message */
+    const char *search_path;   /* the pool's */
+    const char *schemas_array; /* the pool's */
+};
+
+enum pg_slot { SLOT_EMPTY = 0, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING };
+
+/* The handle the host holds: every connection to one configured database. */
+struct pg_pool {
+    const struct dc_host *h;
     char *search_path;   /* the configured schemas as quoted identifiers */
     char *schemas_array; /* the same as a text[] literal for introspection */
+    char **key, **val;   /* libpq keywords, NULL-terminated, for new connections */
+    int size;
+    pthread_mutex_t mu;
+    pthread_cond_t freed; /* a slot went idle or empty */
+    struct pg_conn **conns;
+    int *state;           /* enum pg_slot per slot */
 };
 
 struct pg_stmt {
@@ -204,7 +233,7 @@ static int pg_append_quoted(char **buf, size_t *len, const char *s, int array_el
     return DC_OK;
 }
 
-static int pg_schemas(struct pg_conn *c, const struct dc_opts *opts, char *err, size_t errlen)
+static int pg_schemas(struct pg_pool *c, const struct dc_opts *opts, char *err, size_t errlen)
 {
     const struct dc_host *h = c->h;
     size_t n = h->opt_list_len ? h->opt_list_len(opts, "schemas") : 0;
@@ -282,22 +311,167 @@ static int pg_session_setup(struct pg_conn *c, char *err, size_t errlen)
     return DC_OK;
 }
 
-static void pg_close(void *conn)
+static void pg_conn_free(struct pg_conn *c)
 {
-    struct pg_conn *c = conn;
     if (!c)
         return;
     if (c->pg)
         PQfinish(c->pg);
-    free(c->search_path);
-    free(c->schemas_array);
     free(c);
+}
+
+static void pg_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void pg_close(void *conn)
+{
+    struct pg_pool *p = conn;
+    if (!p)
+        return;
+    for (int i = 0; p->conns && i < p->size; i++)
+        pg_conn_free(p->conns[i]);
+    free(p->conns);
+    free(p->state);
+    pg_strv_free(p->key);
+    pg_strv_free(p->val);
+    free(p->search_path);
+    free(p->schemas_array);
+    pthread_cond_destroy(&p->freed);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* One new connection with the pool's keywords and session defaults. */
+static int pg_conn_new(struct pg_pool *p, struct pg_conn **out, char *err, size_t errlen)
+{
+    char line[768];
+    int rc = DC_OK;
+    struct pg_conn *c = calloc(1, sizeof(*c));
+    *out = NULL;
+    if (!c)
+        return pg_err(err, errlen, DC_ENOMEM, "postgres: out of memory");
+    c->h = p->h;
+    c->search_path = p->search_path;
+    c->schemas_array = p->schemas_array;
+    /* expand_dbname = 0: dbname is a name, never a connection string. */
+    c->pg = PQconnectdbParams((const char *const *)p->key, (const char *const *)p->val, 0);
+    if (!c->pg) {
+        rc = pg_err(err, errlen, DC_ENOMEM, "postgres: out of memory while connecting");
+        goto cleanup;
+    }
+    pg_set_label(c);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
+        rc = pg_err(err, errlen, DC_EIO, "postgres: cannot connect to %s: %s; %s", c->label,
+                    line, pg_connect_hint(line));
+        goto cleanup;
+    }
+    rc = pg_session_setup(c, err, errlen);
+    if (rc != DC_OK)
+        goto cleanup;
+    *out = c;
+    c = NULL;
+cleanup:
+    pg_conn_free(c);
+    return rc;
+}
+
+/* Borrows an idle connection, opening one more while the pool has room
+ * and waiting for a busy one to come back otherwise. A failed extra
+ * connection is not an error while others exist: the caller waits for
+ * one of them instead (the server's max_connections, say). */
+static int pg_acquire(struct pg_pool *p, struct pg_conn **out, char *err, size_t errlen)
+{
+    int rc = DC_OK, grow = 1;
+    *out = NULL;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        int idle = -1, empty = -1, others = 0;
+        for (int i = 0; i < p->size; i++) {
+            if (p->state[i] == SLOT_IDLE && idle < 0)
+                idle = i;
+            else if (p->state[i] == SLOT_EMPTY && empty < 0)
+                empty = i;
+            if (p->state[i] != SLOT_EMPTY)
+                others = 1;
+        }
+        if (idle >= 0) {
+            p->state[idle] = SLOT_BUSY;
+            *out = p->conns[idle];
+            break;
+        }
+        if (empty >= 0 && (grow || !others)) {
+            struct pg_conn *c = NULL;
+            p->state[empty] = SLOT_CONNECTING;
+            pthread_mutex_unlock(&p->mu);
+            rc = pg_conn_new(p, &c, err, errlen);
+            pthread_mutex_lock(&p->mu);
+            if (rc == DC_OK) {
+                p->conns[empty] = c;
+                p->state[empty] = SLOT_BUSY;
+                *out = c;
+                break;
+            }
+            p->state[empty] = SLOT_EMPTY;
+            pthread_cond_broadcast(&p->freed);
+            others = 0;
+            for (int i = 0; i < p->size; i++)
+                others |= p->state[i] != SLOT_EMPTY;
+            if (!others)
+                break;
+            grow = 0;
+            rc = DC_OK;
+        }
+        pthread_cond_wait(&p->freed, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static void pg_release(struct pg_pool *p, struct pg_conn *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->size; i++) {
+        if (p->conns[i] == c && p->state[i] == SLOT_BUSY) {
+            p->state[i] = SLOT_IDLE;
+            break;
+        }
+    }
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The keywords outlive pg_open's locals: every later connection uses them. */
+static int pg_pool_keywords(struct pg_pool *p, const struct pg_kw *kw)
+{
+    p->key = calloc((size_t)kw->n + 1, sizeof(*p->key));
+    p->val = calloc((size_t)kw->n + 1, sizeof(*p->val));
+    if (!p->key || !p->val)
+        return DC_ENOMEM;
+    for (int i = 0; i < kw->n; i++) {
+        p->key[i] = strdup(kw->key[i]);
+        p->val[i] = strdup(kw->val[i]);
+        if (!p->key[i] || !p->val[i]) {
+            free(p->key[i]); /* the NULL-terminated arrays stay consistent */
+            free(p->val[i]);
+            p->key[i] = p->val[i] = NULL;
+            return DC_ENOMEM;
+        }
+    }
+    return DC_OK;
 }
 
 static int pg_open(const struct dc_host *h, const struct dc_opts *opts, void **conn, char *err,
                    size_t errlen)
 {
-    struct pg_conn *c = NULL;
+    struct pg_pool *c = NULL;
+    struct pg_conn *first = NULL;
     PQconninfoOption *parsed = NULL;
     char *perr = NULL;
     struct pg_kw kw;
@@ -320,6 +494,15 @@ static int pg_open(const struct dc_host *h, const struct dc_opts *opts, void **c
                       "postgres: option 'connect_timeout_s' must be a whole number of seconds "
                       "from 1 to %d",
                       PG_MAX_CONNECT_TIMEOUT_S);
+    int64_t pool_size = PG_DEFAULT_POOL_SIZE;
+    orc = h->opt_int(opts, "pool_size", &pool_size);
+    if (orc == DC_ENOTFOUND)
+        pool_size = PG_DEFAULT_POOL_SIZE;
+    else if (orc != DC_OK || pool_size < 1 || pool_size > PG_MAX_POOL_SIZE)
+        return pg_err(err, errlen, DC_EINVAL,
+                      "postgres: option 'pool_size' must be a whole number of connections "
+                      "from 1 to %d",
+                      PG_MAX_POOL_SIZE);
     if (dsn && *dsn && dsn_env && *dsn_env)
         return pg_err(err, errlen, DC_EINVAL,
                       "postgres: options 'dsn' and 'dsn_env' are both set; keep one");
@@ -337,7 +520,23 @@ static int pg_open(const struct dc_host *h, const struct dc_opts *opts, void **c
     c = calloc(1, sizeof(*c));
     if (!c)
         return pg_err(err, errlen, DC_ENOMEM, "postgres: out of memory");
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        return pg_err(err, errlen, DC_ERR, "postgres: cannot create the pool's lock");
+    }
+    if (pthread_cond_init(&c->freed, NULL) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return pg_err(err, errlen, DC_ERR, "postgres: cannot create the pool's condition");
+    }
     c->h = h;
+    c->size = (int)pool_size;
+    c->conns = calloc((size_t)c->size, sizeof(*c->conns));
+    c->state = calloc((size_t)c->size, sizeof(*c->state));
+    if (!c->conns || !c->state) {
+        rc = pg_err(err, errlen, DC_ENOMEM, "postgres: out of memory");
+        goto cleanup;
+    }
     rc = pg_schemas(c, opts, err, errlen);
     if (rc != DC_OK)
         goto cleanup;
@@ -396,22 +595,16 @@ static int pg_open(const struct dc_host *h, const struct dc_opts *opts, void **c
         rc = pg_err(err, errlen, DC_ELIMIT, "postgres: too many connection options");
         goto cleanup;
     }
-    /* expand_dbname = 0: dbname is a name, never a connection string. */
-    c->pg = PQconnectdbParams(kw.key, kw.val, 0);
-    if (!c->pg) {
-        rc = pg_err(err, errlen, DC_ENOMEM, "postgres: out of memory while connecting");
+    if (pg_pool_keywords(c, &kw) != DC_OK) {
+        rc = pg_err(err, errlen, DC_ENOMEM, "postgres: out of memory");
         goto cleanup;
     }
-    pg_set_label(c);
-    if (PQstatus(c->pg) != CONNECTION_OK) {
-        pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
-        rc = pg_err(err, errlen, DC_EIO, "postgres: cannot connect to %s: %s; %s", c->label,
-                    line, pg_connect_hint(line));
-        goto cleanup;
-    }
-    rc = pg_session_setup(c, err, errlen);
+    /* The first connection now, so a wrong host or password shows at open. */
+    rc = pg_conn_new(c, &first, err, errlen);
     if (rc != DC_OK)
         goto cleanup;
+    c->conns[0] = first;
+    c->state[0] = SLOT_IDLE;
     *conn = c;
     c = NULL;
 cleanup:
@@ -435,8 +628,9 @@ static int pg_ensure(struct pg_conn *c, char *err, size_t errlen)
     if (PQstatus(c->pg) != CONNECTION_OK) {
         pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
         return pg_err(err, errlen, DC_EIO,
-                      "postgres: %s: connection lost and reconnecting failed: %s; %s", c->label,
-                      line, pg_connect_hint(line));
+                      "postgres: " PG_E_CONNECTION ": %s: the connection was lost and "
+                      "reconnecting failed: %s; %s",
+                      c->label, line, pg_connect_hint(line));
     }
     return pg_session_setup(c, err, errlen);
 }
@@ -449,9 +643,19 @@ static int pg_result_err(struct pg_conn *c, PGresult *r, const char *doing, char
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *pos = r ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
-    if (PQstatus(c->pg) == CONNECTION_BAD) {
-        pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
-        return pg_err(err, errlen, DC_EIO, "postgres: %s: connection lost while %s: %s",
+    /* 57P01-57P03: the server is shutting the session down (terminated
+     * backend, restart); 08: connection exceptions. Either way this
+     * connection is finished, whatever libpq has noticed so far. */
+    int lost = PQstatus(c->pg) == CONNECTION_BAD ||
+               (state && (strncmp(state, "57P0", 4) == 0 || strncmp(state, "08", 2) == 0));
+    if (lost) {
+        if (primary)
+            pg_one_line(primary, line, sizeof(line));
+        else
+            pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
+        return pg_err(err, errlen, DC_EIO,
+                      "postgres: " PG_E_CONNECTION ": %s: the connection was lost while %s: "
+                      "%s; the next statement reconnects",
                       c->label, doing, line[0] ? line : "the server closed the connection");
     }
     pg_one_line(primary ? primary : (r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg)), line,
@@ -530,10 +734,9 @@ static void pg_finalize(void *conn, void *stmt)
     free(s);
 }
 
-static int pg_prepare(void *conn, const char *sql, const struct dc_authorizer *az, void **stmt,
-                      struct dc_stmt_info *info, char *err, size_t errlen)
+static int pg_prepare_on(struct pg_conn *c, const char *sql, const struct dc_authorizer *az,
+                         void **stmt, struct dc_stmt_info *info, char *err, size_t errlen)
 {
-    struct pg_conn *c = conn;
     struct pg_stmt *s = NULL;
     PGresult *r = NULL;
     int rc;
@@ -580,7 +783,23 @@ cleanup:
     PQclear(r);
     if (c)
         pg_rollback(c);
-    pg_finalize(conn, s);
+    pg_finalize(c, s);
+    return rc;
+}
+
+static int pg_prepare(void *conn, const char *sql, const struct dc_authorizer *az, void **stmt,
+                      struct dc_stmt_info *info, char *err, size_t errlen)
+{
+    struct pg_pool *p = conn;
+    struct pg_conn *c = NULL;
+    if (!p || !sql || !stmt || !info)
+        return pg_err(err, errlen, DC_EINVAL, "postgres: prepare called with a missing argument");
+    *stmt = NULL;
+    int rc = pg_acquire(p, &c, err, errlen);
+    if (rc != DC_OK)
+        return rc;
+    rc = pg_prepare_on(c, sql, az, stmt, info, err, errlen);
+    pg_release(p, c);
     return rc;
 }
 
@@ -826,12 +1045,10 @@ static int pg_read_rows(struct pg_conn *c, const struct dc_limits *lim, struct d
     return rc;
 }
 
-static int pg_execute(void *conn, void *stmt, const struct dc_value *params, size_t nparams,
-                      const struct dc_limits *lim, struct dc_result *out, char *err,
-                      size_t errlen)
+static int pg_execute_on(struct pg_conn *c, struct pg_stmt *s, const struct dc_value *params,
+                         size_t nparams, const struct dc_limits *lim, struct dc_result *out,
+                         char *err, size_t errlen)
 {
-    struct pg_conn *c = conn;
-    struct pg_stmt *s = stmt;
     const char **vals = NULL;
     int *lens = NULL, *fmts = NULL;
     char(*bufs)[40] = NULL;
@@ -887,6 +1104,22 @@ cleanup:
     free(lens);
     free(fmts);
     free(bufs);
+    return rc;
+}
+
+static int pg_execute(void *conn, void *stmt, const struct dc_value *params, size_t nparams,
+                      const struct dc_limits *lim, struct dc_result *out, char *err,
+                      size_t errlen)
+{
+    struct pg_pool *p = conn;
+    struct pg_conn *c = NULL;
+    if (!p || !stmt || !out || (nparams && !params))
+        return pg_err(err, errlen, DC_EINVAL, "postgres: execute called with a missing argument");
+    int rc = pg_acquire(p, &c, err, errlen);
+    if (rc != DC_OK)
+        return rc;
+    rc = pg_execute_on(c, stmt, params, nparams, lim, out, err, errlen);
+    pg_release(p, c);
     return rc;
 }
 
@@ -976,9 +1209,9 @@ struct pg_table_build {
     size_t nowned;
 };
 
-static int pg_introspect(void *conn, struct dc_schema *out, char *err, size_t errlen)
+static int pg_introspect_on(struct pg_conn *c, struct dc_schema *out, char *err,
+                            size_t errlen)
 {
-    struct pg_conn *c = conn;
     PGresult *tr = NULL, *cr = NULL, *fr = NULL;
     struct pg_oidx *map = NULL;
     struct pg_table_build *tb = NULL;
@@ -1106,6 +1339,20 @@ cleanup:
     return rc;
 }
 
+static int pg_introspect(void *conn, struct dc_schema *out, char *err, size_t errlen)
+{
+    struct pg_pool *p = conn;
+    struct pg_conn *c = NULL;
+    if (!p || !out)
+        return pg_err(err, errlen, DC_EINVAL, "postgres: introspect called without a handle");
+    int rc = pg_acquire(p, &c, err, errlen);
+    if (rc != DC_OK)
+        return rc;
+    rc = pg_introspect_on(c, out, err, errlen);
+    pg_release(p, c);
+    return rc;
+}
+
 static const struct dc_option pg_options[] = {
     {"dsn", DC_OPT_STRING, 0, NULL,
      "a libpq connection string or postgresql:// URL, without a password"},
@@ -1122,6 +1369,8 @@ static const struct dc_option pg_options[] = {
     {"sslmode", DC_OPT_STRING, 0, NULL, "libpq sslmode: disable, prefer, require, verify-full..."},
     {"sslrootcert", DC_OPT_PATH, 0, NULL, "CA certificate file for verify-ca/verify-full"},
     {"connect_timeout_s", DC_OPT_INT, 0, "10", "seconds to wait for a connection"},
+    {"pool_size", DC_OPT_INT, 0, "4",
+     "connections kept open to this database, so that this many statements run at once"},
     {"schemas", DC_OPT_LIST, 0, NULL,
      "schemas the catalog shows and the search path holds (default [public])"},
     DC_OPTIONS_END};
@@ -1136,6 +1385,7 @@ static const struct dc_connector_vtable pg_vtable = {
     .execute = pg_execute,
     .finalize = pg_finalize,
     .introspect = pg_introspect,
+    .concurrent = 1,
 };
 
 DC_PLUGIN_DEFINE(DC_KIND_CONNECTOR, "postgres", "0.1.0", "MIT",

@@ -14,6 +14,8 @@
 #include <datachat/host.h>
 #include <datachat/plugin.h>
 
+#include "textbuf.h"
+
 #define DEFAULT_MAX_ROWS 20
 #define DEFAULT_CELL_WIDTH 40
 
@@ -71,40 +73,6 @@ static void answer_fini(void *state)
     free(state);
 }
 
-/* ---- growable text ------------------------------------------------------- */
-
-struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_adds(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
 /* ---- run ---------------------------------------------------------------------------- */
 
 static const char no_answer_text[] =
@@ -123,12 +91,12 @@ static int answer_run(void *state, struct dc_ctx *ctx, const char **outcome)
     const char *refused = h->ctx_get(ctx, "refused");
     const char *sql = h->ctx_get(ctx, "sql");
     const struct dc_result *r = h->ctx_result(ctx);
-    struct buf out = {0};
+    struct textbuf out = {0};
 
     if (refused || (intent && strcmp(intent, "refuse") == 0)) {
         /* A refusal shows its reason only: no table, no SQL. */
-        buf_adds(&out, answer ? answer : "I can't do that: the request was refused.");
-        buf_adds(&out, "\n");
+        textbuf_puts(&out, answer ? answer : "I can't do that: the request was refused.");
+        textbuf_puts(&out, "\n");
         h->ctx_trace(ctx, "rendered a refusal (%s)", refused ? refused : "refuse");
     } else if (!answer && !r) {
         /* The message travels as the error (stderr, the JSON "error"), not
@@ -138,26 +106,26 @@ static int answer_run(void *state, struct dc_ctx *ctx, const char **outcome)
         return DC_EUNSUPPORTED;
     } else {
         if (answer) {
-            buf_adds(&out, answer);
-            buf_adds(&out, "\n");
+            textbuf_puts(&out, answer);
+            textbuf_puts(&out, "\n");
         }
         if (r) {
             if (answer)
-                buf_adds(&out, "\n");
+                textbuf_puts(&out, "\n");
             const char *table =
                 h->result_render(r, (size_t)st->max_rows, (size_t)st->max_width);
             if (!table)
                 out.oom = 1;
             else
-                buf_adds(&out, table);
+                textbuf_puts(&out, table);
             size_t n = h->result_nrows(r);
             h->ctx_trace(ctx, "rendered %zu of %zu rows",
                          n < (size_t)st->max_rows ? n : (size_t)st->max_rows, n);
         }
         if (sql) {
-            buf_adds(&out, "\nSQL: ");
-            buf_adds(&out, sql);
-            buf_adds(&out, "\n");
+            textbuf_puts(&out, "\nSQL: ");
+            textbuf_puts(&out, sql);
+            textbuf_puts(&out, "\n");
         }
     }
     if (out.oom) {

@@ -1,10 +1,11 @@
 /*
  * stage-catalog - answers questions about the shape of a database: its
- * tables, a table's columns, sample rows and row counts.
- * It reads "catalog.op", "catalog.table" and "catalog.limit" (set by the
- * intent stage), the catalog through ctx_schema, and runs the only two SQL
- * shapes it knows (a LIMITed SELECT * and a COUNT(*)) through ctx_query,
- * i.e. through the gate. It never builds SQL from anything but a table name
+ * tables, a table's columns, sample rows and row counts, and which tables,
+ * columns and DataPoints are about some words (find, through the host's
+ * retrieval index). It reads "catalog.op", "catalog.table", "catalog.limit"
+ * and "catalog.search" (set by the intent stage), the catalog through
+ * ctx_schema, and runs the only two SQL shapes it knows (a LIMITed SELECT *
+ * and a COUNT(*)) through ctx_query, i.e. through the gate. It never builds SQL from anything but a table name
  * that exists in the catalog, always quoted.
  */
 #include <stdio.h>
@@ -525,6 +526,205 @@ static int op_count(const struct lookup *lk, struct dc_ctx *ctx, const struct dc
     return h->ctx_set(ctx, "answer", answer);
 }
 
+/* ---- find: which tables, columns and DataPoints are about some words ----- */
+
+#define FIND_ASK 30
+#define FIND_SHOW 10
+
+struct found {
+    char name[2 * CLS_NAME_MAX + 2]; /* table, table.column or DataPoint id */
+    const char *kind;                /* "table", "column", "dp" */
+    double score;
+    char detail[256];
+};
+
+/* "value:customers.country=Brazil" -> column customers.country with the
+ * value as detail; other ids keep their kind. */
+static int found_from_hit(const struct dc_retrieval_hit *hit, struct found *f)
+{
+    const char *id = hit->id, *colon = id ? strchr(id, ':') : NULL;
+    if (!colon || !hit->kind)
+        return -1;
+    const char *body = colon + 1;
+    memset(f, 0, sizeof(*f));
+    f->score = hit->score;
+    if (strcmp(hit->kind, "value") == 0) {
+        const char *eq = strchr(body, '=');
+        if (!eq)
+            return -1;
+        snprintf(f->name, sizeof(f->name), "%.*s", (int)(eq - body), body);
+        snprintf(f->detail, sizeof(f->detail), "has the value '%s'", eq + 1);
+        f->kind = "column";
+        return 0;
+    }
+    if (strcmp(hit->kind, "table") == 0)
+        f->kind = "table";
+    else if (strcmp(hit->kind, "column") == 0)
+        f->kind = "column";
+    else if (strcmp(hit->kind, "dp") == 0)
+        f->kind = "datapoint";
+    else
+        return -1;
+    snprintf(f->name, sizeof(f->name), "%s", body);
+    return 0;
+}
+
+static void found_detail(const struct lookup *lk, struct dc_ctx *ctx, struct found *f)
+{
+    const struct dc_host *h = lk->h;
+    if (f->detail[0])
+        return;
+    if (strcmp(f->kind, "datapoint") == 0 && DC_HOST_HAS(h, dp_find)) {
+        const struct dc_datapoint_info *dp = h->dp_find(ctx, f->name);
+        if (dp)
+            snprintf(f->detail, sizeof(f->detail), "%s %s%s%s", dp->type ? dp->type : "",
+                     dp->name ? dp->name : "", dp->definition ? ": " : "",
+                     dp->definition ? dp->definition : "");
+        return;
+    }
+    if (strcmp(f->kind, "table") == 0) {
+        const struct dc_table_info *t = h->schema_find(lk->s, f->name);
+        if (t)
+            snprintf(f->detail, sizeof(f->detail), "%zu columns", t->ncolumns);
+        return;
+    }
+    const char *dot = strchr(f->name, '.');
+    if (!dot)
+        return;
+    char table[CLS_NAME_MAX + 1];
+    snprintf(table, sizeof(table), "%.*s", (int)(dot - f->name), f->name);
+    const struct dc_table_info *t = h->schema_find(lk->s, table);
+    for (size_t i = 0; t && i < t->ncolumns; i++) {
+        const struct dc_column_info *c = &t->columns[i];
+        if (c->name && strcmp(c->name, dot + 1) == 0) {
+            snprintf(f->detail, sizeof(f->detail), "%s",
+                     c->decl_type && *c->decl_type ? c->decl_type : dc_type_name(c->type));
+            return;
+        }
+    }
+}
+
+static int find_result(const struct lookup *lk, struct dc_ctx *ctx, const struct found *fs,
+                       size_t n)
+{
+    const struct dc_host *h = lk->h;
+    struct dc_result *r = h->result_new();
+    if (!r)
+        return DC_ENOMEM;
+    int rc = h->result_add_column(r, "kind", DC_TEXT, "TEXT");
+    if (rc == DC_OK)
+        rc = h->result_add_column(r, "name", DC_TEXT, "TEXT");
+    if (rc == DC_OK)
+        rc = h->result_add_column(r, "score", DC_REAL, "REAL");
+    if (rc == DC_OK)
+        rc = h->result_add_column(r, "detail", DC_TEXT, "TEXT");
+    for (size_t i = 0; i < n && rc == DC_OK; i++) {
+        /* Two decimals: bm25 scores mean nothing finer to a reader. */
+        double sc = (double)(int64_t)(fs[i].score * 100.0 + 0.5) / 100.0;
+        struct dc_value v[4] = {dc_value_text(fs[i].kind, strlen(fs[i].kind)),
+                                dc_value_text(fs[i].name, strlen(fs[i].name)),
+                                dc_value_real(sc),
+                                fs[i].detail[0]
+                                    ? dc_value_text(fs[i].detail, strlen(fs[i].detail))
+                                    : DC_VALUE_NULL};
+        rc = h->result_append_row(r, v, 4);
+    }
+    if (rc != DC_OK) {
+        h->result_free(r);
+        return rc;
+    }
+    h->ctx_set_result(ctx, r);
+    return DC_OK;
+}
+
+static int op_find(const struct lookup *lk, struct dc_ctx *ctx, const char **outcome)
+{
+    const struct dc_host *h = lk->h;
+    const char *words = h->ctx_get(ctx, "catalog.search");
+    if (!words || !*words)
+        words = h->ctx_get(ctx, "question");
+    if (!words || !*words) {
+        h->ctx_fail(ctx, "E-CATALOG-SEARCH",
+                    "catalog.search is empty; a find needs the words to look up (is the "
+                    "intent stage before the catalog stage?)");
+        return DC_EINVAL;
+    }
+    if (!DC_HOST_HAS(h, retrieve)) {
+        h->ctx_fail(ctx, "E-CATALOG-NO-RETRIEVAL",
+                    "this host has no retrieval index (host ABI %u.%u, retrieve needs 1.2); "
+                    "ask \"what tables are there?\" or \"describe TABLE\" instead",
+                    (unsigned)h->abi_major, (unsigned)h->abi_minor);
+        return DC_EUNSUPPORTED;
+    }
+    struct dc_retrieval_hit hits[FIND_ASK];
+    for (size_t i = 0; i < FIND_ASK; i++)
+        hits[i] = (struct dc_retrieval_hit){sizeof(struct dc_retrieval_hit), NULL, NULL, 0};
+    size_t nh = 0;
+    int rc = h->retrieve(ctx, words, FIND_ASK, hits, &nh);
+    if (rc == DC_EUNSUPPORTED) {
+        h->ctx_fail(ctx, "E-CATALOG-NO-RETRIEVAL",
+                    "no retrieval index is available for %s; ask \"what tables are "
+                    "there?\" or \"describe TABLE\" instead",
+                    lk->db);
+        return rc;
+    }
+    if (rc != DC_OK) {
+        h->ctx_fail(ctx, "E-CATALOG-SEARCH",
+                    "searching the retrieval index of %s for '%s' failed (code %d); check "
+                    "`datachat doctor`",
+                    lk->db, words, rc);
+        return rc;
+    }
+    if (nh > FIND_ASK)
+        nh = FIND_ASK;
+    struct found fs[FIND_SHOW];
+    size_t nf = 0;
+    for (size_t i = 0; i < nh && nf < FIND_SHOW; i++) {
+        struct found f;
+        if (found_from_hit(&hits[i], &f) != 0)
+            continue;
+        /* Several values of one column: the column once, at its best. */
+        size_t k = 0;
+        while (k < nf && !(strcmp(fs[k].name, f.name) == 0 && strcmp(fs[k].kind, f.kind) == 0))
+            k++;
+        if (k < nf)
+            continue;
+        fs[nf++] = f;
+    }
+    h->ctx_trace(ctx, "find '%s': %zu index hits, %zu distinct matches", words, nh, nf);
+    char answer[2048];
+    if (nf == 0) {
+        snprintf(answer, sizeof(answer),
+                 "Nothing in the tables, columns or DataPoints of %s matches '%s'. Try other "
+                 "words, or ask \"what tables are there?\".",
+                 lk->db, words);
+        h->ctx_fail(ctx, "E-CATALOG-NO-MATCH", "%s", answer);
+        rc = h->ctx_set(ctx, "answer", answer);
+        if (rc == DC_OK)
+            *outcome = "not_found";
+        return rc;
+    }
+    for (size_t i = 0; i < nf; i++)
+        found_detail(lk, ctx, &fs[i]);
+    rc = find_result(lk, ctx, fs, nf);
+    if (rc != DC_OK)
+        return rc;
+    snprintf(answer, sizeof(answer), "%zu match%s for '%s' in %s, best first: ", nf,
+             nf == 1 ? "" : "es", words, lk->db);
+    for (size_t i = 0; i < nf && i < 5; i++) {
+        if (i)
+            add(answer, sizeof(answer), ", ");
+        add(answer, sizeof(answer), fs[i].kind);
+        add(answer, sizeof(answer), " ");
+        add(answer, sizeof(answer), fs[i].name);
+    }
+    add(answer, sizeof(answer), nf > 5 ? ", ..." : ".");
+    rc = h->ctx_set(ctx, "answer", answer);
+    if (rc == DC_OK)
+        *outcome = "ok";
+    return rc;
+}
+
 /* ---- run ------------------------------------------------------------------------ */
 
 static int catalog_run(void *state, struct dc_ctx *ctx, const char **outcome)
@@ -533,10 +733,11 @@ static int catalog_run(void *state, struct dc_ctx *ctx, const char **outcome)
     const struct dc_host *h = st->h;
     const char *op = h->ctx_get(ctx, "catalog.op");
     if (!op || (strcmp(op, "tables") != 0 && strcmp(op, "columns") != 0 &&
-                strcmp(op, "sample") != 0 && strcmp(op, "count") != 0)) {
+                strcmp(op, "sample") != 0 && strcmp(op, "count") != 0 &&
+                strcmp(op, "find") != 0)) {
         h->ctx_fail(ctx, "E-CATALOG-OP",
-                    "catalog.op is '%s'; the catalog stage needs tables, columns, sample or "
-                    "count (is the intent stage before it in the pipeline?)",
+                    "catalog.op is '%s'; the catalog stage needs tables, columns, sample, "
+                    "count or find (is the intent stage before it in the pipeline?)",
                     op ? op : "(missing)");
         return DC_EINVAL;
     }
@@ -553,6 +754,13 @@ static int catalog_run(void *state, struct dc_ctx *ctx, const char **outcome)
     if (strcmp(op, "tables") == 0) {
         rc = op_tables(&lk, ctx);
         goto done;
+    }
+    if (strcmp(op, "find") == 0) {
+        rc = op_find(&lk, ctx, outcome);
+        if (rc != DC_OK)
+            h->ctx_fail(ctx, "E-CATALOG", "the catalog find request on %s failed (code %d)",
+                        lk.db, rc);
+        return rc;
     }
     const char *name = h->ctx_get(ctx, "catalog.table");
     const char *how = NULL;
@@ -596,5 +804,5 @@ static const struct dc_stage_vtable catalog_vtable = {
     catalog_fini, catalog_run};
 
 DC_PLUGIN_DEFINE(DC_KIND_STAGE, "catalog", "0.1.0", "MIT",
-                 "Deterministic catalog answers: tables, columns, sample rows, row counts",
+                 "Deterministic catalog answers: tables, columns, sample rows, row counts, find",
                  &catalog_vtable)

@@ -3,8 +3,8 @@
  * It owns tokenisation (words with their byte span in the original text,
  * lowercase and stemmed forms, numbers such as "1,000" or "$12.50", ISO
  * dates), the small generic vocabulary of analyst phrasing (aggregates,
- * grouping, comparisons, negation, ordering, filler words) and calendar
- * arithmetic for dates and relative time against a reference day. It is
+ * grouping, comparisons, negation, ordering, filler words) and applies
+ * the date phrases (plugins/common/datephrase.c) over those words. It is
  * pure and bounded: no host, no I/O, no schema knowledge, and it never
  * builds SQL.
  */
@@ -12,6 +12,8 @@
 #define DC_COMPILER_QUESTION_H
 
 #include <stddef.h>
+
+#include "datephrase.h"
 
 #define Q_MAX_TOKENS 96
 #define Q_WORD_MAX 48
@@ -65,7 +67,6 @@ enum q_kw {
 };
 
 enum q_cmp { CMP_EQ = 1, CMP_NE, CMP_GT, CMP_GE, CMP_LT, CMP_LE };
-enum q_unit { U_DAY = 1, U_WEEK, U_MONTH, U_QUARTER, U_YEAR };
 /* Superlative adjectives name a kind of column, never a schema name. */
 enum q_adj { ADJ_PRICE_HI = 1, ADJ_PRICE_LO, ADJ_LONG, ADJ_SHORT, ADJ_NEW, ADJ_OLD };
 
@@ -73,26 +74,10 @@ enum q_adj { ADJ_PRICE_HI = 1, ADJ_PRICE_LO, ADJ_LONG, ADJ_SHORT, ADJ_NEW, ADJ_O
  * (0 if none) and sets *kw and *arg. */
 size_t q_keyword(const struct q_tokens *tk, size_t i, int *kw, int *arg);
 
-/* A day as a count of days since 1970-01-01 (proleptic Gregorian). */
-long q_days(int y, int m, int d);
-void q_civil(long days, int *y, int *m, int *d);
-/* Parses "YYYY-MM-DD"; returns 0 or -1. */
-int q_parse_day(const char *s, long *days);
-void q_format_day(long days, char out[11]);
-
-/* A half-open day range [from, to); has_from / has_to say which ends exist. */
-struct q_range {
-    int has_from, has_to;
-    long from, to;
-};
-
 /* A date expression starting at token i ("in 2025", "last month", "Q2
  * 2024", "since March", "past 30 days", "yesterday", "between 2024-01-01
  * and 2024-03-31"), relative to today. Returns the tokens consumed, 0 if
  * none starts there. */
 size_t q_date_expr(const struct q_tokens *tk, size_t i, long today, struct q_range *r);
-
-/* "five" -> 5 for one..twenty; -1 otherwise. */
-int q_small_number(const char *low);
 
 #endif

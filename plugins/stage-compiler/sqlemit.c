@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "question.h"
+#include "textbuf.h"
 
 static const struct sql_dialect dialects[] = {
     {"sqlite",
@@ -30,69 +31,24 @@ const struct sql_dialect *emit_dialect(const char *name)
     return NULL;
 }
 
-struct sb {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_add(struct sb *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* Identifiers are quoted with "" and embedded quotes doubled: the same in
  * SQLite and PostgreSQL. */
-static void quote(struct sb *b, const char *id)
+static void quote(struct textbuf *b, const char *id)
 {
-    sb_puts(b, "\"");
+    textbuf_puts(b, "\"");
     for (const char *p = id; *p; p++) {
         if (*p == '"')
-            sb_puts(b, "\"\"");
+            textbuf_puts(b, "\"\"");
         else
-            sb_add(b, p, 1);
+            textbuf_add(b, p, 1);
     }
-    sb_puts(b, "\"");
+    textbuf_puts(b, "\"");
 }
 
-static void colref(struct sb *b, const struct lexicon *lx, int t, int c)
+static void colref(struct textbuf *b, const struct lexicon *lx, int t, int c)
 {
     quote(b, lx->tables[t].name);
-    sb_puts(b, ".");
+    textbuf_puts(b, ".");
     quote(b, lx->tables[t].cols[c].name);
 }
 
@@ -104,7 +60,7 @@ struct em {
     int limit_hit;
 };
 
-static void param_text(struct em *m, struct sb *b, const char *s)
+static void param_text(struct em *m, struct textbuf *b, const char *s)
 {
     struct emitted *e = m->e;
     if (e->nparams >= EMIT_MAX_PARAMS) {
@@ -114,10 +70,10 @@ static void param_text(struct em *m, struct sb *b, const char *s)
     snprintf(e->ptext[e->nparams], PLAN_VALUE_MAX, "%s", s);
     e->params[e->nparams] = dc_value_text(e->ptext[e->nparams], strlen(e->ptext[e->nparams]));
     e->nparams++;
-    sb_printf(b, "%s%zu", m->d->param_prefix, e->nparams);
+    textbuf_printf(b, "%s%zu", m->d->param_prefix, e->nparams);
 }
 
-static void param_num(struct em *m, struct sb *b, double v, int is_int)
+static void param_num(struct em *m, struct textbuf *b, double v, int is_int)
 {
     struct emitted *e = m->e;
     if (e->nparams >= EMIT_MAX_PARAMS) {
@@ -126,13 +82,13 @@ static void param_num(struct em *m, struct sb *b, double v, int is_int)
     }
     e->params[e->nparams] = is_int ? dc_value_int((int64_t)v) : dc_value_real(v);
     e->nparams++;
-    sb_printf(b, "%s%zu", m->d->param_prefix, e->nparams);
+    textbuf_printf(b, "%s%zu", m->d->param_prefix, e->nparams);
 }
 
-static void group_expr(struct em *m, struct sb *b, const struct plan_group *g)
+static void group_expr(struct em *m, struct textbuf *b, const struct plan_group *g)
 {
     if (g->bucket) {
-        struct sb col = {0};
+        struct textbuf col = {0};
         colref(&col, m->lx, g->col.t, g->col.c);
         const char *fmt = m->d->bucket_fmt[g->bucket];
         if (col.oom || !fmt) {
@@ -141,9 +97,9 @@ static void group_expr(struct em *m, struct sb *b, const struct plan_group *g)
             return;
         }
         if (m->d->bucket_uses[g->bucket] == 2)
-            sb_printf(b, fmt, col.p, col.p);
+            textbuf_printf(b, fmt, col.p, col.p);
         else
-            sb_printf(b, fmt, col.p);
+            textbuf_printf(b, fmt, col.p);
         free(col.p);
         return;
     }
@@ -161,41 +117,41 @@ static const char *unit_name(int u)
     }
 }
 
-static void agg_expr(struct em *m, struct sb *b)
+static void agg_expr(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
     const struct lex_table *et = &m->lx->tables[p->entity];
     switch (p->agg) {
     case AGG_COUNT:
         if (p->fanout) {
-            sb_puts(b, "COUNT(DISTINCT ");
+            textbuf_puts(b, "COUNT(DISTINCT ");
             colref(b, m->lx, p->entity, et->pk);
-            sb_puts(b, ")");
+            textbuf_puts(b, ")");
         } else {
-            sb_puts(b, "COUNT(*)");
+            textbuf_puts(b, "COUNT(*)");
         }
         return;
-    case AGG_COUNT_DISTINCT: sb_puts(b, "COUNT(DISTINCT "); break;
-    case AGG_SUM: sb_puts(b, "SUM("); break;
-    case AGG_AVG: sb_puts(b, "AVG("); break;
-    case AGG_MIN: sb_puts(b, "MIN("); break;
-    default: sb_puts(b, "MAX("); break;
+    case AGG_COUNT_DISTINCT: textbuf_puts(b, "COUNT(DISTINCT "); break;
+    case AGG_SUM: textbuf_puts(b, "SUM("); break;
+    case AGG_AVG: textbuf_puts(b, "AVG("); break;
+    case AGG_MIN: textbuf_puts(b, "MIN("); break;
+    default: textbuf_puts(b, "MAX("); break;
     }
     colref(b, m->lx, p->measure.t, p->measure.c);
-    sb_puts(b, ")");
+    textbuf_puts(b, ")");
 }
 
-static void agg_label(struct em *m, struct sb *b)
+static void agg_label(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
     static const char *const pre[] = {"", "count", "count_distinct_", "sum_", "avg_", "min_",
                                       "max_"};
     if (p->agg == AGG_COUNT) {
-        sb_puts(b, "count");
+        textbuf_puts(b, "count");
         return;
     }
-    sb_puts(b, pre[p->agg]);
-    sb_puts(b, m->lx->tables[p->measure.t].cols[p->measure.c].name);
+    textbuf_puts(b, pre[p->agg]);
+    textbuf_puts(b, m->lx->tables[p->measure.t].cols[p->measure.c].name);
 }
 
 static const char *op_sql(int op)
@@ -210,126 +166,126 @@ static const char *op_sql(int op)
     }
 }
 
-static void where(struct em *m, struct sb *b)
+static void where(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
     int first = 1;
     for (size_t i = 0; i < p->nfilters; i++) {
         const struct plan_filter *f = &p->filters[i];
-        sb_puts(b, first ? " WHERE " : " AND ");
+        textbuf_puts(b, first ? " WHERE " : " AND ");
         first = 0;
         switch (f->kind) {
         case F_TEXT:
             colref(b, m->lx, f->col.t, f->col.c);
             if (f->nvals == 1) {
-                sb_printf(b, " %s ", op_sql(f->op));
+                textbuf_printf(b, " %s ", op_sql(f->op));
                 param_text(m, b, f->vals[0]);
             } else {
-                sb_puts(b, f->op == CMP_NE ? " NOT IN (" : " IN (");
+                textbuf_puts(b, f->op == CMP_NE ? " NOT IN (" : " IN (");
                 for (size_t k = 0; k < f->nvals; k++) {
                     if (k)
-                        sb_puts(b, ", ");
+                        textbuf_puts(b, ", ");
                     param_text(m, b, f->vals[k]);
                 }
-                sb_puts(b, ")");
+                textbuf_puts(b, ")");
             }
             break;
         case F_NUM:
             colref(b, m->lx, f->col.t, f->col.c);
-            sb_printf(b, " %s ", op_sql(f->op));
+            textbuf_printf(b, " %s ", op_sql(f->op));
             param_num(m, b, f->num, f->num_int);
             break;
         case F_BOOL:
             colref(b, m->lx, f->col.t, f->col.c);
-            sb_puts(b, f->op == CMP_NE ? " = 0" : " = 1");
+            textbuf_puts(b, f->op == CMP_NE ? " = 0" : " = 1");
             break;
         default: {
             char day[11];
             int both = f->range.has_from && f->range.has_to;
             if (both)
-                sb_puts(b, "(");
+                textbuf_puts(b, "(");
             if (f->range.has_from) {
                 colref(b, m->lx, f->col.t, f->col.c);
-                sb_puts(b, " >= ");
+                textbuf_puts(b, " >= ");
                 q_format_day(f->range.from, day);
                 param_text(m, b, day);
             }
             if (both)
-                sb_puts(b, " AND ");
+                textbuf_puts(b, " AND ");
             if (f->range.has_to) {
                 colref(b, m->lx, f->col.t, f->col.c);
-                sb_puts(b, " < ");
+                textbuf_puts(b, " < ");
                 q_format_day(f->range.to, day);
                 param_text(m, b, day);
             }
             if (both)
-                sb_puts(b, ")");
+                textbuf_puts(b, ")");
             break;
         }
         }
     }
 }
 
-static void from_joins(struct em *m, struct sb *b)
+static void from_joins(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
-    sb_puts(b, " FROM ");
+    textbuf_puts(b, " FROM ");
     quote(b, m->lx->tables[p->entity].name);
     for (size_t j = 0; j < p->njoins; j++) {
         const struct plan_join *jn = &p->joins[j];
-        sb_puts(b, " JOIN ");
+        textbuf_puts(b, " JOIN ");
         quote(b, m->lx->tables[jn->to_t].name);
-        sb_puts(b, " ON ");
+        textbuf_puts(b, " ON ");
         colref(b, m->lx, jn->to_t, jn->to_c);
-        sb_puts(b, " = ");
+        textbuf_puts(b, " = ");
         colref(b, m->lx, jn->from_t, jn->from_c);
     }
 }
 
 /* Output columns of a table grouping: its label columns, else its key. */
-static void table_group_cols(struct em *m, struct sb *b, int t, int *first, int keys)
+static void table_group_cols(struct em *m, struct textbuf *b, int t, int *first, int keys)
 {
     const struct lex_table *tb = &m->lx->tables[t];
     if (keys || tb->nlabel == 0) {
-        sb_puts(b, *first ? "" : ", ");
+        textbuf_puts(b, *first ? "" : ", ");
         *first = 0;
         colref(b, m->lx, t, tb->pk);
     }
     for (int k = 0; k < tb->nlabel; k++) {
-        sb_puts(b, *first ? "" : ", ");
+        textbuf_puts(b, *first ? "" : ", ");
         *first = 0;
         colref(b, m->lx, t, tb->label[k]);
     }
 }
 
-static void build_sql(struct em *m, struct sb *b)
+static void build_sql(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
     const struct lexicon *lx = m->lx;
     int first = 1;
-    sb_puts(b, "SELECT ");
+    textbuf_puts(b, "SELECT ");
     if (p->shape == SHAPE_ROWS) {
         if (p->fanout)
-            sb_puts(b, "DISTINCT ");
+            textbuf_puts(b, "DISTINCT ");
         if (p->ncols == 0) {
             quote(b, lx->tables[p->entity].name);
-            sb_puts(b, ".*");
+            textbuf_puts(b, ".*");
         }
         for (size_t c = 0; c < p->ncols; c++) {
             if (c)
-                sb_puts(b, ", ");
+                textbuf_puts(b, ", ");
             colref(b, lx, p->cols[c].t, p->cols[c].c);
         }
         from_joins(m, b);
         where(m, b);
         if (p->order == 2) {
-            sb_puts(b, " ORDER BY ");
+            textbuf_puts(b, " ORDER BY ");
             colref(b, lx, p->order_col.t, p->order_col.c);
-            sb_puts(b, p->desc ? " DESC" : " ASC");
+            textbuf_puts(b, p->desc ? " DESC" : " ASC");
             int pk = lx->tables[p->entity].pk;
             if (pk >= 0 && !(p->order_col.t == p->entity && p->order_col.c == pk) &&
                 (p->ncols == 0 || !p->fanout)) {
-                sb_puts(b, ", ");
+                textbuf_puts(b, ", ");
                 colref(b, lx, p->entity, pk);
             }
         }
@@ -339,19 +295,19 @@ static void build_sql(struct em *m, struct sb *b)
             if (gr->col.c < 0) {
                 table_group_cols(m, b, gr->col.t, &first, 0);
             } else {
-                sb_puts(b, first ? "" : ", ");
+                textbuf_puts(b, first ? "" : ", ");
                 first = 0;
                 group_expr(m, b, gr);
                 if (gr->bucket) {
-                    sb_puts(b, " AS ");
+                    textbuf_puts(b, " AS ");
                     quote(b, unit_name(gr->bucket));
                 }
             }
         }
-        sb_puts(b, first ? "" : ", ");
+        textbuf_puts(b, first ? "" : ", ");
         agg_expr(m, b);
-        sb_puts(b, " AS ");
-        struct sb lab = {0};
+        textbuf_puts(b, " AS ");
+        struct textbuf lab = {0};
         agg_label(m, &lab);
         if (lab.oom)
             b->oom = 1;
@@ -361,34 +317,34 @@ static void build_sql(struct em *m, struct sb *b)
         from_joins(m, b);
         where(m, b);
         if (p->ngroups) {
-            sb_puts(b, " GROUP BY ");
+            textbuf_puts(b, " GROUP BY ");
             first = 1;
             for (size_t g = 0; g < p->ngroups; g++) {
                 const struct plan_group *gr = &p->groups[g];
                 if (gr->col.c < 0) {
                     table_group_cols(m, b, gr->col.t, &first, 1);
                 } else {
-                    sb_puts(b, first ? "" : ", ");
+                    textbuf_puts(b, first ? "" : ", ");
                     first = 0;
                     group_expr(m, b, gr);
                 }
             }
             if (p->having) {
-                sb_puts(b, " HAVING ");
+                textbuf_puts(b, " HAVING ");
                 agg_expr(m, b);
-                sb_printf(b, " %s ", op_sql(p->having_op));
+                textbuf_printf(b, " %s ", op_sql(p->having_op));
                 param_num(m, b, p->having_num, 1);
             }
-            sb_puts(b, " ORDER BY ");
+            textbuf_puts(b, " ORDER BY ");
             first = 1;
             if (p->order == 1) {
                 agg_expr(m, b);
-                sb_puts(b, p->desc ? " DESC" : " ASC");
+                textbuf_puts(b, p->desc ? " DESC" : " ASC");
                 first = 0;
             }
             for (size_t g = 0; g < p->ngroups; g++) {
                 const struct plan_group *gr = &p->groups[g];
-                sb_puts(b, first ? "" : ", ");
+                textbuf_puts(b, first ? "" : ", ");
                 first = 0;
                 if (gr->col.c < 0)
                     colref(b, lx, gr->col.t, lx->tables[gr->col.t].pk);
@@ -398,87 +354,87 @@ static void build_sql(struct em *m, struct sb *b)
         }
     }
     if (p->limit > 0) {
-        sb_puts(b, " LIMIT ");
+        textbuf_puts(b, " LIMIT ");
         param_num(m, b, (double)p->limit, 1);
     }
 }
 
 /* ---- summary -------------------------------------------------------------------------- */
 
-static void measure_words(struct em *m, struct sb *b)
+static void measure_words(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
     const struct lexicon *lx = m->lx;
     const char *col = p->measure.c >= 0 ? lx->tables[p->measure.t].cols[p->measure.c].name : "";
     switch (p->agg) {
-    case AGG_COUNT: sb_printf(b, "number of %s", lx->tables[p->entity].name); break;
-    case AGG_COUNT_DISTINCT: sb_printf(b, "number of distinct %s", col); break;
+    case AGG_COUNT: textbuf_printf(b, "number of %s", lx->tables[p->entity].name); break;
+    case AGG_COUNT_DISTINCT: textbuf_printf(b, "number of distinct %s", col); break;
     case AGG_SUM:
-        sb_printf(b, strncasecmp(col, "total", 5) == 0 ? "sum of %s" : "total %s", col);
+        textbuf_printf(b, strncasecmp(col, "total", 5) == 0 ? "sum of %s" : "total %s", col);
         break;
-    case AGG_AVG: sb_printf(b, "average %s", col); break;
-    case AGG_MIN: sb_printf(b, "lowest %s", col); break;
-    default: sb_printf(b, "highest %s", col); break;
+    case AGG_AVG: textbuf_printf(b, "average %s", col); break;
+    case AGG_MIN: textbuf_printf(b, "lowest %s", col); break;
+    default: textbuf_printf(b, "highest %s", col); break;
     }
 }
 
-static void describe_filters(struct em *m, struct sb *b)
+static void describe_filters(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
     const struct lexicon *lx = m->lx;
     for (size_t i = 0; i < p->nfilters; i++) {
         const struct plan_filter *f = &p->filters[i];
         const char *col = lx->tables[f->col.t].cols[f->col.c].name;
-        sb_puts(b, i == 0 ? ", where " : " and ");
+        textbuf_puts(b, i == 0 ? ", where " : " and ");
         switch (f->kind) {
         case F_TEXT:
-            sb_printf(b, "%s %s ", col, f->op == CMP_NE ? "is not" : "is");
+            textbuf_printf(b, "%s %s ", col, f->op == CMP_NE ? "is not" : "is");
             for (size_t k = 0; k < f->nvals; k++)
-                sb_printf(b, "%s'%s'", k ? " or " : "", f->vals[k]);
+                textbuf_printf(b, "%s'%s'", k ? " or " : "", f->vals[k]);
             break;
         case F_BOOL:
-            sb_printf(b, "%s is %s", col, f->op == CMP_NE ? "false" : "true");
+            textbuf_printf(b, "%s is %s", col, f->op == CMP_NE ? "false" : "true");
             break;
         case F_NUM:
-            sb_printf(b, "%s %s %.15g", col, op_sql(f->op), f->num);
+            textbuf_printf(b, "%s %s %.15g", col, op_sql(f->op), f->num);
             break;
         default: {
             char d1[11], d2[11];
             q_format_day(f->range.from, d1);
             q_format_day(f->range.to - 1, d2);
             if (f->range.has_from && f->range.has_to)
-                sb_printf(b, "%s is from %s to %s", col, d1, d2);
+                textbuf_printf(b, "%s is from %s to %s", col, d1, d2);
             else if (f->range.has_from)
-                sb_printf(b, "%s is on or after %s", col, d1);
+                textbuf_printf(b, "%s is on or after %s", col, d1);
             else
-                sb_printf(b, "%s is before %s", col, (q_format_day(f->range.to, d1), d1));
+                textbuf_printf(b, "%s is before %s", col, (q_format_day(f->range.to, d1), d1));
             break;
         }
         }
     }
 }
 
-static void build_summary(struct em *m, struct sb *b)
+static void build_summary(struct em *m, struct textbuf *b)
 {
     const struct plan *p = m->p;
     const struct lexicon *lx = m->lx;
-    struct sb meas = {0};
+    struct textbuf meas = {0};
     if (p->shape == SHAPE_ROWS) {
         if (p->order == 2 && p->limit > 0)
-            sb_printf(b, "Top %ld %s by %s%s", p->limit, lx->tables[p->entity].name,
+            textbuf_printf(b, "Top %ld %s by %s%s", p->limit, lx->tables[p->entity].name,
                       lx->tables[p->order_col.t].cols[p->order_col.c].name,
                       p->desc ? "" : " (lowest first)");
         else if (p->ncols > 0) {
-            sb_puts(b, "The ");
+            textbuf_puts(b, "The ");
             for (size_t c = 0; c < p->ncols; c++)
-                sb_printf(b, "%s%s", c ? (c + 1 == p->ncols ? " and " : ", ") : "",
+                textbuf_printf(b, "%s%s", c ? (c + 1 == p->ncols ? " and " : ", ") : "",
                           lx->tables[p->cols[c].t].cols[p->cols[c].c].name);
-            sb_printf(b, " of %s", lx->tables[p->entity].name);
+            textbuf_printf(b, " of %s", lx->tables[p->entity].name);
         } else {
-            sb_printf(b, "Rows of %s", lx->tables[p->entity].name);
+            textbuf_printf(b, "Rows of %s", lx->tables[p->entity].name);
         }
         if (p->order == 2 && p->limit == 0)
-            sb_printf(b, " sorted by %s%s",
+            textbuf_printf(b, " sorted by %s%s",
                       lx->tables[p->order_col.t].cols[p->order_col.c].name,
                       p->desc ? " (highest first)" : "");
     } else {
@@ -489,35 +445,35 @@ static void build_summary(struct em *m, struct sb *b)
         }
         if (p->shape == SHAPE_GROUPED && p->order == 1 && p->limit > 0) {
             const struct plan_group *g = &p->groups[0];
-            sb_printf(b, "%s %ld %s by %s", p->desc ? "Top" : "Bottom", p->limit,
+            textbuf_printf(b, "%s %ld %s by %s", p->desc ? "Top" : "Bottom", p->limit,
                       g->col.c < 0 ? lx->tables[g->col.t].name
                                    : lx->tables[g->col.t].cols[g->col.c].name,
                       meas.p);
         } else {
             meas.p[0] = (char)(meas.p[0] - 32 * (meas.p[0] >= 'a' && meas.p[0] <= 'z'));
-            sb_puts(b, meas.p);
+            textbuf_puts(b, meas.p);
             for (size_t g = 0; g < p->ngroups; g++) {
                 const struct plan_group *gr = &p->groups[g];
-                sb_puts(b, g == 0 ? " per " : " and ");
+                textbuf_puts(b, g == 0 ? " per " : " and ");
                 if (gr->bucket)
-                    sb_printf(b, "%s of %s", unit_name(gr->bucket),
+                    textbuf_printf(b, "%s of %s", unit_name(gr->bucket),
                               lx->tables[gr->col.t].cols[gr->col.c].name);
                 else if (gr->col.c < 0)
-                    sb_puts(b, lx->tables[gr->col.t].name);
+                    textbuf_puts(b, lx->tables[gr->col.t].name);
                 else
-                    sb_puts(b, lx->tables[gr->col.t].cols[gr->col.c].name);
+                    textbuf_puts(b, lx->tables[gr->col.t].cols[gr->col.c].name);
             }
             if (p->having)
-                sb_printf(b, " (only those with a count %s %.15g)", op_sql(p->having_op),
+                textbuf_printf(b, " (only those with a count %s %.15g)", op_sql(p->having_op),
                           p->having_num);
         }
     }
     free(meas.p);
     describe_filters(m, b);
-    sb_printf(b, ", from %s", lx->tables[p->entity].name);
+    textbuf_printf(b, ", from %s", lx->tables[p->entity].name);
     for (size_t j = 0; j < p->njoins; j++)
-        sb_printf(b, "%s%s", j == 0 ? " joined to " : ", ", lx->tables[p->joins[j].to_t].name);
-    sb_puts(b, ".");
+        textbuf_printf(b, "%s%s", j == 0 ? " joined to " : ", ", lx->tables[p->joins[j].to_t].name);
+    textbuf_puts(b, ".");
 }
 
 int emit_sql(const struct lexicon *lx, const struct plan *p, const struct sql_dialect *d,
@@ -525,7 +481,7 @@ int emit_sql(const struct lexicon *lx, const struct plan *p, const struct sql_di
 {
     memset(e, 0, sizeof(*e));
     struct em m = {lx, p, d, e, 0};
-    struct sb sql = {0}, sum = {0};
+    struct textbuf sql = {0}, sum = {0};
     build_sql(&m, &sql);
     build_summary(&m, &sum);
     if (sql.oom || sum.oom || !sql.p || !sum.p) {
@@ -552,21 +508,21 @@ void emit_free(struct emitted *e)
 
 char *emit_probe_sql(const struct sql_dialect *d, const char *table, const char *column)
 {
-    struct sb b = {0};
-    sb_puts(&b, "SELECT ");
+    struct textbuf b = {0};
+    textbuf_puts(&b, "SELECT ");
     quote(&b, column);
-    sb_puts(&b, " FROM ");
+    textbuf_puts(&b, " FROM ");
     quote(&b, table);
-    sb_puts(&b, " WHERE ");
+    textbuf_puts(&b, " WHERE ");
     if (strcmp(d->name, "sqlite") == 0) {
         quote(&b, column);
-        sb_printf(&b, " = %s1 COLLATE NOCASE", d->param_prefix);
+        textbuf_printf(&b, " = %s1 COLLATE NOCASE", d->param_prefix);
     } else {
-        sb_puts(&b, "lower(");
+        textbuf_puts(&b, "lower(");
         quote(&b, column);
-        sb_printf(&b, ") = lower(%s1)", d->param_prefix);
+        textbuf_printf(&b, ") = lower(%s1)", d->param_prefix);
     }
-    sb_puts(&b, " LIMIT 1");
+    textbuf_puts(&b, " LIMIT 1");
     if (b.oom) {
         free(b.p);
         return NULL;

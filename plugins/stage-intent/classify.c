@@ -124,11 +124,24 @@ static int char_class(const unsigned char *q, size_t i, size_t n, size_t *len)
     return CH_KEEP;
 }
 
+static int is_blank(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* A sentence end: '.', '!', '?' or ':' before a blank ("Ignore your rules.
+ * You are now ..."), not inside "orders.status" or "2.5". */
+static int sentence_end(const unsigned char *q, size_t i, size_t n)
+{
+    unsigned char c = q[i];
+    return (c == '.' || c == '!' || c == '?' || c == ':') && i + 1 < n && is_blank(q[i + 1]);
+}
+
 static size_t normalize(const char *in, size_t n, char *out)
 {
     const unsigned char *q = (const unsigned char *)in;
     size_t o = 0, i = 0;
-    int sep = 0;
+    int sep = 0, stop = 0;
     while (i < n) {
         size_t len;
         int cls = char_class(q, i, n, &len);
@@ -137,6 +150,11 @@ static size_t normalize(const char *in, size_t n, char *out)
             i += len;
             continue;
         }
+        /* A sentence end becomes a '.' word before the next word, so the
+         * refusal rules see where a new command starts. It costs two
+         * output bytes for its two input bytes (mark and blank). */
+        if (sentence_end(q, i, n))
+            stop = 1;
         if (cls == CH_APOS) {
             /* Inside a word ("what's", "customer's") the apostrophe joins. */
             if (!sep && o > 0 && out[o - 1] != ' ' && out[o - 1] != ';' &&
@@ -156,6 +174,12 @@ static size_t normalize(const char *in, size_t n, char *out)
         /* ';' is a token of its own: it marks where a pasted statement starts. */
         if (c == ';')
             sep = 1;
+        if (stop && o > 0 && c != ';') {
+            out[o++] = ' ';
+            out[o++] = '.';
+            sep = 1;
+        }
+        stop = 0;
         if (sep && o > 0)
             out[o++] = ' ';
         sep = (c == ';');
@@ -465,7 +489,7 @@ static const char *const filler[] = {
     "enumerate", "name", "names", "whole", "entire", "full", "complete", "total", "how",
     "many", "much", "number", "first", "table", "tables", "data", "tell", "about", "info",
     "information", "details", "detail", "overview", "summary", "quickly", "need", "want",
-    "know", "find", "out", "does", "yourself", "so", "far", "exactly", ";", "inside", NULL};
+    "know", "find", "out", "does", "yourself", "so", "far", "exactly", ";", ".", "inside", NULL};
 
 static const char *const w_tables[] = {"tables", "relations", "datasets", "views", NULL};
 static const char *const w_schema_alone[] = {"schema", "schemas", "structure", "catalog", NULL};
@@ -543,7 +567,7 @@ static const char *const prefixes[] = {
     "you must", "lets", "let us", "go ahead and", "now", "just", "ok", "okay", "hey", "hi",
     "then", "and", "also", "quickly", "help me", "try to", "you can", "i command you to",
     "run", "execute", "exec", "this", "the", "following", "query", "sql", "statement",
-    "command", ";", NULL};
+    "command", ";", ".", NULL};
 
 static size_t strip_prefixes(const struct work *w, size_t p)
 {
@@ -564,14 +588,24 @@ static size_t strip_prefixes(const struct work *w, size_t p)
 static const char *const v_object[] = {
     "drop", "delete", "truncate", "update", "insert", "alter", "grant", "revoke", "remove",
     "erase", "wipe", "destroy", "purge", "overwrite", "rename", "empty", "clear", "reset",
-    "nuke", "upsert", NULL};
+    "nuke", "upsert", "disable", "deactivate", "kill", "scrub", "expunge", "obliterate",
+    "shred", "discard", NULL};
+/* Verb phrases that mean the same as a destructive verb. */
+static const char *const v_phrasal[] = {
+    "get rid of", "throw away", "throw out", "clear out", "zero out", "wipe out", "blank out",
+    "null out", "clean out", "clean up", "do away with", "turn off", "switch off", "shut off",
+    "shut down", "write over", NULL};
+/* "mark every pending order as shipped": a change of state. */
+static const char *const v_as[] = {"mark", "flag", "tag", "label", "set", NULL};
 static const char *const v_to[] = {"set", "change", "modify", "replace", NULL};
 static const char *const data_nouns[] = {
     "table", "tables", "database", "databases", "db", "row", "rows", "record", "records",
     "column", "columns", "data", "everything", "all", "schema", "schemas", "index", "indexes",
     "view", "views", "user", "users", "entries", "entry", "privileges", "privilege",
     "permissions", "permission", "access", "them", "it", "new", "values", "value", "field",
-    "fields", "role", "roles", "trigger", "triggers", NULL};
+    "fields", "role", "roles", "trigger", "triggers", "log", "logs", "audit", "auditing",
+    "logging", "history", "backup", "backups", "password", "passwords", "account", "accounts",
+    "credentials", "settings", "config", "configuration", NULL};
 static const char *const ddl_nouns[] = {
     "table", "tables", "database", "db", "row", "rows", "record", "records", "column",
     "columns", "index", "view", "user", "users", "entry", "trigger", "role", "schema",
@@ -613,7 +647,7 @@ static int is_column_name(const struct work *w, size_t i)
 static size_t clause_end(const struct work *w, size_t p)
 {
     size_t e = p;
-    while (e < w->nt && !is(w, e, ";"))
+    while (e < w->nt && !is(w, e, ";") && !is(w, e, "."))
         e++;
     return e;
 }
@@ -673,6 +707,37 @@ static const char *sql_write_at(const struct work *w, size_t p)
     return NULL;
 }
 
+/* An imperative destructive verb (or verb phrase, *vlen words) at p with a
+ * data object in the clause p..e. */
+static int destructive_verb(const struct work *w, size_t p, size_t e, size_t *vlen)
+{
+    for (const char *const *ph = v_phrasal; *ph; ph++) {
+        size_t k = phrase_at(w, p, *ph);
+        if (k) {
+            *vlen = k;
+            return data_object_in(w, p + k, e, data_nouns);
+        }
+    }
+    *vlen = 1;
+    if (in_list(w, p + 1, not_a_command))
+        return 0;
+    if (in_list(w, p, v_as) && data_object_in(w, p + 1, e, data_nouns))
+        for (size_t k = p + 2; k < e; k++)
+            if (is(w, k, "as"))
+                return 1;
+    if (in_list(w, p, v_object))
+        return data_object_in(w, p + 1, e, data_nouns) ||
+               (is(w, p, "update") && (has_phrase(w, "set") || has_phrase(w, "to")));
+    if (in_list(w, p, v_to))
+        return data_object_in(w, p + 1, e, data_nouns) &&
+               (has_phrase(w, "to") || has_phrase(w, "with") || has_phrase(w, "equal"));
+    if (is(w, p, "create"))
+        return data_object_in_nouns(w, p + 1, p + 4 < e ? p + 4 : e, ddl_nouns);
+    if (is(w, p, "add"))
+        return data_object_in(w, p + 1, p + 4 < e ? p + 4 : e, ddl_nouns);
+    return 0;
+}
+
 static int destructive_at(const struct work *w, size_t p, struct cls_result *out)
 {
     size_t e = clause_end(w, p);
@@ -683,25 +748,11 @@ static int destructive_at(const struct work *w, size_t p, struct cls_result *out
                  "refuse: the question contains write SQL (%s); DataChat only reads data", kw);
         return 1;
     }
-    if (p >= e)
-        return 0;
-    int hit = 0;
-    if (in_list(w, p + 1, not_a_command))
-        return 0;
-    if (in_list(w, p, v_object))
-        hit = data_object_in(w, p + 1, e, data_nouns) || (is(w, p, "update") &&
-              (has_phrase(w, "set") || has_phrase(w, "to")));
-    else if (in_list(w, p, v_to))
-        hit = data_object_in(w, p + 1, e, data_nouns) &&
-              (has_phrase(w, "to") || has_phrase(w, "with") || has_phrase(w, "equal"));
-    else if (is(w, p, "create"))
-        hit = data_object_in_nouns(w, p + 1, p + 4 < e ? p + 4 : e, ddl_nouns);
-    else if (is(w, p, "add"))
-        hit = data_object_in(w, p + 1, p + 4 < e ? p + 4 : e, ddl_nouns);
-    if (!hit)
+    size_t vlen = 1;
+    if (p >= e || !destructive_verb(w, p, e, &vlen))
         return 0;
     char verb[64];
-    copy_tokens(w, p, 1, verb, sizeof(verb));
+    copy_tokens(w, p, vlen, verb, sizeof(verb));
     out->rule = "imperative destructive verb";
     snprintf(out->reason, sizeof(out->reason),
              "refuse: imperative '%s' with a data object; DataChat only reads data", verb);
@@ -709,30 +760,50 @@ static int destructive_at(const struct work *w, size_t p, struct cls_result *out
 }
 
 static const char *const override_verbs[] = {"ignore", "disregard", "forget", "override",
-                                             "bypass", NULL};
+                                             "bypass", "discard", "abandon", "circumvent",
+                                             NULL};
+static const char *const override_phrases[] = {
+    "never mind", "nevermind", "pay no attention to", "stop following", "stop obeying",
+    "stop listening to", "no longer follow", "dont follow", "do not follow", "set aside",
+    "forget about", NULL};
+/* What an override is aimed at: the assistant's rules, or what it was told. */
 static const char *const rule_nouns[] = {
     "instructions", "instruction", "rules", "rule", "prompt", "prompts", "guidelines",
     "guideline", "directions", "directives", "policy", "policies", "restrictions",
-    "guardrails", "constraints", "programming", "training", "safeguards", "system", NULL};
+    "guardrails", "constraints", "programming", "training", "safeguards", "system", "told",
+    "taught", "instructed", "everything", NULL};
 static const char *const injection_phrases[] = {
     "you are now", "you are no longer", "from now on you", "from now on", "system prompt",
     "jailbreak", "developer mode", "dan mode", "do anything now", "pretend to be",
     "pretend you are", "pretend that you", "act as if", "new instructions",
     "your instructions", "your rules", "your prompt", "reveal your", "print your prompt",
-    "roleplay as", NULL};
+    "roleplay as", "new rule", "new rules", "you may now", "you are allowed to",
+    "you are permitted to", "you have permission to", "the above", NULL};
+
+/* Length of an override cue ("ignore", "pay no attention to") at i, or 0. */
+static size_t override_at(const struct work *w, size_t i)
+{
+    if (in_list(w, i, override_verbs))
+        return 1;
+    for (const char *const *ph = override_phrases; *ph; ph++) {
+        size_t k = phrase_at(w, i, *ph);
+        if (k)
+            return k;
+    }
+    return 0;
+}
 
 static int injection(const struct work *w, struct cls_result *out)
 {
     for (size_t i = 0; i < w->nt; i++) {
-        if (in_list(w, i, override_verbs)) {
-            for (size_t k = i + 1; k <= i + 5 && k < w->nt; k++) {
-                if (in_list(w, k, rule_nouns)) {
-                    out->rule = "instruction override";
-                    snprintf(out->reason, sizeof(out->reason),
-                             "refuse: the question asks to override the assistant's "
-                             "instructions");
-                    return 1;
-                }
+        size_t cue = override_at(w, i);
+        for (size_t k = i + cue; cue && k <= i + cue + 5 && k < w->nt; k++) {
+            if (in_list(w, k, rule_nouns)) {
+                out->rule = "instruction override";
+                snprintf(out->reason, sizeof(out->reason),
+                         "refuse: the question asks to override the assistant's "
+                         "instructions");
+                return 1;
             }
         }
         for (const char *const *ph = injection_phrases; *ph; ph++) {
@@ -749,6 +820,45 @@ static int injection(const struct work *w, struct cls_result *out)
     return 0;
 }
 
+/* Asking for rights: "grant me admin", "make me an administrator", "give us
+ * superuser privileges", "promote my account to owner". */
+static const char *const priv_verbs[] = {"grant", "give", "make", "promote", "elevate",
+                                         "escalate", "assign", "add", NULL};
+static const char *const priv_nouns[] = {
+    "admin", "admins", "administrator", "administrators", "superuser", "superusers", "root",
+    "sudo", "sysadmin", "dba", "owner", "privileges", "privilege", "permissions",
+    "permission", "rights", "elevated", NULL};
+static const char *const recipients[] = {"me", "us", "myself", "ourselves", "my", "our",
+                                         "him", "her", "them", "everyone", "everybody",
+                                         NULL};
+
+static int privilege_at(const struct work *w, size_t p, struct cls_result *out)
+{
+    size_t e = clause_end(w, p);
+    if (!in_list(w, p, priv_verbs))
+        return 0;
+    /* give/make/assign/add need a person to receive the rights; grant,
+     * promote, elevate and escalate are about rights already. */
+    int asks = !(is(w, p, "give") || is(w, p, "make") || is(w, p, "assign") ||
+                 is(w, p, "add")) ||
+               in_list(w, p + 1, recipients);
+    int noun = 0;
+    for (size_t k = p + 1; k < e; k++) {
+        if (token_in_mention(w, k))
+            return 0; /* "give me the admin users": a table is being asked about */
+        noun = noun || in_list(w, k, priv_nouns);
+    }
+    if (!asks || !noun)
+        return 0;
+    char verb[64];
+    copy_tokens(w, p, 1, verb, sizeof(verb));
+    out->rule = "privilege request";
+    snprintf(out->reason, sizeof(out->reason),
+             "refuse: '%s' asks for rights or roles; DataChat cannot change who may do what",
+             verb);
+    return 1;
+}
+
 static int refuse(struct work *w, struct cls_result *out)
 {
     if (injection(w, out)) {
@@ -756,12 +866,19 @@ static int refuse(struct work *w, struct cls_result *out)
         return 1;
     }
     for (size_t i = 0; i < w->nt; i++) {
-        /* Clause starts: the beginning, after ';', or after a joiner. */
-        if (i > 0 && !is(w, i - 1, ";") && !is(w, i - 1, "and") && !is(w, i - 1, "then") &&
-            !is(w, i - 1, "also"))
+        /* Clause starts: the beginning, after ';' or a sentence end, or
+         * after a joiner. */
+        if (i > 0 && !is(w, i - 1, ";") && !is(w, i - 1, ".") && !is(w, i - 1, "and") &&
+            !is(w, i - 1, "then") && !is(w, i - 1, "also"))
             continue;
         size_t p = strip_prefixes(w, i);
-        if (p < w->nt && destructive_at(w, p, out)) {
+        if (p >= w->nt)
+            continue;
+        if (privilege_at(w, p, out)) {
+            out->code = "E-INTENT-PRIVILEGE";
+            return 1;
+        }
+        if (destructive_at(w, p, out)) {
             out->code = "E-INTENT-DESTRUCTIVE";
             return 1;
         }
@@ -914,6 +1031,140 @@ static int catalog(struct work *w, struct cls_result *out)
     return 1;
 }
 
+/* ---- catalog search ---------------------------------------------------------- */
+
+/* "which table has email addresses", "where is revenue defined", "find
+ * columns about country": the person wants to know where something lives,
+ * not the data itself. The words left after the locating phrase are what
+ * the catalog stage looks up in the retrieval index. */
+static const char *const part_nouns[] = {
+    "table", "tables", "column", "columns", "field", "fields", "attribute", "attributes",
+    "dataset", "datasets", "datapoint", "datapoints", NULL};
+static const char *const holds_verbs[] = {
+    "has", "have", "had", "contain", "contains", "containing", "hold", "holds", "holding",
+    "store", "stores", "storing", "keep", "keeps", "mention", "mentions", "mentioning",
+    "include", "includes", "including", "record", "records", "track", "tracks", "cover",
+    "covers", "reference", "references", "refer", "refers", "about", "with", "for", "like",
+    "named", "called", "matching", "match", "matches", "relate", "relates", "related",
+    "describes", "deal", "deals", NULL};
+static const char *const place_words[] = {"in", "stored", "kept", "found", "located",
+                                          "defined", "held", "recorded", NULL};
+static const char *const where_aux[] = {"is", "are", "can", "do", "does", "would", "should",
+                                        "will", "was", "were", "could", NULL};
+static const char *const which_words[] = {"which", "what", "whats", NULL};
+static const char *const finders[] = {"find", "search", "locate", "lookup", NULL};
+static const char *const find_places[] = {
+    "schema", "catalog", "database", "db", "definition", "definitions", "datapoint",
+    "datapoints", "metadata", NULL};
+static const char *const find_stop[] = {
+    "the", "a", "an", "of", "in", "on", "to", "at", "me", "us", "i", "we", "you", "our",
+    "my", "your", "is", "are", "was", "were", "be", "been", "do", "does", "did", "can",
+    "could", "would", "should", "will", "there", "that", "this", "these", "those", "it",
+    "its", "which", "what", "whats", "where", "wheres", "any", "some", "all", "please",
+    "show", "list", "tell", "give", "get", "find", "search", "locate", "lookup", "look",
+    "up", "defined", "stored", "kept", "found", "located", "held", "recorded", "live",
+    "lives", "data", "info", "information", "word", "words", "term", "terms", "mentioned",
+    "exactly", "actually", "kind", "kinds", "sort", "type", ";", ".", NULL};
+
+static int find_search(struct work *w, struct cls_result *out)
+{
+    size_t p = strip_prefixes(w, 0), from = 0;
+    const char *rule = NULL;
+    if (p >= w->nt)
+        return 0;
+    if (in_list(w, p, which_words)) {
+        for (size_t k = p + 1; k <= p + 3 && k < w->nt && !rule; k++) {
+            if (!in_list(w, k, part_nouns))
+                continue;
+            for (size_t v = k + 1; v <= k + 3 && v < w->nt && !rule; v++) {
+                if (in_list(w, v, holds_verbs)) {
+                    rule = "find: which table or column has ...";
+                    from = v + 1;
+                }
+            }
+            if (!rule && w->nt > k + 2 && in_list(w, w->nt - 1, place_words)) {
+                rule = "find: which table is ... in";
+                from = k + 1;
+            }
+        }
+    } else if ((is(w, p, "where") && in_list(w, p + 1, where_aux)) || is(w, p, "wheres")) {
+        rule = "find: where is ...";
+        from = p + 1;
+    } else if (in_list(w, p, finders) || phrase_at(w, p, "look for") ||
+               phrase_at(w, p, "look up")) {
+        for (size_t k = p + 1; k < w->nt && !rule; k++) {
+            if (in_list(w, k, part_nouns) || in_list(w, k, find_places)) {
+                rule = "find: find/search tables or columns";
+                from = p + 1;
+            }
+        }
+    }
+    if (!rule)
+        return 0;
+    size_t o = 0, nwords = 0;
+    for (size_t i = from; i < w->nt; i++) {
+        long v;
+        if (is_number(w, i, &v))
+            return 0; /* "which tables have more than 1000 rows" asks about data */
+        if (in_list(w, i, find_stop) || in_list(w, i, part_nouns) ||
+            in_list(w, i, holds_verbs) || in_list(w, i, find_places))
+            continue;
+        if (o + w->t[i].n + 2 > sizeof(out->search))
+            break;
+        if (o)
+            out->search[o++] = ' ';
+        memcpy(out->search + o, w->t[i].s, w->t[i].n);
+        o += w->t[i].n;
+        nwords++;
+    }
+    out->search[o] = '\0';
+    if (nwords == 0)
+        return 0;
+    out->op = CLS_OP_FIND;
+    out->rule = rule;
+    snprintf(out->reason, sizeof(out->reason), "catalog find: look up '%.400s' in the index",
+             out->search);
+    return 1;
+}
+
+/* ---- vague questions ---------------------------------------------------------- */
+
+/* Words that never name data by themselves: a question made only of these,
+ * filler and numbers ("show me the best ones", "give me the numbers", "how
+ * are we doing") names no table, column or metric, so the compiler could
+ * only guess. */
+static const char *const vague_words[] = {
+    "best", "top", "worst", "ones", "one", "good", "bad", "great", "nice", "cool", "numbers",
+    "figures", "stats", "statistics", "metrics", "kpis", "kpi", "results", "stuff", "thing",
+    "things", "other", "others", "something", "anything", "everything", "interesting",
+    "important", "new", "usual", "same", "again", "more", "rest", "doing", "going",
+    "happening", "up", "morning", "afternoon", "evening", "night", "day", "today", "hi",
+    "hello", "hey", "thanks", "thank", "ok", "okay", "yes", "no", "sure", "about", "and",
+    "or", "but", "with", "by", "as", "if", "them", "they", "lately", "recently", "last",
+    "next", "week", "month", "year", "quarter", "trend", "trends", "latest", "anyway", "well",
+    "really", "very", "most", "least", "why", "who", "when", "where", "lot", "lots",
+    "overall", "stand", "standing", "look", "looking", "looks", "been", "report", "else",
+    "such", "via", "ever", "guys", "team", NULL};
+
+static int vague(const struct work *w, struct cls_result *out)
+{
+    if (w->nm > 0)
+        return 0;
+    for (size_t i = 0; i < w->nt; i++) {
+        long v;
+        if (is_number(w, i, &v) || in_list(w, i, filler) || in_list(w, i, vague_words))
+            continue;
+        return 0;
+    }
+    for (size_t i = 0; i < w->nt; i++)
+        if (is_column_name(w, i))
+            return 0;
+    out->rule = "no grounded word";
+    snprintf(out->reason, sizeof(out->reason),
+             "clarify: no table, column or metric word; asking which data is meant");
+    return 1;
+}
+
 /* ---- the rest ----------------------------------------------------------------- */
 
 static const char *const greetings[] = {
@@ -988,10 +1239,14 @@ int classify_question(const char *q, size_t n, const struct cls_table *tables,
         out->intent = CLS_REFUSE;
     } else if (clarify(&w, out)) {
         out->intent = CLS_CLARIFY;
+    } else if (find_search(&w, out)) {
+        out->intent = CLS_CATALOG;
     } else if (catalog(&w, out)) {
         out->intent = CLS_CATALOG;
     } else if (tool(&w, out)) {
         out->intent = CLS_TOOL;
+    } else if (vague(&w, out)) {
+        out->intent = CLS_CLARIFY;
     } else {
         out->intent = CLS_SQL;
         out->op = CLS_OP_NONE;
@@ -1065,6 +1320,7 @@ const char *classify_op_name(int op)
     case CLS_OP_COLUMNS: return "columns";
     case CLS_OP_SAMPLE: return "sample";
     case CLS_OP_COUNT: return "count";
+    case CLS_OP_FIND: return "find";
     default: return "none";
     }
 }

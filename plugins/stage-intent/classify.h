@@ -2,10 +2,11 @@
  * classify - the deterministic question classifier behind the intent stage.
  * It owns normalisation (case, whitespace, punctuation, Unicode quotes, a
  * bounded length), refusal rules (destructive requests, prompt injection,
- * pasted write SQL), catalog phrasing and table-name resolution against the
- * names it is given. It is pure: no host, no I/O, one work area sized from
- * the input, bounded time on any input. It never decides what SQL runs; the
- * catalog stage and the gate do.
+ * privilege requests, pasted write SQL), clarification of questions with no
+ * grounded word, catalog phrasing (including "which table has X" searches)
+ * and table-name resolution against the names it is given. It is pure: no
+ * host, no I/O, one work area sized from the input, bounded time on any
+ * input. It never decides what SQL runs; the catalog stage and the gate do.
  */
 #ifndef DC_STAGE_CLASSIFY_H
 #define DC_STAGE_CLASSIFY_H
@@ -29,7 +30,14 @@ enum cls_intent {
     CLS_REFUSE
 };
 
-enum cls_op { CLS_OP_NONE = 0, CLS_OP_TABLES, CLS_OP_COLUMNS, CLS_OP_SAMPLE, CLS_OP_COUNT };
+enum cls_op {
+    CLS_OP_NONE = 0,
+    CLS_OP_TABLES,
+    CLS_OP_COLUMNS,
+    CLS_OP_SAMPLE,
+    CLS_OP_COUNT,
+    CLS_OP_FIND /* which tables/columns/DataPoints are about some words */
+};
 
 /* One table of the schema; columns are only used to recognise the object of
  * a destructive request ("update prices to 0"). */
@@ -46,6 +54,7 @@ struct cls_result {
     char table[CLS_NAME_MAX];    /* the real name if resolved, else the user's words */
     const char *how;             /* how the table was resolved, NULL if not */
     long limit;                  /* rows asked for in a sample, 0 if not given */
+    char search[CLS_REASON_MAX]; /* CLS_OP_FIND: the words to look up, normalised */
     const char *code;            /* refusal code (E-INTENT-*), NULL otherwise */
     const char *rule;            /* the rule that decided, for the trace */
     int truncated;               /* input was longer than CLS_MAX_INPUT */

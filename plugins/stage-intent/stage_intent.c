@@ -3,7 +3,9 @@
  * this is (catalog, sql, metric, tool, clarify, refuse) with the rules in
  * classify.c, against the table names of the request's database.
  * It writes "intent" and, for catalog questions, "catalog.op",
- * "catalog.table", "catalog.limit"; refusals get "refused" and an "answer".
+ * "catalog.table", "catalog.limit", "catalog.search"; refusals get "refused"
+ * and an "answer"; clarifications an "answer" naming the metric DataPoints
+ * and tables to choose from, and "clarify.choices".
  * It never runs SQL and never calls a model.
  */
 #include <stdio.h>
@@ -94,30 +96,103 @@ static const char *refusal_text(const struct cls_result *r)
         return "I can't follow that: the question tries to change my instructions or role. "
                "I only answer questions about your data, for example \"what tables are "
                "there?\".";
+    if (r->code && strcmp(r->code, "E-INTENT-PRIVILEGE") == 0)
+        return "I can't do that: DataChat cannot grant rights or roles; an administrator "
+               "sets them in the policy. Ask a question about the data instead, for example "
+               "\"how many rows are in orders?\".";
     return "I can't do that: DataChat only reads data and never changes, deletes or creates "
            "anything. Ask a question about the data instead, for example \"how many rows are "
            "in orders?\".";
 }
 
-static const char *clarify_text(const struct cls_result *r)
+#define CHOICES_MAX 8
+
+/* Appends "a, b, c" (at most CHOICES_MAX, then "…") of the metric
+ * DataPoints or the tables to the answer and, one "kind:name" a line, to
+ * the clarify.choices text. Returns how many were named. */
+static size_t add_choices(const struct dc_host *h, struct dc_ctx *ctx,
+                          const struct dc_schema *schema, int metrics, char *ans, size_t acap,
+                          char *list, size_t lcap)
 {
-    if (strcmp(r->rule, "no words") == 0)
-        return "I couldn't find any words in that question. Ask about your data, for example "
-               "\"what tables are there?\" or \"describe orders\".";
-    return "I answer questions about your data. Right now I can list the tables (\"what "
-           "tables are there?\"), describe a table (\"describe orders\"), show sample rows "
-           "(\"show me 5 rows from orders\") and count rows (\"how many rows are in "
-           "orders?\").";
+    size_t named = 0, total = 0;
+    size_t n = metrics ? (DC_HOST_HAS(h, dp_count) && DC_HOST_HAS(h, dp_at) ? h->dp_count(ctx)
+                                                                           : 0)
+                       : (schema ? h->schema_ntables(schema) : 0);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL;
+        if (metrics) {
+            const struct dc_datapoint_info *dp = h->dp_at(ctx, i);
+            if (!dp || !dp->type || strcmp(dp->type, "metric") != 0)
+                continue;
+            name = dp->name && *dp->name ? dp->name : dp->id;
+        } else {
+            const struct dc_table_info *t = h->schema_table(schema, i);
+            name = t ? t->name : NULL;
+        }
+        if (!name)
+            continue;
+        total++;
+        size_t al = strlen(ans), ll = strlen(list);
+        if (named < CHOICES_MAX)
+            snprintf(ans + al, acap - al, "%s%s", named ? ", " : "", name);
+        snprintf(list + ll, lcap - ll, "%s:%s\n", metrics ? "metric" : "table", name);
+        if (named < CHOICES_MAX)
+            named++;
+    }
+    if (total > named) {
+        size_t al = strlen(ans);
+        snprintf(ans + al, acap - al, " and %zu more", total - named);
+    }
+    return total;
 }
 
-static int set_all(const struct dc_host *h, struct dc_ctx *ctx, const struct cls_result *r)
+/* The clarifying question names what the person can ask about: the metric
+ * DataPoints and the tables of the catalog. */
+static int set_clarify(const struct dc_host *h, struct dc_ctx *ctx,
+                       const struct dc_schema *schema, const struct cls_result *r)
+{
+    char ans[2048], list[8192] = "";
+    if (strcmp(r->rule, "no words") == 0)
+        snprintf(ans, sizeof(ans), "I couldn't find any words in that question. ");
+    else if (strcmp(r->rule, "no grounded word") == 0)
+        snprintf(ans, sizeof(ans), "Which data do you mean? That question names no table, "
+                                   "column or metric. ");
+    else
+        snprintf(ans, sizeof(ans), "I answer questions about your data. ");
+    char metrics[1024] = "", tables[1024] = "";
+    size_t nm = add_choices(h, ctx, schema, 1, metrics, sizeof(metrics), list, sizeof(list));
+    size_t nt = add_choices(h, ctx, schema, 0, tables, sizeof(tables), list, sizeof(list));
+    size_t al = strlen(ans);
+    if (nm && nt)
+        snprintf(ans + al, sizeof(ans) - al, "You can ask about the metrics %s or the tables %s",
+                 metrics, tables);
+    else if (nt)
+        snprintf(ans + al, sizeof(ans) - al, "You can ask about the tables %s", tables);
+    else
+        snprintf(ans + al, sizeof(ans) - al, "You can ask about the tables of your database");
+    const struct dc_table_info *t0 = nt ? h->schema_table(schema, 0) : NULL;
+    al = strlen(ans);
+    snprintf(ans + al, sizeof(ans) - al,
+             ", for example \"how many rows are in %s?\", or ask \"what tables are "
+             "there?\".",
+             t0 && t0->name ? t0->name : "orders");
+    int rc = h->ctx_set(ctx, "answer", ans);
+    if (rc == DC_OK)
+        rc = h->ctx_set(ctx, "clarify.choices", list);
+    return rc;
+}
+
+static int set_all(const struct dc_host *h, struct dc_ctx *ctx, const struct dc_schema *schema,
+                   const struct cls_result *r)
 {
     int rc = h->ctx_set(ctx, "intent", classify_intent_name(r->intent));
     if (rc == DC_OK && r->intent == CLS_CATALOG) {
         rc = h->ctx_set(ctx, "catalog.op", classify_op_name(r->op));
         if (rc == DC_OK && r->table[0])
             rc = h->ctx_set(ctx, "catalog.table", r->table);
-        if (rc == DC_OK && r->op != CLS_OP_TABLES)
+        if (rc == DC_OK && r->op == CLS_OP_FIND)
+            rc = h->ctx_set(ctx, "catalog.search", r->search);
+        if (rc == DC_OK && r->op != CLS_OP_TABLES && r->op != CLS_OP_FIND)
             rc = h->ctx_set(ctx, "catalog.resolved", r->resolved ? "yes" : "no");
         if (rc == DC_OK && r->limit > 0) {
             char lim[32];
@@ -131,7 +206,7 @@ static int set_all(const struct dc_host *h, struct dc_ctx *ctx, const struct cls
             rc = h->ctx_set(ctx, "answer", refusal_text(r));
     }
     if (rc == DC_OK && r->intent == CLS_CLARIFY)
-        rc = h->ctx_set(ctx, "answer", clarify_text(r));
+        rc = set_clarify(h, ctx, schema, r);
     return rc;
 }
 
@@ -177,7 +252,7 @@ static int intent_run(void *state, struct dc_ctx *ctx, const char **outcome)
                  names.ntables);
     if (r.truncated)
         h->ctx_trace(ctx, "only the first part of a very long question was read");
-    rc = set_all(h, ctx, &r);
+    rc = set_all(h, ctx, schema, &r);
     if (rc != DC_OK) {
         h->ctx_fail(ctx, "E-INTERNAL", "intent: cannot record the decision (%d)", rc);
         goto cleanup;

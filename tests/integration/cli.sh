@@ -122,6 +122,8 @@ expect 0 "ad-hoc file, no config" -- env -C "$T/noconf" "$DC" query --db "$T/dem
 has "$T/out" "customers" "ad-hoc file, no config"
 expect 2 "ad-hoc missing file" -- env -C "$T/noconf" "$DC" query --db ./absent.db "list tables"
 has "$T/err" "absent.db" "ad-hoc missing file"
+expect 2 "ad-hoc directory" -- env -C "$T/noconf" "$DC" sql --db "$T/noconf" "SELECT 1"
+has "$T/err" "not a regular file" "ad-hoc directory"
 expect 2 "url with password" -- "$DC" $C query --db "postgresql://u:secret@localhost/x" "list tables"
 has "$T/err" "PGPASSWORD" "url with password"
 grep -q secret "$T/err" && bad "the password was echoed back" || ok

@@ -4,6 +4,7 @@
  * statements being re-established. Exit 77 without a cluster (1 when
  * CI=true). Argument: the build directory. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +236,66 @@ static void test_postgres_reconnects_after_a_dropped_connection(void **state)
     gate_decision_clear(&dec);
 }
 
+/* Two requests through the gate run at the same time on a pooling
+ * connector: each statement reports the server-side interval it ran in
+ * (min and max clock_timestamp() over its rows), and the intervals of two
+ * statements started together overlap. Held under one lock from prepare to
+ * finalize, they could not. Retried, as a loaded machine may start the
+ * second thread late. */
+struct span_arg {
+    pthread_barrier_t *start;
+    double t0, t1;
+    int rc;
+};
+
+static void *span_thread(void *arg)
+{
+    struct span_arg *a = arg;
+    struct gate_decision dec;
+    struct dc_result *r = NULL;
+    memset(&dec, 0, sizeof(dec));
+    pthread_barrier_wait(a->start);
+    a->rc = gate_run(F.gate, "tester", &F.db,
+                     "SELECT extract(epoch FROM min(ts))::float8, extract(epoch FROM max(ts))::float8 "
+                     "FROM (SELECT clock_timestamp() AS ts FROM generate_series(1, 4000000)) s",
+                     NULL, 0, NULL, &r, &dec);
+    if (a->rc == DC_OK && result_nrows(r) == 1) {
+        a->t0 = result_get(r, 0, 0)->v.d;
+        a->t1 = result_get(r, 0, 1)->v.d;
+    }
+    result_free(r);
+    gate_decision_clear(&dec);
+    return NULL;
+}
+
+static void test_postgres_gate_runs_two_statements_at_once(void **state)
+{
+    (void)state;
+    assert_true(db_concurrent(&F.db));
+    int overlapped = 0;
+    for (int attempt = 0; attempt < 3 && !overlapped; attempt++) {
+        pthread_barrier_t b;
+        pthread_t th[2];
+        struct span_arg a[2];
+        memset(a, 0, sizeof(a));
+        assert_int_equal(pthread_barrier_init(&b, NULL, 2), 0);
+        for (int i = 0; i < 2; i++) {
+            a[i].start = &b;
+            assert_int_equal(pthread_create(&th[i], NULL, span_thread, &a[i]), 0);
+        }
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&b);
+        assert_int_equal(a[0].rc, DC_OK);
+        assert_int_equal(a[1].rc, DC_OK);
+        assert_true(a[0].t1 > a[0].t0 && a[1].t1 > a[1].t0);
+        overlapped = a[0].t0 < a[1].t1 && a[1].t0 < a[0].t1;
+        print_message("  attempt %d: [%.3f, %.3f] and [%.3f, %.3f]\n", attempt, a[0].t0,
+                      a[0].t1, a[1].t0, a[1].t1);
+    }
+    assert_true(overlapped);
+}
+
 int main(int argc, char **argv)
 {
     if (!getenv("PGHOST")) {
@@ -251,6 +312,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_postgres_binds_parameters_and_maps_types),
         cmocka_unit_test(test_postgres_caps_rows_and_refuses_writes),
         cmocka_unit_test(test_postgres_reconnects_after_a_dropped_connection),
+        cmocka_unit_test(test_postgres_gate_runs_two_statements_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

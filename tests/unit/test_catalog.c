@@ -411,6 +411,160 @@ static void test_catalog_declares_its_outcomes(void **state)
     assert_int_equal(f->vt->struct_size, sizeof(struct dc_stage_vtable));
 }
 
+/* ---- find through the retrieval index ---------------------------------- */
+
+struct fake_index {
+    int calls;
+    char query[256];
+    int fail;
+};
+
+static int fx_retrieve(void *arg, struct dc_ctx *c, const char *db, const char *query,
+                       size_t k, struct dc_retrieval_hit *hits, size_t *n)
+{
+    struct fake_index *fi = arg;
+    (void)c;
+    (void)db;
+    fi->calls++;
+    snprintf(fi->query, sizeof(fi->query), "%s", query);
+    if (fi->fail)
+        return DC_EIO;
+    static const struct {
+        const char *id, *kind;
+        double score;
+    } docs[] = {
+        {"column:customers.email", "column", 12.5},
+        {"value:customers.email=a@example.com", "value", 9.0},
+        {"value:customers.email=b@example.com", "value", 8.0},
+        {"table:customers", "table", 3.25},
+        {"dp:customer", "dp", 1.0},
+        {"strange", "column", 0.5},
+    };
+    size_t m = 0;
+    if (strstr(query, "email"))
+        for (; m < k && m < sizeof(docs) / sizeof(docs[0]); m++)
+            hits[m] = (struct dc_retrieval_hit){sizeof(struct dc_retrieval_hit), docs[m].id,
+                                                docs[m].kind, docs[m].score};
+    *n = m;
+    return DC_OK;
+}
+
+static struct dc_ctx *run_find(struct fixture *f, struct fake_index *fi, const char *search,
+                               int *rc, const char **outcome)
+{
+    struct ctx_backend be = {f, fx_schema, fx_query};
+    struct dc_ctx *c = ctx_new(&be);
+    assert_non_null(c);
+    assert_int_equal(ctx_set(c, "database", "demo"), DC_OK);
+    assert_int_equal(ctx_set(c, "catalog.op", "find"), DC_OK);
+    if (search)
+        assert_int_equal(ctx_set(c, "catalog.search", search), DC_OK);
+    if (fi)
+        ctx_set_retriever(c, fx_retrieve, fi);
+    ctx_trace_begin(c, "catalog", "catalog");
+    *outcome = NULL;
+    *rc = f->vt->run(f->state, c, outcome);
+    ctx_trace_end(c, *outcome, 0);
+    return c;
+}
+
+static void test_catalog_find_lists_index_matches_with_scores(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_index fi = {0};
+    int rc;
+    const char *outcome;
+    struct dc_ctx *c = run_find(f, &fi, "email addresses", &rc, &outcome);
+    assert_int_equal(rc, DC_OK);
+    assert_string_equal(outcome, "ok");
+    assert_int_equal(fi.calls, 1);
+    assert_string_equal(fi.query, "email addresses");
+    assert_int_equal(f->nqueries, 0); /* no SQL: the index answers */
+    const struct dc_result *r = ctx_result(c);
+    assert_non_null(r);
+    assert_int_equal(result_ncols(r), 4);
+    /* values fold into their column, the malformed id is skipped */
+    assert_int_equal(result_nrows(r), 3);
+    char buf[256];
+    assert_string_equal(cell_text(r, 0, 0, buf, sizeof(buf)), "column");
+    assert_string_equal(cell_text(r, 0, 1, buf, sizeof(buf)), "customers.email");
+    const struct dc_value *sc = result_get(r, 0, 2);
+    assert_int_equal(sc->type, DC_REAL);
+    assert_true(sc->v.d > 12.4 && sc->v.d < 12.6);
+    assert_string_equal(cell_text(r, 1, 1, buf, sizeof(buf)), "customers");
+    assert_string_equal(cell_text(r, 1, 3, buf, sizeof(buf)), "4 columns");
+    assert_string_equal(cell_text(r, 2, 0, buf, sizeof(buf)), "datapoint");
+    assert_non_null(strstr(ctx_get(c, "answer"), "3 matches for 'email addresses'"));
+    assert_non_null(strstr(ctx_get(c, "answer"), "column customers.email"));
+    assert_null(ctx_error_code(c));
+    ctx_free(c);
+}
+
+static void test_catalog_find_without_matches_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_index fi = {0};
+    int rc;
+    const char *outcome;
+    struct dc_ctx *c = run_find(f, &fi, "zebra", &rc, &outcome);
+    assert_int_equal(rc, DC_OK);
+    assert_string_equal(outcome, "not_found");
+    assert_string_equal(ctx_error_code(c), "E-CATALOG-NO-MATCH");
+    assert_non_null(strstr(ctx_get(c, "answer"), "matches 'zebra'"));
+    ctx_free(c);
+}
+
+static void test_catalog_find_needs_a_retrieval_index(void **state)
+{
+    struct fixture *f = *state;
+    int rc;
+    const char *outcome;
+    /* A context without a retriever: the host says unsupported. */
+    struct dc_ctx *c = run_find(f, NULL, "email", &rc, &outcome);
+    assert_int_equal(rc, DC_EUNSUPPORTED);
+    assert_null(outcome);
+    assert_string_equal(ctx_error_code(c), "E-CATALOG-NO-RETRIEVAL");
+    ctx_free(c);
+    struct fake_index fi = {0, "", 1};
+    c = run_find(f, &fi, "email", &rc, &outcome);
+    assert_true(rc < 0);
+    assert_string_equal(ctx_error_code(c), "E-CATALOG-SEARCH");
+    ctx_free(c);
+    /* An older host table without retrieve. */
+    struct dc_host old = f->h;
+    old.struct_size = offsetof(struct dc_host, retrieve);
+    void *st = NULL;
+    char err[256];
+    assert_int_equal(f->vt->init(&old, NULL, &st, err, sizeof(err)), DC_OK);
+    struct ctx_backend be = {f, fx_schema, fx_query};
+    c = ctx_new(&be);
+    assert_non_null(c);
+    assert_int_equal(ctx_set(c, "catalog.op", "find"), DC_OK);
+    assert_int_equal(ctx_set(c, "catalog.search", "email"), DC_OK);
+    ctx_set_retriever(c, fx_retrieve, &fi);
+    ctx_trace_begin(c, "catalog", "catalog");
+    outcome = NULL;
+    rc = f->vt->run(st, c, &outcome);
+    ctx_trace_end(c, outcome, 0);
+    assert_int_equal(rc, DC_EUNSUPPORTED);
+    assert_string_equal(ctx_error_code(c), "E-CATALOG-NO-RETRIEVAL");
+    ctx_free(c);
+    f->vt->fini(st);
+}
+
+static void test_catalog_find_without_search_words_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_index fi = {0};
+    int rc;
+    const char *outcome;
+    struct dc_ctx *c = run_find(f, &fi, NULL, &rc, &outcome);
+    assert_int_equal(rc, DC_EINVAL);
+    assert_string_equal(ctx_error_code(c), "E-CATALOG-SEARCH");
+    assert_int_equal(fi.calls, 0);
+    ctx_free(c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -429,6 +583,10 @@ int main(void)
         T(test_catalog_gate_refusal_fails_the_stage),
         T(test_catalog_rejects_missing_or_unknown_op),
         T(test_catalog_declares_its_outcomes),
+        T(test_catalog_find_lists_index_matches_with_scores),
+        T(test_catalog_find_without_matches_is_not_found),
+        T(test_catalog_find_needs_a_retrieval_index),
+        T(test_catalog_find_without_search_words_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -587,6 +587,11 @@ static const struct dc_stage_vtable compiler_vt = {
     .struct_size = sizeof(struct dc_stage_vtable),
     .outcomes = compiler_outcomes,
 };
+static const char *const metric_outcomes[] = {"ok", "clarify", "no_match", NULL};
+static const struct dc_stage_vtable metric_vt = {
+    .struct_size = sizeof(struct dc_stage_vtable),
+    .outcomes = metric_outcomes,
+};
 static const struct dc_stage_vtable answer_vt = {
     .struct_size = sizeof(struct dc_stage_vtable),
 };
@@ -622,6 +627,7 @@ static const struct dc_plugin_descriptor fake_plugins[] = {
     DESC(DC_KIND_STAGE, "catalog", &catalog_vt),
     DESC(DC_KIND_STAGE, "answer", &answer_vt),
     DESC(DC_KIND_STAGE, "compiler", &compiler_vt),
+    DESC(DC_KIND_STAGE, "metric", &metric_vt),
     DESC(DC_KIND_STAGE, "tiny", &tiny_vt),
     DESC(DC_KIND_LLM, "openai", &llm_vt),
     DESC(DC_KIND_TOOL, "lua", &tool_vt),
@@ -871,9 +877,10 @@ static void test_config_default_loads_and_passes_graph_checks(void **state)
     assert_string_equal(c->default_database, "demo");
     assert_string_equal(c->entry, "intent");
     assert_int_equal(c->max_steps, 16);
-    assert_int_equal(c->nstages, 4);
+    assert_int_equal(c->nstages, 5);
     assert_non_null(config_find_stage(c, "catalog"));
     assert_non_null(config_find_stage(c, "compiler"));
+    assert_non_null(config_find_stage(c, "metric"));
     assert_int_equal(config_find_stage(c, "intent")->nedges, 6);
     assert_int_equal(config_resolve(c, fake_lookup, NULL, &f->d), DC_OK);
     assert_string_equal(opts_str(&config_find_db(c, "demo")->opts, "path"), "/srv/dc/var/demo.db");
@@ -1039,6 +1046,66 @@ static void test_config_datapoints_rejects_unknown_key_and_wrong_type(void **sta
     expect_diag(&f->d, "E-CFG-TYPE", 9, 12);
 }
 
+static void test_config_server_defaults_and_tokens_load(void **state)
+{
+    struct fixture *f = *state;
+    int rc = load(f, "version: 1\n"
+                     "pipeline: { entry: a, stages: { a: { use: answer } } }\n");
+    expect_clean(f, rc);
+    assert_null(f->cfg->server.listen);
+    assert_int_equal(f->cfg->server.ntokens, 0);
+    assert_int_equal(f->cfg->server.body_bytes, 1024 * 1024);
+    assert_true(f->cfg->server.concurrent_requests > 0);
+    assert_true(f->cfg->server.requests_per_minute > 0);
+    rc = load(f, "version: 1\n"
+                 "pipeline: { entry: a, stages: { a: { use: answer } } }\n"
+                 "server:\n"
+                 "  listen: 127.0.0.1:9000\n"
+                 "  tokens:\n"
+                 "    - { sha256: 9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08, "
+                 "principal: alice }\n"
+                 "  limits: { body_bytes: 2048, header_bytes: 8192, requests_per_minute: 5,\n"
+                 "            concurrent_requests: 3, timeout_s: 2 }\n");
+    expect_clean(f, rc);
+    assert_string_equal(f->cfg->server.listen, "127.0.0.1:9000");
+    assert_int_equal(f->cfg->server.ntokens, 1);
+    assert_string_equal(f->cfg->server.tokens[0].principal, "alice");
+    assert_int_equal(f->cfg->server.tokens[0].sha256[0], 0x9f);
+    assert_int_equal(f->cfg->server.tokens[0].sha256[31], 0x08);
+    assert_int_equal(f->cfg->server.body_bytes, 2048);
+    assert_int_equal(f->cfg->server.header_bytes, 8192);
+    assert_int_equal(f->cfg->server.requests_per_minute, 5);
+    assert_int_equal(f->cfg->server.concurrent_requests, 3);
+    assert_int_equal(f->cfg->server.timeout_s, 2);
+}
+
+static void test_config_server_rejects_bad_listen_tokens_and_limits(void **state)
+{
+    struct fixture *f = *state;
+    int rc = load(f, "version: 1\n"
+                     "pipeline: { entry: a, stages: { a: { use: answer } } }\n"
+                     "server:\n"
+                     "  listen: localhost\n"
+                     "  tokens:\n"
+                     "    - { sha256: s3cr3t, principal: alice }\n"
+                     "    - { principal: bob }\n"
+                     "    - { sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, "
+                     "principal: carol }\n"
+                     "    - { sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, "
+                     "principal: dave }\n"
+                     "  limits: { body_bytes: 0, rate: 3 }\n");
+    expect_failed(f, rc);
+    expect_diag(&f->d, "E-CFG-SERVER-LISTEN", 4, 11);
+    const struct cfg_diag *d = expect_diag(&f->d, "E-CFG-SERVER-TOKEN", 6, 17);
+    assert_non_null(strstr(d->hint, "sha256sum"));
+    expect_diag(&f->d, "E-CFG-MISSING", 7, 7);
+    d = expect_diag(&f->d, "E-CFG-SERVER-TOKEN", 9, 17);
+    assert_non_null(strstr(d->msg, "line 8"));
+    expect_diag(&f->d, "E-CFG-RANGE", 10, 25);
+    expect_diag(&f->d, "E-CFG-UNKNOWN-KEY", 10, 28);
+    assert_int_equal(count_code(&f->d, "E-CFG-SERVER-TOKEN"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1087,6 +1154,8 @@ int main(void)
         T(test_config_datapoints_default_beside_the_config),
         T(test_config_datapoints_dirs_resolve_against_config_dir),
         T(test_config_datapoints_rejects_unknown_key_and_wrong_type),
+        T(test_config_server_defaults_and_tokens_load),
+        T(test_config_server_rejects_bad_listen_tokens_and_limits),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

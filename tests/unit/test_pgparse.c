@@ -462,6 +462,156 @@ static void test_pgrewrite_reports_names_for_the_catalog_check(void **state)
     assert_int_equal(pgparse_rewrite(NULL, rw_sh, 1, &rw, err, sizeof(err)), DC_EINVAL);
 }
 
+/* Regression: protobuf-c unpacks recursively with no depth limit, so a
+ * long left-deep chain (1+1+...+1, a few KiB of text) overflowed the stack
+ * before the depth was checked. Refused, never a crash, at every length. */
+static void test_pgparse_refuses_deep_operator_chains_without_crashing(void **state)
+{
+    (void)state;
+    static const size_t terms[] = {3000, 8100, 30000};
+    for (size_t k = 0; k < sizeof(terms) / sizeof(terms[0]); k++) {
+        char *sql = malloc(terms[k] * 2 + 16);
+        assert_non_null(sql);
+        char *p = sql + sprintf(sql, "SELECT 1");
+        for (size_t i = 0; i < terms[k]; i++) {
+            *p++ = '+';
+            *p++ = '1';
+        }
+        *p = '\0';
+        struct pgparse_info info;
+        struct pgparse_rewrite rw;
+        char err[256];
+        memset(&info, 0, sizeof(info));
+        memset(&rw, 0, sizeof(rw));
+        assert_int_equal(pgparse_check(sql, &info, err, sizeof(err)), DC_EDENIED);
+        assert_string_equal(info.code, "E-GATE-PARSE");
+        assert_non_null(strstr(err, "nested too deeply"));
+        assert_int_equal(pgparse_rewrite(sql, NULL, 0, &rw, err, sizeof(err)), DC_EDENIED);
+        assert_string_equal(rw.code, "E-GATE-PARSE");
+        pgparse_info_clear(&info);
+        pgparse_rewrite_clear(&rw);
+        free(sql);
+    }
+    /* A shorter chain of the same shape is an ordinary query. */
+    struct pgparse_info info;
+    char sql[4100], err[256];
+    char *p = sql + sprintf(sql, "SELECT 1");
+    for (size_t i = 0; i < 1000; i++) {
+        *p++ = '+';
+        *p++ = '1';
+    }
+    *p = '\0';
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(pgparse_check(sql, &info, err, sizeof(err)), DC_OK);
+    pgparse_info_clear(&info);
+}
+
+/* The section of docs/SECURITY.md that starts at heading and ends at the
+ * next heading of the same or a higher level. */
+static char *doc_section(const char *heading)
+{
+    char path[1024];
+    const char *src = getenv("DC_SOURCE_DIR");
+    snprintf(path, sizeof(path), "%s/docs/SECURITY.md", src && *src ? src : DC_SOURCE_DIR);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        print_error("cannot open %s\n", path);
+        return NULL;
+    }
+    static char doc[1 << 20];
+    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    char *start = strstr(doc, heading);
+    if (!start)
+        return NULL;
+    char *end = strstr(start + strlen(heading), "\n## ");
+    char *end3 = strstr(start + strlen(heading), "\n### ");
+    if (!end || (end3 && end3 < end))
+        end = end3;
+    size_t len = end ? (size_t)(end - start) : strlen(start);
+    char *out = malloc(len + 1);
+    if (out) {
+        memcpy(out, start, len);
+        out[len] = '\0';
+    }
+    return out;
+}
+
+/* Does the first column of some table row of sec hold `name`? */
+static int doc_lists(const char *sec, const char *name)
+{
+    char want[128];
+    snprintf(want, sizeof(want), "`%s`", name);
+    for (const char *line = sec; line; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        if (strncmp(line, "| `", 3) != 0)
+            continue;
+        const char *bar = strchr(line + 1, '|');
+        const char *hit = strstr(line, want);
+        if (hit && bar && hit < bar)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_pgparse_deny_list_and_catalog_rules_match_the_documentation(void **state)
+{
+    (void)state;
+    char *sec = doc_section("### The PostgreSQL deny list");
+    assert_non_null(sec);
+    size_t n = 0;
+    const char *name, *why;
+    /* Every entry of the code's table is in the documented table ... */
+    for (n = 0; (name = pgparse_deny_entry(n, &why)) != NULL; n++) {
+        if (!doc_lists(sec, name))
+            print_error("deny-list entry %s is not in docs/SECURITY.md\n", name);
+        assert_true(doc_lists(sec, name));
+        assert_non_null(why);
+        assert_non_null(pgparse_denied_function(name, NULL));
+    }
+    assert_true(n > 40);
+    /* ... and every name the documented table lists is in the code's. */
+    size_t documented = 0;
+    for (const char *p = sec; (p = strstr(p, "\n| `")) != NULL; p++) {
+        const char *bar = strchr(p + 2, '|');
+        for (const char *q = p + 2; (q = strchr(q, '`')) != NULL && bar && q < bar;) {
+            const char *e = strchr(q + 1, '`');
+            assert_non_null(e);
+            char doc_name[128];
+            snprintf(doc_name, sizeof(doc_name), "%.*s", (int)(e - q - 1), q + 1);
+            int found = 0;
+            for (size_t i = 0; (name = pgparse_deny_entry(i, NULL)) != NULL; i++)
+                found |= strcmp(name, doc_name) == 0;
+            if (!found)
+                print_error("docs/SECURITY.md lists %s, which the deny list lacks\n", doc_name);
+            assert_true(found);
+            documented++;
+            q = e + 1;
+        }
+    }
+    assert_int_equal(documented, n);
+    free(sec);
+
+    /* The catalog rules: each pattern is named in the walk's rule. */
+    sec = doc_section("### The validation walk");
+    assert_non_null(sec);
+    const char *rule = strstr(sec, "Every object with a `relname`");
+    assert_non_null(rule);
+    int schema = -1;
+    for (n = 0; (name = pgparse_catalog_rule(n, &schema)) != NULL; n++) {
+        char want[64];
+        /* "pg_*" is written `pg_` in prose */
+        snprintf(want, sizeof(want), "`%.*s`", (int)strcspn(name, "*"), name);
+        if (!strstr(rule, want))
+            print_error("catalog rule %s is not in docs/SECURITY.md\n", name);
+        assert_non_null(strstr(rule, want));
+        assert_true(schema == 0 || schema == 1);
+    }
+    assert_int_equal(n, 3);
+    free(sec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +628,8 @@ int main(void)
         cmocka_unit_test(test_pgrewrite_filter_is_one_conjunct_and_alias_kept),
         cmocka_unit_test(test_pgrewrite_refuses_what_it_cannot_prove),
         cmocka_unit_test(test_pgrewrite_reports_names_for_the_catalog_check),
+        cmocka_unit_test(test_pgparse_refuses_deep_operator_chains_without_crashing),
+        cmocka_unit_test(test_pgparse_deny_list_and_catalog_rules_match_the_documentation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

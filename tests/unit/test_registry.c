@@ -243,13 +243,13 @@ static void test_registry_refuses_descriptor_smaller_than_abi_1_0(void **state)
 static void test_registry_refuses_other_abi_major(void **state)
 {
     refuse_all_file(state, "abi_major2.so", DC_EABI,
-                    "built for ABI 2.0, this host speaks 1.1; rebuild against the installed SDK");
+                    "built for ABI 2.0, this host speaks 1.2; rebuild against the installed SDK");
 }
 
 static void test_registry_refuses_newer_abi_minor(void **state)
 {
     refuse_all_file(state, "abi_minor_newer.so", DC_EABI,
-                    "needs ABI 1.99, host provides 1.1; upgrade datachat");
+                    "needs ABI 1.99, host provides 1.2; upgrade datachat");
 }
 
 static void test_registry_refuses_vtable_smaller_than_abi_1_0(void **state)

@@ -180,6 +180,26 @@ struct dc_datapoint_info {
     const char *shadows_file;
 };
 
+/* ABI 1.2: a rendered DataPoint template (dp_render). sql has positional
+ * placeholders (?N for SQLite, $N otherwise); params[i] binds number i+1.
+ * variant is the backend whose template was used, or "default". */
+struct dc_dp_rendered {
+    size_t struct_size;
+    const char *sql;
+    const struct dc_value *params;
+    size_t nparams;
+    const char *variant;
+};
+
+/* ABI 1.2: one result of retrieve(). */
+struct dc_retrieval_hit {
+    size_t struct_size;
+    const char *id;   /* "dp:revenue", "table:orders", "column:orders.status",
+                       * "value:customers.country=Brazil" */
+    const char *kind; /* "dp", "table", "column" or "value" */
+    double score;     /* relevance, higher is better; compare within one call */
+};
+
 struct dc_host {
     size_t struct_size;
     uint16_t abi_major;
@@ -283,6 +303,29 @@ struct dc_host {
     size_t (*dp_count)(struct dc_ctx *c);
     const struct dc_datapoint_info *(*dp_at)(struct dc_ctx *c, size_t i);
     const struct dc_datapoint_info *(*dp_find)(struct dc_ctx *c, const char *id);
+
+    /* ABI 1.2: renders DataPoint id's execution template for the connector
+     * backend ("sqlite", "postgres", ...: its backend variant, else the
+     * default sql_template) with the text arguments names[i] = values[i].
+     * Each value is checked against its parameter's type before it gets
+     * near the SQL; missing ones take their default. On success *out is a
+     * new rendering for ctx_query, freed with dp_rendered_free. Otherwise
+     * DC_ENOTFOUND (no such DataPoint) or DC_EINVAL, with err holding
+     * "E-DP-PARAM-VALUE: ..." (or -MISSING, -UNKNOWN, E-DP-NO-VARIANT). */
+    int (*dp_render)(struct dc_ctx *c, const char *id, const char *backend,
+                     const char *const *names, const char *const *values, size_t nargs,
+                     struct dc_dp_rendered **out, char *err, size_t errlen);
+    /* ABI 1.2 */
+    void (*dp_rendered_free)(struct dc_dp_rendered *r);
+
+    /* ABI 1.2: the k (at most 100) documents that best match query among
+     * the request database's tables, columns, profiled values and the
+     * DataPoints (docs/DATAPOINTS.md, "Retrieval"), best first, into
+     * hits[0..*n). The index is built on first use and kept up to date by
+     * the host. Ids are borrowed, valid while the context lives. DC_OK with
+     * *n = 0 when nothing matches or the query has no searchable word. */
+    int (*retrieve)(struct dc_ctx *c, const char *query, size_t k,
+                    struct dc_retrieval_hit *hits, size_t *n);
 };
 
 #define DC_HOST_HAS(h, fn)                                                   \

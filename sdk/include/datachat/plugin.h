@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define DC_ABI_MAJOR 1
-#define DC_ABI_MINOR 1
+#define DC_ABI_MINOR 2
 #define DC_SDK_VERSION "0.1.0"
 
 #define DC_PLUGIN_MAGIC 0x44435047u /* "DCPG" */
@@ -158,6 +158,11 @@ struct dc_connector_vtable {
      * a match. DC_EUNSUPPORTED when no cheap fingerprint exists. */
     int (*fingerprint)(const struct dc_host *h, const struct dc_opts *opts, char *out,
                        size_t outlen);
+    /* ABI 1.2, read only when struct_size covers it:
+     * non-zero when one handle from open() may serve several threads at
+     * once (the connector pools its connections), so the host need not
+     * hold a lock from prepare to finalize. 0: one statement at a time. */
+    int concurrent;
 };
 
 /* ---- Stage: one node of the pipeline graph -------------------------------

@@ -1,0 +1,67 @@
+/*
+ * ipc - the message codec between the core and a sandbox worker
+ * (core/sandbox.c, core/worker/). One SOCK_SEQPACKET packet is one JSON
+ * object of at most IPC_MAX_MSG bytes carrying {"v":1,"type":...}; the
+ * decoder checks the version, the type, and every member's presence and
+ * type (unknown members are refused) before anything reads the message.
+ * It owns encoding and strict decoding only. It never trusts a message it
+ * has not decoded, and never decides what to do with a bad one: callers
+ * kill the peer (the core) or exit (the worker).
+ */
+#ifndef DC_IPC_H
+#define DC_IPC_H
+
+#include <stddef.h>
+
+#include <datachat/value.h>
+#include <jansson.h>
+
+#define IPC_VERSION 1
+#define IPC_MAX_MSG (256u << 10) /* bytes in one packet; fits default socket buffers */
+
+enum ipc_type {
+    IPC_HELLO = 1,  /* core -> worker: plugin, tool, with, mem_mb, cpu_s */
+    IPC_READY = 2,  /* worker -> core: name (the plugin's) */
+    IPC_CALL = 3,   /* core -> worker: tool, args (object), ctx (string map) */
+    IPC_QUERY = 4,  /* worker -> core: id, db (string|null), sql, params */
+    IPC_ROWS = 5,   /* core -> worker: id, cols, rows, truncated | id, error */
+    IPC_RESULT = 6, /* worker -> core: result (JSON text | null) */
+    IPC_ERROR = 7   /* worker -> core: code, message */
+};
+
+/* Which side may send a type: a worker that sends "call" is as malformed as
+ * one that sends bad JSON. */
+enum ipc_dir { IPC_TO_WORKER = 1, IPC_TO_CORE = 2 };
+
+/* Decodes and checks one packet sent toward `dir`. On success *out is the
+ * message (caller decrefs) and *type its enum ipc_type. DC_EINVAL with the
+ * reason in err for anything malformed; DC_ELIMIT when n > IPC_MAX_MSG. */
+int ipc_decode(const void *buf, size_t n, int dir, json_t **out, int *type, char *err,
+               size_t errlen);
+
+/* A new message {"v":1,"type":name}; NULL on OOM. */
+json_t *ipc_msg_new(int type);
+const char *ipc_type_name(int type);
+
+/* A cell or parameter as JSON: null, integer, real, true/false, a string for
+ * DC_TEXT, and [type, text] for the other text-like types (blobs as hex). */
+json_t *ipc_value_json(const struct dc_value *v);
+/* The reverse; text points into j (or into *owned for blobs, caller frees). */
+int ipc_value_from(const json_t *j, struct dc_value *out, char **owned);
+
+struct dc_result;
+/* Adds cols/rows/truncated of r to the rows message m. */
+int ipc_rows_put(json_t *m, const struct dc_result *r);
+/* A new result from a decoded rows message (without "error"). */
+int ipc_rows_get(const json_t *m, struct dc_result **out, char *err, size_t errlen);
+
+/* Sends m as one packet (never raising SIGPIPE). DC_ELIMIT when the text is
+ * over IPC_MAX_MSG, DC_EIO when the peer is gone. */
+int ipc_send(int fd, const json_t *m, char *err, size_t errlen);
+/* Receives one packet into buf (cap >= IPC_MAX_MSG + 1), waiting at most
+ * timeout_ms (< 0: forever). DC_ETIMEOUT, DC_ELIMIT (oversized, *n holds
+ * the real size), DC_EIO (peer closed or error). */
+int ipc_recv(int fd, char *buf, size_t cap, int timeout_ms, size_t *n, char *err,
+             size_t errlen);
+
+#endif

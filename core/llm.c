@@ -1,0 +1,126 @@
+#include "llm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <datachat/host.h>
+
+#include "config.h"
+#include "ctx.h"
+#include "registry.h"
+#include "util.h"
+
+struct llm_inst {
+    const struct cfg_llm *cfg;
+    const struct dc_plugin_ref *plugin;
+    const struct dc_llm_vtable *vt;
+    struct host_self self;
+    struct dc_host host;
+    void *state;
+    int inited;
+};
+
+struct llmset {
+    struct llm_inst *l;
+    size_t n;
+};
+
+void llms_free(struct llmset *s)
+{
+    if (!s)
+        return;
+    for (size_t i = s->n; i-- > 0;)
+        if (s->l[i].inited && s->l[i].vt->fini)
+            s->l[i].vt->fini(s->l[i].state);
+    free(s->l);
+    free(s);
+}
+
+int llms_new(const struct dc_config *cfg, const struct registry *reg, hostapi_log_sink sink,
+             void *sink_arg, int log_level, struct llmset **out, char *err, size_t errlen)
+{
+    int rc = DC_OK;
+    struct llmset *s = calloc(1, sizeof(*s));
+    if (!s)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    s->l = calloc(cfg->nllms ? cfg->nllms : 1, sizeof(*s->l));
+    if (!s->l) {
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < cfg->nllms; i++) {
+        struct llm_inst *l = &s->l[i];
+        l->cfg = &cfg->llms[i];
+        l->plugin = registry_find(reg, DC_KIND_LLM, l->cfg->provider);
+        if (!l->plugin) {
+            rc = util_err(err, errlen, DC_ENOTFOUND,
+                          "%s:%d:%d: llm '%s' uses provider '%s', but no llm plugin of that name "
+                          "is loaded (see `datachat plugins list`)",
+                          cfg->path, l->cfg->line, l->cfg->col, l->cfg->name, l->cfg->provider);
+            goto cleanup;
+        }
+        l->vt = l->plugin->vtable;
+        l->self.plugin_name = l->plugin->name;
+        l->self.sink = sink;
+        l->self.sink_arg = sink_arg;
+        l->self.min_level = log_level;
+        hostapi_init(&l->host, &l->self);
+        s->n++;
+        if (l->vt->init) {
+            char perr[512] = "";
+            int prc = l->vt->init(&l->host, &l->cfg->opts, &l->state, perr, sizeof(perr));
+            if (prc != DC_OK) {
+                rc = util_err(err, errlen, prc < 0 ? prc : DC_ERR,
+                              "%s:%d:%d: llm '%s' (provider %s): %s", cfg->path, l->cfg->line,
+                              l->cfg->col, l->cfg->name, l->plugin->name,
+                              perr[0] ? perr : "init failed without a reason");
+                goto cleanup;
+            }
+        }
+        l->inited = 1;
+    }
+    *out = s;
+    s = NULL;
+cleanup:
+    llms_free(s);
+    return rc;
+}
+
+size_t llms_count(const struct llmset *s)
+{
+    return s ? s->n : 0;
+}
+
+const char *llms_name(const struct llmset *s, size_t i)
+{
+    return s && i < s->n ? s->l[i].cfg->name : NULL;
+}
+
+int llms_complete(struct llmset *s, const char *name, struct dc_ctx *ctx,
+                  const char *request_json)
+{
+    struct llm_inst *l = NULL;
+    for (size_t i = 0; s && i < s->n; i++)
+        if (name ? strcmp(s->l[i].cfg->name, name) == 0
+                 : strcmp(s->l[i].cfg->name, "default") == 0)
+            l = &s->l[i];
+    if (!l && !name && s && s->n)
+        l = &s->l[0];
+    if (!l) {
+        if (name)
+            ctx_fail(ctx, "E-LLM-UNKNOWN", "no llm named '%s' is configured; add it under llm: "
+                                           "in the config", name);
+        else
+            ctx_fail(ctx, "E-LLM-NONE", "no language model is configured; add one under llm: "
+                                        "(see docs/LLM.md) or ask a question the deterministic "
+                                        "path can answer");
+        return DC_ENOTFOUND;
+    }
+    int rc = l->vt->complete(l->state, ctx, request_json ? request_json : "");
+    if (rc != DC_OK) {
+        ctx_fail(ctx, "E-LLM-FAILED", "llm '%s' (provider %s) failed without a reason",
+                 l->cfg->name, l->plugin->name);
+        return rc < 0 ? rc : DC_ERR;
+    }
+    return DC_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * sandbox - the core's side of one sandboxed tool: a datachat-worker process
+ * (core/worker/) started with posix_spawn (exec, never a fork that keeps the
+ * core's memory), fds 0-2 on /dev/null, the IPC socket on fd 3, every other
+ * fd closed and an empty environment. It owns the worker's lifetime: the
+ * handshake, one call at a time, the per-call deadline (SIGKILL and reap),
+ * restarts with backoff, and turning a crash into a tool error that names
+ * the signal. Queries the worker asks for run here, through the caller's
+ * context (gate, policy, audit). It never runs plugin code in the core.
+ */
+#ifndef DC_SANDBOX_H
+#define DC_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct dc_ctx;
+struct dc_opts;
+struct sandbox;
+
+struct sandbox_opts {
+    const char *worker_path; /* NULL: datachat-worker next to this executable, else installed */
+    const char *plugin_path; /* the tool plugin (already checked by the registry) */
+    const char *tool;        /* the configured tool name, for messages */
+    const struct dc_opts *with;
+    int64_t deadline_ms;     /* per call, start-up included; 0: 30000 */
+    int64_t mem_mb;          /* address space beyond the loaded image; 0: 256 */
+    int64_t cpu_s;           /* CPU seconds over the worker's life; 0: 60 */
+};
+
+/* Starts the worker and waits for it to load and init the plugin, so a
+ * broken plugin is reported at start-up. */
+int sandbox_new(const struct sandbox_opts *o, struct sandbox **out, char *err, size_t errlen);
+void sandbox_free(struct sandbox *sb);
+
+/* Runs one call: args_json is a JSON object. On success ctx "result" holds
+ * the tool's result; on failure ctx carries the error (E-SANDBOX-CRASH,
+ * -TIMEOUT, -PROTOCOL, -BACKOFF, -START, or the tool's own code). A dead
+ * worker is restarted by the next call (immediately after one failure,
+ * then after 50 ms doubling to 5 s while failures repeat). Thread-safe:
+ * calls on one sandbox run one at a time. */
+int sandbox_call(struct sandbox *sb, const char *args_json, struct dc_ctx *ctx);
+
+/* The worker's pid, 0 when none runs (tests). */
+pid_t sandbox_pid(struct sandbox *sb);
+
+/* "killed by SIGSYS (seccomp): ..." for a waitpid status. */
+void sandbox_describe_status(int status, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,283 @@
+/* datachat-worker: loads one tool plugin, confines itself, then serves the
+ * core's calls over WORKER_FD until the core closes it. Any malformed
+ * message from the core ends the process: there is no one to report to. */
+#include "worker.h"
+
+#include <dlfcn.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <datachat/host.h>
+#include <datachat/plugin.h>
+
+#include "config.h"
+#include "ctx.h"
+#include "hostapi.h"
+#include "ipc.h"
+
+struct worker {
+    int fd;
+    char *buf;
+    const struct dc_tool_vtable *vt;
+    void *state;
+    struct host_self self;
+    struct dc_host host;
+    struct dc_opts opts;
+    int64_t next_id;
+};
+
+static void drop_log(void *arg, int level, const char *plugin, const char *msg)
+{
+    (void)arg;
+    (void)level;
+    (void)plugin;
+    (void)msg;
+}
+
+/* Receives and decodes one message from the core; exits on anything else. */
+static json_t *recv_msg(struct worker *w, int *type)
+{
+    size_t n;
+    char err[256];
+    json_t *m = NULL;
+    int rc = ipc_recv(w->fd, w->buf, IPC_MAX_MSG + 1, -1, &n, err, sizeof(err));
+    if (rc == DC_EIO)
+        _exit(0); /* the core went away or closed us: nothing left to do */
+    if (rc != DC_OK || ipc_decode(w->buf, n, IPC_TO_WORKER, &m, type, err, sizeof(err)) != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+    return m;
+}
+
+static void send_msg(struct worker *w, json_t *m)
+{
+    char err[256];
+    int rc = m ? ipc_send(w->fd, m, err, sizeof(err)) : DC_ENOMEM;
+    json_decref(m);
+    if (rc != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+}
+
+static void send_error(struct worker *w, const char *code, const char *msg)
+{
+    json_t *m = ipc_msg_new(IPC_ERROR);
+    if (m && (json_object_set_new(m, "code", json_string(code)) != 0 ||
+              json_object_set_new(m, "message", json_string(msg ? msg : "")) != 0)) {
+        json_decref(m);
+        m = NULL;
+    }
+    send_msg(w, m);
+}
+
+/* The context's database access: every statement goes to the core, which
+ * runs it through the gate with the caller's principal and audits it. */
+static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char *sql,
+                         const struct dc_value *params, size_t nparams, struct dc_result **out)
+{
+    struct worker *w = arg;
+    int64_t id = w->next_id++;
+    json_t *m = ipc_msg_new(IPC_QUERY), *ps = json_array();
+    if (!m || !ps)
+        _exit(WORKER_EXIT_PROTOCOL);
+    for (size_t i = 0; i < nparams; i++)
+        if (json_array_append_new(ps, ipc_value_json(&params[i])) != 0)
+            _exit(WORKER_EXIT_PROTOCOL);
+    if (json_object_set_new(m, "id", json_integer(id)) != 0 ||
+        json_object_set_new(m, "db", db ? json_string(db) : json_null()) != 0 ||
+        json_object_set_new(m, "sql", json_string(sql)) != 0 ||
+        json_object_set_new(m, "params", ps) != 0) {
+        ctx_fail(c, "E-SANDBOX-QUERY", "the query could not be encoded (is it valid UTF-8?)");
+        json_decref(m);
+        return DC_EINVAL;
+    }
+    char err[256];
+    int rc = ipc_send(w->fd, m, err, sizeof(err));
+    json_decref(m);
+    if (rc == DC_ELIMIT) {
+        ctx_fail(c, "E-SANDBOX-TOO-BIG", "the query is over the %u-byte message limit",
+                 IPC_MAX_MSG);
+        return DC_ELIMIT;
+    }
+    if (rc != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+    int type;
+    json_t *r = recv_msg(w, &type);
+    if (type != IPC_ROWS || json_integer_value(json_object_get(r, "id")) != id)
+        _exit(WORKER_EXIT_PROTOCOL);
+    const json_t *e = json_object_get(r, "error");
+    if (e) {
+        ctx_fail(c, json_string_value(json_object_get(e, "code")), "%s",
+                 json_string_value(json_object_get(e, "message")));
+        json_decref(r);
+        return DC_EDENIED;
+    }
+    rc = ipc_rows_get(r, out, err, sizeof(err));
+    json_decref(r);
+    if (rc != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+    return DC_OK;
+}
+
+static void serve_call(struct worker *w, const json_t *m)
+{
+    struct ctx_backend be = {.arg = w, .query = backend_query};
+    struct dc_ctx *c = ctx_new(&be);
+    char *args = json_dumps(json_object_get(m, "args"), JSON_COMPACT);
+    if (!c || !args)
+        _exit(WORKER_EXIT_PROTOCOL);
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(m, "ctx"), k, v)
+        if (ctx_set(c, k, json_string_value(v)) != DC_OK)
+            _exit(WORKER_EXIT_PROTOCOL);
+    if (ctx_set(c, "args", args) != DC_OK ||
+        ctx_set(c, "tool", json_string_value(json_object_get(m, "tool"))) != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+    free(args);
+    int rc = w->vt->invoke(w->state, c);
+    if (rc != DC_OK || ctx_error_code(c)) {
+        send_error(w, ctx_error_code(c) ? ctx_error_code(c) : "E-TOOL-FAILED",
+                   ctx_error_message(c) ? ctx_error_message(c) : "the tool failed without a "
+                                                                 "reason");
+    } else {
+        const char *res = ctx_get(c, "result");
+        json_t *out = ipc_msg_new(IPC_RESULT);
+        if (!out || json_object_set_new(out, "result", res ? json_string(res) : json_null()))
+            _exit(WORKER_EXIT_PROTOCOL);
+        char err[256];
+        int src = ipc_send(w->fd, out, err, sizeof(err));
+        json_decref(out);
+        if (src == DC_ELIMIT)
+            send_error(w, "E-SANDBOX-TOO-BIG", "the tool's result is over the message limit");
+        else if (src != DC_OK)
+            _exit(WORKER_EXIT_PROTOCOL);
+    }
+    ctx_free(c);
+}
+
+/* The hello's "with" as the option set the plugin's accessors read. */
+static int build_opts(struct worker *w, const json_t *with, const struct dc_option *decl)
+{
+    size_t n = json_object_size(with), i = 0;
+    w->opts.opts = calloc(n ? n : 1, sizeof(*w->opts.opts));
+    w->opts.decl = decl;
+    if (!w->opts.opts)
+        return DC_ENOMEM;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)with, k, v) {
+        struct cfg_opt *o = &w->opts.opts[i++];
+        w->opts.nopts = i;
+        o->key = strdup(k);
+        if (!o->key)
+            return DC_ENOMEM;
+        if (json_is_string(v)) {
+            o->value = strdup(json_string_value(v));
+            if (!o->value)
+                return DC_ENOMEM;
+            continue;
+        }
+        o->is_list = 1;
+        o->items = calloc(json_array_size(v) + 1, sizeof(*o->items));
+        if (!o->items)
+            return DC_ENOMEM;
+        size_t j;
+        const json_t *x;
+        json_array_foreach(v, j, x) {
+            o->items[j] = strdup(json_string_value(x));
+            if (!o->items[j])
+                return DC_ENOMEM;
+            o->nitems = j + 1;
+        }
+    }
+    return DC_OK;
+}
+
+static const struct dc_tool_vtable *load_plugin(const char *path, const char **name)
+{
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl)
+        return NULL;
+    dc_plugin_describe_fn fn = (dc_plugin_describe_fn)dlsym(dl, DC_PLUGIN_SYMBOL);
+    const struct dc_plugin_descriptor *d = fn ? fn() : NULL;
+    if (!d || d->magic != DC_PLUGIN_MAGIC || d->struct_size < sizeof(*d) ||
+        d->abi_major != DC_ABI_MAJOR || d->kind != DC_KIND_TOOL || !d->vtable)
+        return NULL;
+    const struct dc_tool_vtable *vt = d->vtable;
+    if (vt->struct_size < sizeof(*vt) || !vt->invoke)
+        return NULL;
+    *name = d->name;
+    return vt;
+}
+
+static void set_limit(int res, rlim_t v)
+{
+    struct rlimit rl = {.rlim_cur = v, .rlim_max = v};
+    if (setrlimit(res, &rl) != 0)
+        _exit(WORKER_EXIT_SETUP);
+}
+
+int main(void)
+{
+    struct worker w = {.fd = WORKER_FD, .next_id = 1};
+    int type;
+    /* The core owns this process's lifetime: if it dies, so do we. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() == 1)
+        _exit(WORKER_EXIT_SETUP);
+    int st = 0;
+    socklen_t sl = sizeof(st);
+    if (getsockopt(w.fd, SOL_SOCKET, SO_TYPE, &st, &sl) != 0 || st != SOCK_SEQPACKET)
+        _exit(WORKER_EXIT_SETUP);
+    close_range(WORKER_FD + 1, ~0U, 0);
+    set_limit(RLIMIT_CORE, 0);
+    set_limit(RLIMIT_FSIZE, 0);
+    set_limit(RLIMIT_NPROC, 0);
+    set_limit(RLIMIT_NOFILE, 16);
+    w.buf = malloc(IPC_MAX_MSG + 1);
+    if (!w.buf)
+        _exit(WORKER_EXIT_SETUP);
+    /* Jansson seeds its hash function from /dev/urandom on first use;
+     * do it while open() is still allowed. */
+    json_object_seed(0);
+
+    json_t *hello = recv_msg(&w, &type);
+    if (type != IPC_HELLO)
+        _exit(WORKER_EXIT_PROTOCOL);
+    const char *name = NULL;
+    w.vt = load_plugin(json_string_value(json_object_get(hello, "plugin")), &name);
+    if (!w.vt)
+        _exit(WORKER_EXIT_PLUGIN);
+    if (build_opts(&w, json_object_get(hello, "with"), w.vt->options) != DC_OK)
+        _exit(WORKER_EXIT_SETUP);
+    w.self.plugin_name = name;
+    w.self.sink = drop_log;
+    w.self.min_level = DC_LOG_ERROR;
+    hostapi_init(&w.host, &w.self);
+    if (worker_confine(w.fd, json_integer_value(json_object_get(hello, "mem_mb")),
+                       json_integer_value(json_object_get(hello, "cpu_s"))) != DC_OK)
+        _exit(WORKER_EXIT_SETUP);
+    json_decref(hello);
+
+    /* From here on everything runs under the filter, init included. */
+    char perr[512] = "";
+    if (w.vt->init && w.vt->init(&w.host, &w.opts, &w.state, perr, sizeof(perr)) != DC_OK) {
+        send_error(&w, "E-SANDBOX-INIT", perr[0] ? perr : "init failed without a reason");
+        _exit(0);
+    }
+    json_t *ready = ipc_msg_new(IPC_READY);
+    if (!ready || json_object_set_new(ready, "name", json_string(name)) != 0)
+        _exit(WORKER_EXIT_PROTOCOL);
+    send_msg(&w, ready);
+    for (;;) {
+        json_t *m = recv_msg(&w, &type);
+        if (type != IPC_CALL)
+            _exit(WORKER_EXIT_PROTOCOL);
+        serve_call(&w, m);
+        json_decref(m);
+    }
+}

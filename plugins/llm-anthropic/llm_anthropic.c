@@ -1,0 +1,357 @@
+/*
+ * llm-anthropic - an LLM provider speaking Anthropic's Messages API
+ * (POST {base_url}/v1/messages), plain and streamed (SSE). System messages
+ * of the request become the top-level "system" text.
+ * It sends the key only in the x-api-key header, never logs it, and never
+ * trusts the answer: the reply is text for the caller to validate.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <datachat/host.h>
+#include <datachat/plugin.h>
+
+#include "llmhttp.h"
+
+struct anthropic {
+    const struct dc_host *h;
+    struct llm_conf conf;
+    struct llm_limiter lim;
+    char *version; /* the anthropic-version header value */
+};
+
+static const struct dc_option anthropic_options[] = {
+    {"base_url", DC_OPT_STRING, 0, "https://api.anthropic.com", "server root (without /v1)"},
+    {"api_key_env", DC_OPT_ENV, 0, "ANTHROPIC_API_KEY",
+     "environment variable holding the key"},
+    LLM_COMMON_OPTIONS,
+    {"api_version", DC_OPT_STRING, 0, "2023-06-01", "anthropic-version header"},
+    DC_OPTIONS_END};
+
+static int anthropic_init(const struct dc_host *h, const struct dc_opts *opts, void **state,
+                          char *err, size_t errlen)
+{
+    struct anthropic *st = calloc(1, sizeof(*st));
+    if (!st) {
+        snprintf(err, errlen, "llm provider anthropic: out of memory");
+        return DC_ENOMEM;
+    }
+    st->h = h;
+    int rc = llm_conf_load(h, opts, "anthropic", &st->conf, err, errlen);
+    if (rc != DC_OK)
+        goto fail;
+    const char *v = opts ? h->opt_str(opts, "api_version") : NULL;
+    v = v && *v ? v : "2023-06-01";
+    for (const char *p = v; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || *p == '-' || (*p >= 'a' && *p <= 'z'))) {
+            snprintf(err, errlen, "llm provider anthropic: api_version '%s' is not a version "
+                                  "like 2023-06-01", v);
+            rc = DC_EINVAL;
+            goto fail_conf;
+        }
+    st->version = strdup(v);
+    if (!st->version) {
+        snprintf(err, errlen, "llm provider anthropic: out of memory");
+        rc = DC_ENOMEM;
+        goto fail_conf;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "llm provider anthropic: libcurl failed to initialise");
+        rc = DC_ERR;
+        goto fail_conf;
+    }
+    if (llm_limiter_init(&st->lim, (int)st->conf.max_concurrency) != DC_OK) {
+        curl_global_cleanup();
+        snprintf(err, errlen, "llm provider anthropic: out of memory");
+        rc = DC_ENOMEM;
+        goto fail_conf;
+    }
+    *state = st;
+    return DC_OK;
+fail_conf:
+    free(st->version);
+    llm_conf_clear(&st->conf);
+fail:
+    free(st);
+    return rc;
+}
+
+static void anthropic_fini(void *state)
+{
+    struct anthropic *st = state;
+    if (!st)
+        return;
+    llm_limiter_destroy(&st->lim);
+    llm_conf_clear(&st->conf);
+    free(st->version);
+    curl_global_cleanup();
+    free(st);
+}
+
+/* System messages move to "system"; the rest keep their order. */
+static char *build_body(const struct anthropic *st, const struct llm_req *q)
+{
+    json_t *msgs = json_array();
+    struct llm_buf sys = {0};
+    char *s = NULL;
+    json_t *b = NULL;
+    size_t i;
+    json_t *m;
+    if (!msgs)
+        return NULL;
+    json_array_foreach(q->messages, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        json_t *content = json_object_get(m, "content");
+        if (strcmp(role, "system") == 0) {
+            if ((sys.len && llm_buf_add(&sys, "\n\n", 2) != DC_OK) ||
+                llm_buf_add(&sys, json_string_value(content), json_string_length(content)) !=
+                    DC_OK)
+                goto cleanup;
+        } else if (json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", role, "content",
+                                                         content)) != 0) {
+            goto cleanup;
+        }
+    }
+    b = json_pack("{s:s, s:O, s:I, s:f, s:b}", "model", st->conf.model, "messages", msgs,
+                  "max_tokens", (json_int_t)q->max_tokens, "temperature", q->temperature,
+                  "stream", q->stream);
+    if (!b)
+        goto cleanup;
+    if (sys.len && json_object_set_new(b, "system", json_stringn(sys.p, sys.len)) != 0)
+        goto cleanup;
+    s = json_dumps(b, JSON_COMPACT);
+cleanup:
+    llm_buf_free(&sys);
+    json_decref(b);
+    json_decref(msgs);
+    return s;
+}
+
+struct acc {
+    const struct llm_conf *conf;
+    struct llm_buf text;
+    int64_t in_tokens, out_tokens;
+    char finish[32];
+    int done;
+    char code[32];
+    char err[512];
+};
+
+static void read_usage(struct acc *a, json_t *usage)
+{
+    json_t *i = json_object_get(usage, "input_tokens");
+    json_t *o = json_object_get(usage, "output_tokens");
+    if (json_is_integer(i))
+        a->in_tokens = json_integer_value(i);
+    if (json_is_integer(o))
+        a->out_tokens = json_integer_value(o);
+}
+
+static int bad_reply(struct acc *a, const char *what)
+{
+    snprintf(a->code, sizeof(a->code), "E-LLM-BAD-REPLY");
+    snprintf(a->err, sizeof(a->err),
+             "llm provider %s: the answer is not an Anthropic Messages reply (%s); check base_url",
+             a->conf->name, what);
+    return DC_EINVAL;
+}
+
+static int on_event(void *arg, const char *event, const char *data, size_t len)
+{
+    struct acc *a = arg;
+    json_t *o = json_loadb(data, len, 0, NULL);
+    int rc = DC_OK;
+    if (!o || !json_is_object(o)) {
+        rc = bad_reply(a, "a stream event is not a JSON object");
+        goto cleanup;
+    }
+    const char *type = json_string_value(json_object_get(o, "type"));
+    if (!type)
+        type = event;
+    if (strcmp(type, "error") == 0) {
+        char ex[320];
+        llm_error_excerpt(data, len, ex, sizeof(ex));
+        snprintf(a->code, sizeof(a->code), "E-LLM-STREAM-ERROR");
+        snprintf(a->err, sizeof(a->err),
+                 "llm provider %s: the server reported an error in the stream: %s", a->conf->name,
+                 ex);
+        rc = DC_EIO;
+    } else if (strcmp(type, "message_start") == 0) {
+        read_usage(a, json_object_get(json_object_get(o, "message"), "usage"));
+    } else if (strcmp(type, "content_block_delta") == 0) {
+        json_t *d = json_object_get(o, "delta");
+        json_t *t = json_object_get(d, "text");
+        if (json_is_string(t) &&
+            llm_buf_add(&a->text, json_string_value(t), json_string_length(t)) != DC_OK)
+            rc = DC_ENOMEM;
+    } else if (strcmp(type, "message_delta") == 0) {
+        const char *sr = json_string_value(json_object_get(json_object_get(o, "delta"),
+                                                           "stop_reason"));
+        if (sr)
+            snprintf(a->finish, sizeof(a->finish), "%s", sr);
+        json_t *o2 = json_object_get(json_object_get(o, "usage"), "output_tokens");
+        if (json_is_integer(o2))
+            a->out_tokens = json_integer_value(o2);
+    } else if (strcmp(type, "message_stop") == 0) {
+        a->done = 1;
+    }
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
+static int parse_plain(struct acc *a, const char *body, size_t len)
+{
+    json_error_t je;
+    json_t *o = json_loadb(body, len, 0, &je);
+    int rc = DC_OK;
+    if (!o || !json_is_object(o)) {
+        char what[200];
+        snprintf(what, sizeof(what), "not a JSON object: %s at byte %d", o ? "other JSON" : je.text,
+                 je.position);
+        rc = bad_reply(a, what);
+        goto cleanup;
+    }
+    json_t *content = json_object_get(o, "content");
+    if (!json_is_array(content)) {
+        rc = bad_reply(a, "no content array");
+        goto cleanup;
+    }
+    size_t i;
+    json_t *blk;
+    int texts = 0;
+    json_array_foreach(content, i, blk)
+    {
+        json_t *t = json_object_get(blk, "text");
+        const char *bt = json_string_value(json_object_get(blk, "type"));
+        if (bt && strcmp(bt, "text") == 0 && json_is_string(t)) {
+            texts++;
+            if (llm_buf_add(&a->text, json_string_value(t), json_string_length(t)) != DC_OK) {
+                rc = DC_ENOMEM;
+                goto cleanup;
+            }
+        }
+    }
+    if (!texts) {
+        rc = bad_reply(a, "no text block in content");
+        goto cleanup;
+    }
+    const char *sr = json_string_value(json_object_get(o, "stop_reason"));
+    if (sr)
+        snprintf(a->finish, sizeof(a->finish), "%s", sr);
+    read_usage(a, json_object_get(o, "usage"));
+    a->done = 1;
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
+static int anthropic_complete(void *state, struct dc_ctx *ctx, const char *request_json)
+{
+    struct anthropic *st = state;
+    const struct dc_host *h = st->h;
+    const struct llm_conf *c = &st->conf;
+    char err[1024] = "", code[32] = "";
+    const char *key = NULL;
+    char *body = NULL, *url = NULL, *auth = NULL, *ver = NULL;
+    struct llm_req q;
+    struct llm_reply r;
+    struct acc a;
+    int rc, entered = 0;
+    memset(&q, 0, sizeof(q));
+    memset(&r, 0, sizeof(r));
+    memset(&a, 0, sizeof(a));
+    a.conf = c;
+
+    if ((rc = llm_conf_key(c, &key, err, sizeof(err))) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-NO-KEY");
+        goto cleanup;
+    }
+    if ((rc = llm_req_parse(c, request_json, &q, err, sizeof(err))) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-REQUEST");
+        goto cleanup;
+    }
+    if (q.json)
+        h->ctx_trace(ctx, "llm anthropic: JSON output is asked in the prompt only (the "
+                          "Messages API has no JSON mode)");
+    body = build_body(st, &q);
+    size_t ul = strlen(c->base_url) + sizeof("/v1/messages");
+    url = malloc(ul);
+    size_t vl = strlen(st->version) + sizeof("anthropic-version: ");
+    ver = malloc(vl);
+    if (key) {
+        size_t al = strlen(key) + sizeof("x-api-key: ");
+        auth = malloc(al);
+        if (auth)
+            snprintf(auth, al, "x-api-key: %s", key);
+    }
+    if (!body || !url || !ver || (key && !auth)) {
+        rc = DC_ENOMEM;
+        snprintf(code, sizeof(code), "E-LLM-INTERNAL");
+        snprintf(err, sizeof(err), "llm provider anthropic: out of memory");
+        goto cleanup;
+    }
+    snprintf(url, ul, "%s/v1/messages", c->base_url);
+    snprintf(ver, vl, "anthropic-version: %s", st->version);
+    const char *headers[] = {"Content-Type: application/json",
+                             q.stream ? "Accept: text/event-stream" : "Accept: application/json",
+                             ver, auth, NULL};
+    if ((rc = llm_limiter_enter(&st->lim, llm_now_us() + c->timeout_ms * 1000)) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-BUSY");
+        snprintf(err, sizeof(err),
+                 "llm provider anthropic: all %lld slots (max_concurrency) stayed busy for "
+                 "timeout_ms (%lld ms); raise max_concurrency or try again",
+                 (long long)c->max_concurrency, (long long)c->timeout_ms);
+        goto cleanup;
+    }
+    entered = 1;
+    struct llm_call call = {.conf = c,
+                            .url = url,
+                            .headers = headers,
+                            .body = body,
+                            .stream = q.stream,
+                            .on_event = on_event,
+                            .arg = &a,
+                            .secret = key};
+    rc = llm_http_post(&call, &r, code, sizeof(code), err, sizeof(err));
+    if (rc == DC_OK && !q.stream)
+        rc = parse_plain(&a, r.body.p ? r.body.p : "", r.body.len);
+    if (rc == DC_OK && q.stream && !a.done)
+        rc = bad_reply(&a, "the stream ended before message_stop");
+    if (rc != DC_OK && !code[0]) {
+        snprintf(code, sizeof(code), "%s", a.code[0] ? a.code : "E-LLM-INTERNAL");
+        snprintf(err, sizeof(err), "%s",
+                 a.err[0] ? a.err : "llm provider anthropic: out of memory");
+    }
+    if (rc == DC_OK)
+        rc = llm_done(h, ctx, c, a.text.p ? a.text.p : "", a.in_tokens, a.out_tokens, &r,
+                      q.stream, a.finish[0] ? a.finish : NULL);
+cleanup:
+    if (entered)
+        llm_limiter_leave(&st->lim);
+    if (rc != DC_OK && code[0])
+        rc = llm_fail(h, ctx, c, rc, code, err, sizeof(err), key);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    free(ver);
+    free(url);
+    free(body);
+    llm_buf_free(&a.text);
+    llm_reply_clear(&r);
+    llm_req_clear(&q);
+    return rc;
+}
+
+static const struct dc_llm_vtable anthropic_vtable = {
+    sizeof(struct dc_llm_vtable), anthropic_options, anthropic_init, anthropic_fini,
+    anthropic_complete};
+
+DC_PLUGIN_DEFINE(DC_KIND_LLM, "anthropic", "0.1.0", "MIT",
+                 "Anthropic Messages API, plain and streamed", &anthropic_vtable)

@@ -1,0 +1,323 @@
+/*
+ * llm-openai - an LLM provider speaking the OpenAI-compatible chat
+ * completions API (POST {base_url}/chat/completions): OpenAI, Ollama, vLLM,
+ * llama.cpp server, LM Studio. Plain and streamed (SSE) answers, JSON mode
+ * (response_format) when the request asks for it.
+ * It sends the key only in the Authorization header, never logs it, and
+ * never trusts the answer: the reply is text for the caller to validate.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <datachat/host.h>
+#include <datachat/plugin.h>
+
+#include "llmhttp.h"
+
+struct openai {
+    const struct dc_host *h;
+    struct llm_conf conf;
+    struct llm_limiter lim;
+    int stream_usage;
+};
+
+static const struct dc_option openai_options[] = {
+    {"base_url", DC_OPT_STRING, 0, "http://127.0.0.1:11434/v1",
+     "server root ending in /v1 (Ollama's default here)"},
+    {"api_key_env", DC_OPT_ENV, 0, NULL, "environment variable holding the key (none: no key)"},
+    LLM_COMMON_OPTIONS,
+    {"stream_usage", DC_OPT_BOOL, 0, "true",
+     "ask for token usage in streamed answers (stream_options.include_usage)"},
+    DC_OPTIONS_END};
+
+static int openai_init(const struct dc_host *h, const struct dc_opts *opts, void **state,
+                       char *err, size_t errlen)
+{
+    struct openai *st = calloc(1, sizeof(*st));
+    if (!st) {
+        snprintf(err, errlen, "llm provider openai: out of memory");
+        return DC_ENOMEM;
+    }
+    st->h = h;
+    int rc = llm_conf_load(h, opts, "openai", &st->conf, err, errlen);
+    if (rc != DC_OK)
+        goto fail;
+    st->stream_usage = 1;
+    rc = opts ? h->opt_bool(opts, "stream_usage", &st->stream_usage) : DC_ENOTFOUND;
+    if (rc != DC_OK && rc != DC_ENOTFOUND) {
+        snprintf(err, errlen, "llm provider openai: option stream_usage must be true or false");
+        rc = DC_EINVAL;
+        goto fail_conf;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "llm provider openai: libcurl failed to initialise");
+        rc = DC_ERR;
+        goto fail_conf;
+    }
+    if (llm_limiter_init(&st->lim, (int)st->conf.max_concurrency) != DC_OK) {
+        curl_global_cleanup();
+        snprintf(err, errlen, "llm provider openai: out of memory");
+        rc = DC_ENOMEM;
+        goto fail_conf;
+    }
+    *state = st;
+    return DC_OK;
+fail_conf:
+    llm_conf_clear(&st->conf);
+fail:
+    free(st);
+    return rc;
+}
+
+static void openai_fini(void *state)
+{
+    struct openai *st = state;
+    if (!st)
+        return;
+    llm_limiter_destroy(&st->lim);
+    llm_conf_clear(&st->conf);
+    curl_global_cleanup();
+    free(st);
+}
+
+static char *build_body(const struct openai *st, const struct llm_req *q)
+{
+    json_t *b = json_pack("{s:s, s:O, s:I, s:f, s:b}", "model", st->conf.model, "messages",
+                          q->messages, "max_tokens", (json_int_t)q->max_tokens, "temperature",
+                          q->temperature, "stream", q->stream);
+    char *s = NULL;
+    if (!b)
+        return NULL;
+    if (q->stream && st->stream_usage &&
+        json_object_set_new(b, "stream_options", json_pack("{s:b}", "include_usage", 1)) != 0)
+        goto cleanup;
+    if (q->json_schema) {
+        if (json_object_set_new(b, "response_format",
+                                json_pack("{s:s, s:{s:s, s:O}}", "type", "json_schema",
+                                          "json_schema", "name", "reply", "schema",
+                                          q->json_schema)) != 0)
+            goto cleanup;
+    } else if (q->json &&
+               json_object_set_new(b, "response_format", json_pack("{s:s}", "type",
+                                                                   "json_object")) != 0) {
+        goto cleanup;
+    }
+    s = json_dumps(b, JSON_COMPACT);
+cleanup:
+    json_decref(b);
+    return s;
+}
+
+/* What a streamed answer accumulates. */
+struct acc {
+    const struct llm_conf *conf;
+    struct llm_buf text;
+    int64_t in_tokens, out_tokens;
+    char finish[32];
+    int done;
+    char code[32];
+    char err[512];
+};
+
+static void read_usage(struct acc *a, json_t *usage)
+{
+    if (!json_is_object(usage))
+        return;
+    json_t *p = json_object_get(usage, "prompt_tokens");
+    json_t *c = json_object_get(usage, "completion_tokens");
+    if (json_is_integer(p))
+        a->in_tokens = json_integer_value(p);
+    if (json_is_integer(c))
+        a->out_tokens = json_integer_value(c);
+}
+
+static int bad_reply(struct acc *a, const char *what)
+{
+    snprintf(a->code, sizeof(a->code), "E-LLM-BAD-REPLY");
+    snprintf(a->err, sizeof(a->err),
+             "llm provider %s: the answer is not an OpenAI-compatible chat completion (%s); check "
+             "that base_url points at a /v1 endpoint",
+             a->conf->name, what);
+    return DC_EINVAL;
+}
+
+static int on_event(void *arg, const char *event, const char *data, size_t len)
+{
+    struct acc *a = arg;
+    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        a->done = 1;
+        return DC_OK;
+    }
+    json_error_t je;
+    json_t *o = json_loadb(data, len, 0, &je);
+    int rc = DC_OK;
+    if (!o || !json_is_object(o)) {
+        rc = bad_reply(a, "a stream event is not a JSON object");
+        goto cleanup;
+    }
+    json_t *e = json_object_get(o, "error");
+    if (e) {
+        char ex[320];
+        llm_error_excerpt(data, len, ex, sizeof(ex));
+        snprintf(a->code, sizeof(a->code), "E-LLM-STREAM-ERROR");
+        snprintf(a->err, sizeof(a->err), "llm provider %s: the server reported an error in the "
+                                          "stream: %s", a->conf->name, ex);
+        rc = DC_EIO;
+        goto cleanup;
+    }
+    read_usage(a, json_object_get(o, "usage"));
+    json_t *choices = json_object_get(o, "choices");
+    if (!json_is_array(choices)) {
+        rc = bad_reply(a, "a stream event has no choices");
+        goto cleanup;
+    }
+    json_t *c0 = json_array_get(choices, 0);
+    if (c0) {
+        json_t *content = json_object_get(json_object_get(c0, "delta"), "content");
+        if (json_is_string(content) &&
+            llm_buf_add(&a->text, json_string_value(content), json_string_length(content)) !=
+                DC_OK) {
+            rc = DC_ENOMEM;
+            goto cleanup;
+        }
+        const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
+        if (fr)
+            snprintf(a->finish, sizeof(a->finish), "%s", fr);
+    }
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
+static int parse_plain(struct acc *a, const char *body, size_t len)
+{
+    json_error_t je;
+    json_t *o = json_loadb(body, len, 0, &je);
+    int rc = DC_OK;
+    if (!o || !json_is_object(o)) {
+        char what[200];
+        snprintf(what, sizeof(what), "not a JSON object: %s at byte %d", o ? "other JSON" : je.text,
+                 je.position);
+        rc = bad_reply(a, what);
+        goto cleanup;
+    }
+    json_t *c0 = json_array_get(json_object_get(o, "choices"), 0);
+    json_t *content = json_object_get(json_object_get(c0, "message"), "content");
+    if (!json_is_string(content)) {
+        rc = bad_reply(a, "no choices[0].message.content text");
+        goto cleanup;
+    }
+    if (llm_buf_add(&a->text, json_string_value(content), json_string_length(content)) != DC_OK) {
+        rc = DC_ENOMEM;
+        goto cleanup;
+    }
+    const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
+    if (fr)
+        snprintf(a->finish, sizeof(a->finish), "%s", fr);
+    read_usage(a, json_object_get(o, "usage"));
+    a->done = 1;
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
+static int openai_complete(void *state, struct dc_ctx *ctx, const char *request_json)
+{
+    struct openai *st = state;
+    const struct dc_host *h = st->h;
+    const struct llm_conf *c = &st->conf;
+    char err[1024] = "", code[32] = "";
+    const char *key = NULL;
+    char *body = NULL, *url = NULL, *auth = NULL;
+    struct llm_req q;
+    struct llm_reply r;
+    struct acc a;
+    int rc, entered = 0;
+    memset(&q, 0, sizeof(q));
+    memset(&r, 0, sizeof(r));
+    memset(&a, 0, sizeof(a));
+    a.conf = c;
+
+    if ((rc = llm_conf_key(c, &key, err, sizeof(err))) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-NO-KEY");
+        goto cleanup;
+    }
+    if ((rc = llm_req_parse(c, request_json, &q, err, sizeof(err))) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-REQUEST");
+        goto cleanup;
+    }
+    body = build_body(st, &q);
+    size_t ul = strlen(c->base_url) + sizeof("/chat/completions");
+    url = malloc(ul);
+    if (key) {
+        size_t al = strlen(key) + sizeof("Authorization: Bearer ");
+        auth = malloc(al);
+        if (auth)
+            snprintf(auth, al, "Authorization: Bearer %s", key);
+    }
+    if (!body || !url || (key && !auth)) {
+        rc = DC_ENOMEM;
+        snprintf(code, sizeof(code), "E-LLM-INTERNAL");
+        snprintf(err, sizeof(err), "llm provider openai: out of memory");
+        goto cleanup;
+    }
+    snprintf(url, ul, "%s/chat/completions", c->base_url);
+    const char *headers[] = {"Content-Type: application/json",
+                             q.stream ? "Accept: text/event-stream" : "Accept: application/json",
+                             auth, NULL};
+    if ((rc = llm_limiter_enter(&st->lim, llm_now_us() + c->timeout_ms * 1000)) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-BUSY");
+        snprintf(err, sizeof(err),
+                 "llm provider openai: all %lld slots (max_concurrency) stayed busy for "
+                 "timeout_ms (%lld ms); raise max_concurrency or try again",
+                 (long long)c->max_concurrency, (long long)c->timeout_ms);
+        goto cleanup;
+    }
+    entered = 1;
+    struct llm_call call = {.conf = c,
+                            .url = url,
+                            .headers = headers,
+                            .body = body,
+                            .stream = q.stream,
+                            .on_event = on_event,
+                            .arg = &a,
+                            .secret = key};
+    rc = llm_http_post(&call, &r, code, sizeof(code), err, sizeof(err));
+    if (rc == DC_OK && !q.stream)
+        rc = parse_plain(&a, r.body.p ? r.body.p : "", r.body.len);
+    if (rc == DC_OK && q.stream && !a.done && !a.finish[0])
+        rc = bad_reply(&a, "the stream ended before [DONE]");
+    if (rc != DC_OK && !code[0]) {
+        snprintf(code, sizeof(code), "%s", a.code[0] ? a.code : "E-LLM-INTERNAL");
+        snprintf(err, sizeof(err), "%s", a.err[0] ? a.err : "llm provider openai: out of memory");
+    }
+    if (rc == DC_OK)
+        rc = llm_done(h, ctx, c, a.text.p ? a.text.p : "", a.in_tokens, a.out_tokens, &r,
+                      q.stream, a.finish[0] ? a.finish : NULL);
+cleanup:
+    if (entered)
+        llm_limiter_leave(&st->lim);
+    if (rc != DC_OK && code[0])
+        rc = llm_fail(h, ctx, c, rc, code, err, sizeof(err), key);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    free(url);
+    free(body);
+    llm_buf_free(&a.text);
+    llm_reply_clear(&r);
+    llm_req_clear(&q);
+    return rc;
+}
+
+static const struct dc_llm_vtable openai_vtable = {
+    sizeof(struct dc_llm_vtable), openai_options, openai_init, openai_fini, openai_complete};
+
+DC_PLUGIN_DEFINE(DC_KIND_LLM, "openai", "0.1.0", "MIT",
+                 "OpenAI-compatible chat completions (OpenAI, Ollama, vLLM, llama.cpp, LM Studio)",
+                 &openai_vtable)

@@ -1,0 +1,119 @@
+/* The sandbox's cost: a warm worker round trip for the no-op tool sbnoop
+ * against calling the same tool in process, both measured in this run.
+ * Fails when the sandboxed p50 is over MAX_US (the target is 2 ms).
+ * Usage: sandbox_bench WORKER PLUGIN.so CALLS MAX_US */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <datachat/host.h>
+#include <datachat/plugin.h>
+
+#include "config.h"
+#include "ctx.h"
+#include "hostapi.h"
+#include "sandbox.h"
+#include "util.h"
+
+/* Nanoseconds: an in-process call takes well under a microsecond. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double p50(int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp64);
+    return (double)v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s WORKER PLUGIN.so CALLS MAX_US\n", argv[0]);
+        return 2;
+    }
+    int n = atoi(argv[3]);
+    double max_us = atof(argv[4]);
+    if (n < 10)
+        n = 10;
+    int64_t *t = calloc((size_t)n, sizeof(*t));
+    void *dl = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+    dc_plugin_describe_fn fn = dl ? (dc_plugin_describe_fn)dlsym(dl, DC_PLUGIN_SYMBOL) : NULL;
+    if (!t || !fn) {
+        fprintf(stderr, "cannot load %s: %s\n", argv[2], dlerror());
+        return 1;
+    }
+    const struct dc_tool_vtable *vt = fn()->vtable;
+    struct dc_host h;
+    hostapi_init(&h, NULL);
+    struct dc_opts none = {0};
+    void *state = NULL;
+    if (vt->init(&h, &none, &state, NULL, 0) != DC_OK)
+        return 1;
+
+    /* In process: the plugin's invoke on a fresh context, as tools_call does. */
+    for (int i = 0; i < n; i++) {
+        struct dc_ctx *c = ctx_new(NULL);
+        if (!c || ctx_set(c, "args", "{}") != DC_OK)
+            return 1;
+        int64_t t0 = now_ns();
+        int rc = vt->invoke(state, c);
+        t[i] = now_ns() - t0;
+        ctx_free(c);
+        if (rc != DC_OK)
+            return 1;
+    }
+    double inproc = p50(t, n) / 1000.0;
+
+    char err[512] = "";
+    struct sandbox_opts so = {.worker_path = argv[1], .plugin_path = argv[2], .tool = "noop",
+                              .with = &none};
+    struct sandbox *sb = NULL;
+    int64_t s0 = util_now_us();
+    if (sandbox_new(&so, &sb, err, sizeof(err)) != DC_OK) {
+        fprintf(stderr, "sandbox: %s\n", err);
+        return 1;
+    }
+    int64_t start_us = util_now_us() - s0;
+    for (int i = 0; i < n; i++) {
+        struct dc_ctx *c = ctx_new(NULL);
+        if (!c)
+            return 1;
+        int64_t t0 = now_ns();
+        int rc = sandbox_call(sb, "{}", c);
+        t[i] = now_ns() - t0;
+        const char *res = ctx_get(c, "result");
+        if (rc != DC_OK || !res || strcmp(res, "{\"ok\":1}") != 0) {
+            fprintf(stderr, "call %d failed: %s\n", i,
+                    ctx_error_message(c) ? ctx_error_message(c) : "wrong result");
+            return 1;
+        }
+        ctx_free(c);
+    }
+    double boxed = p50(t, n) / 1000.0;
+    sandbox_free(sb);
+    free(t);
+    if (vt->fini)
+        vt->fini(state);
+    dlclose(dl);
+    double base = inproc > 0.001 ? inproc : 0.001;
+    printf("no-op tool, %d calls: in process p50 %.3f us; sandboxed (warm worker) p50 %.1f us "
+           "(target < 2000 us); ratio %.0fx; worker start %lld us\n",
+           n, inproc, boxed, boxed / base, (long long)start_us);
+    if (boxed > max_us) {
+        printf("FAIL: sandboxed p50 %.0f us is over %.0f us\n", boxed, max_us);
+        return 1;
+    }
+    return 0;
+}

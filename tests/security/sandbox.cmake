@@ -1,0 +1,27 @@
+# The sandbox attack suite (issue 8): hostile tool plugins built into their
+# own directory (never installed), run by sandbox-attack-runner through one
+# runtime. The runner sits next to datachat-worker, where the core looks.
+add_library(sbtest-attack MODULE ${CMAKE_CURRENT_LIST_DIR}/sandbox/so_attack.c)
+add_library(sbtest-noop MODULE ${CMAKE_CURRENT_LIST_DIR}/sandbox/so_noop.c)
+foreach(p sbtest-attack sbtest-noop)
+  target_link_libraries(${p} PRIVATE datachat-sdk)
+  set_target_properties(${p} PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/sbplugins)
+endforeach()
+
+add_executable(sandbox-attack-runner ${CMAKE_CURRENT_LIST_DIR}/sandbox/runner.c)
+target_link_libraries(sandbox-attack-runner PRIVATE datachat-core PkgConfig::SQLITE3)
+set_target_properties(sandbox-attack-runner PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+add_dependencies(sandbox-attack-runner sbtest-attack sbtest-noop datachat-worker)
+foreach(p connector-sqlite stage-answer)
+  if(TARGET ${p})
+    add_dependencies(sandbox-attack-runner ${p})
+  endif()
+endforeach()
+file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/tests/sandbox-attack)
+add_test(NAME security_sandbox_attacks
+         COMMAND sandbox-attack-runner ${CMAKE_BINARY_DIR}/tests/sbplugins
+                 ${CMAKE_BINARY_DIR}/tests/sandbox-attack)
+# Nothing a tool writes may reach the core's own output.
+set_tests_properties(security_sandbox_attacks PROPERTIES
+  FAIL_REGULAR_EXPRESSION "LEAKED-TO-CORE-OUTPUT" TIMEOUT 120)

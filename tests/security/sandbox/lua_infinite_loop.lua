@@ -1,0 +1,4 @@
+-- Attack: never return.
+function invoke(args)
+  while true do end
+end

@@ -1,0 +1,5 @@
+-- Attack: load a native module through require.
+function invoke(args)
+  local m = require("os")
+  return {}
+end
