@@ -59,6 +59,15 @@ static void host_ctx_fail(struct dc_ctx *c, const char *code, const char *fmt, .
     va_end(ap);
 }
 
+/* The request's identity belongs to the core: a plugin that could rewrite
+ * "principal" would run its queries under another principal's policy. */
+static int host_ctx_set(struct dc_ctx *c, const char *key, const char *value)
+{
+    if (key && strcmp(key, "principal") == 0)
+        return DC_EDENIED;
+    return ctx_set(c, key, value);
+}
+
 static const struct dc_result *host_ctx_result(struct dc_ctx *c)
 {
     return ctx_result(c);
@@ -176,6 +185,62 @@ static const struct dc_datapoint_info *host_dp_find(struct dc_ctx *c, const char
     return dp_info(dp_set_find(ctx_dps(c), id));
 }
 
+/* The public rendering first, so the pointer the plugin holds is the one
+ * dp_rendered_free gets back. */
+struct host_rendered {
+    struct dc_dp_rendered pub;
+    struct dp_rendered r;
+};
+
+static int host_dp_render(struct dc_ctx *c, const char *id, const char *backend,
+                          const char *const *names, const char *const *values, size_t nargs,
+                          struct dc_dp_rendered **out, char *err, size_t errlen)
+{
+    struct dp_arg *args = NULL;
+    struct host_rendered *hr = NULL;
+    int rc;
+    *out = NULL;
+    const struct dp *d = id ? dp_set_find(ctx_dps(c), id) : NULL;
+    if (!d) {
+        rc = util_err(err, errlen, DC_ENOTFOUND, "E-DP-UNKNOWN: no DataPoint with id '%s'",
+                      id ? id : "(null)");
+        goto cleanup;
+    }
+    args = calloc(nargs ? nargs : 1, sizeof(*args));
+    hr = calloc(1, sizeof(*hr));
+    if (!args || !hr) {
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        args[i].name = names[i];
+        args[i].value = values[i];
+    }
+    rc = dp_render(d, backend, args, nargs, &hr->r, err, errlen);
+    if (rc != DC_OK)
+        goto cleanup;
+    hr->pub.struct_size = sizeof(hr->pub);
+    hr->pub.sql = hr->r.sql;
+    hr->pub.params = hr->r.params;
+    hr->pub.nparams = hr->r.nparams;
+    hr->pub.variant = hr->r.backend;
+    *out = &hr->pub;
+    hr = NULL;
+cleanup:
+    free(hr);
+    free(args);
+    return rc;
+}
+
+static void host_dp_rendered_free(struct dc_dp_rendered *r)
+{
+    if (!r)
+        return;
+    struct host_rendered *hr = (struct host_rendered *)r;
+    dp_rendered_free(&hr->r);
+    free(hr);
+}
+
 void hostapi_init(struct dc_host *h, struct host_self *self)
 {
     memset(h, 0, sizeof(*h));
@@ -207,7 +272,7 @@ void hostapi_init(struct dc_host *h, struct host_self *self)
     h->schema_table = schema_table;
     h->schema_find = schema_find;
     h->ctx_get = ctx_get;
-    h->ctx_set = ctx_set;
+    h->ctx_set = host_ctx_set;
     h->ctx_trace = host_ctx_trace;
     h->ctx_fail = host_ctx_fail;
     h->ctx_query = ctx_query;
@@ -221,4 +286,7 @@ void hostapi_init(struct dc_host *h, struct host_self *self)
     h->dp_count = host_dp_count;
     h->dp_at = host_dp_at;
     h->dp_find = host_dp_find;
+    h->dp_render = host_dp_render;
+    h->dp_rendered_free = host_dp_rendered_free;
+    h->retrieve = ctx_retrieve;
 }
