@@ -67,7 +67,7 @@ check "summary counts every question" \
 run --json "$tmp/s/good.tsv"
 check "--json exits 0" '[ $rc -eq 0 ]'
 check "--json is JSON with the suite's numbers" \
-  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); s=d[\"suites\"][0]; assert d[\"pass\"] and s[\"total\"]==12 and s[\"answered\"]==11 and s[\"correct\"]==11 and s[\"wrong\"]==[], d" "$tmp/out"'
+  'jq -e ".pass and .suites[0].total == 12 and .suites[0].answered == 11 and .suites[0].correct == 11 and (.suites[0].wrong | length) == 0" "$tmp/out" >/dev/null'
 
 # A deliberately wrong gold answer: reported and exit 1.
 printf '%s\n' 'database: demo' $'how many orders\tSELECT COUNT(*) + 1 FROM orders' \
@@ -80,7 +80,7 @@ check "both SQLs shown" \
 check "precision failure stated" 'grep -q "FAIL wrong.tsv: precision 50.0% is below 97%" "$tmp/out"'
 run --json "$tmp/s/wrong.tsv"
 check "--json lists the wrong answer" \
-  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); w=d[\"suites\"][0][\"wrong\"]; assert not d[\"pass\"] and len(w)==1 and w[0][\"line\"]==2 and w[0][\"gold_sql\"], d" "$tmp/out"'
+  'jq -e "(.pass | not) and (.suites[0].wrong | length) == 1 and .suites[0].wrong[0].line == 2 and (.suites[0].wrong[0].gold_sql | length) > 0" "$tmp/out" >/dev/null'
 
 # A result where a refusal was expected is wrong, not "unanswered".
 printf '%s\n' 'database: demo' $'how many orders\trefuse' >"$tmp/s/norefuse.tsv"
