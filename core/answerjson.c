@@ -56,6 +56,17 @@ json_t *answerjson_new(struct dc_ctx *ctx, int64_t total_us, size_t max_rows)
     oom |= json_object_set_new(o, "answer", str_or_null(answer));
     const char *sql = ctx_get(ctx, "sql.run") ? ctx_get(ctx, "sql.run") : ctx_get(ctx, "sql");
     oom |= json_object_set_new(o, "sql", str_or_null(sql));
+    /* A model's SQL carries how far it is trusted and what looked odd. */
+    const char *conf = ctx_get(ctx, "confidence");
+    if (conf) {
+        char *end;
+        double c = strtod(conf, &end);
+        if (end != conf && *end == '\0')
+            oom |= json_object_set_new(o, "confidence", json_real(c));
+    }
+    const char *flags = ctx_get(ctx, "sqlgen.flags");
+    if (flags && *flags)
+        oom |= json_object_set_new(o, "flags", str_or_null(flags));
     const struct dc_result *r = ctx_result(ctx);
     json_t *cols = json_array(), *rows = json_array();
     size_t nrows = result_nrows(r);
@@ -78,6 +89,16 @@ json_t *answerjson_new(struct dc_ctx *ctx, int64_t total_us, size_t max_rows)
                                json_boolean(result_truncated(r) || nrows > max_rows));
     if (ctx_get(ctx, "intent"))
         oom |= json_object_set_new(o, "intent", str_or_null(ctx_get(ctx, "intent")));
+    /* The id `datachat feedback` and POST /api/v1/feedback refer to. */
+    if (ctx_get(ctx, "answer.id"))
+        oom |= json_object_set_new(o, "answer_id", str_or_null(ctx_get(ctx, "answer.id")));
+    if (ctx_get(ctx, "session.id"))
+        oom |= json_object_set_new(
+            o, "session",
+            or_null(json_pack("{s:s, s:s?, s:s?, s:s?}", "id", ctx_get(ctx, "session.id"), "turn",
+                              ctx_get(ctx, "session.turn"), "built_on_turn",
+                              ctx_get(ctx, "session.built_on"), "asked",
+                              ctx_get(ctx, "question.asked"))));
     const char *refused = ctx_get(ctx, "refused");
     if (refused)
         oom |= json_object_set_new(

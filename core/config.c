@@ -13,6 +13,7 @@
 
 #include <datachat/value.h>
 
+#include "httptool.h"
 #include "luart.h"
 #include "util.h"
 #include "ytree.h"
@@ -960,7 +961,7 @@ static void load_tools(struct loader *ld, const struct ynode *v)
             continue;
         char spath[340];
         snprintf(spath, sizeof(spath), "%s.sandbox", path);
-        want_bool(ld, ynode_get(body, "sandbox", NULL), spath, &t->sandbox);
+        t->sandbox_set = want_bool(ld, ynode_get(body, "sandbox", NULL), spath, &t->sandbox);
     }
 }
 
@@ -1084,11 +1085,22 @@ static void load_datapoints(struct loader *ld, const struct ynode *v)
 
 static void load_store(struct loader *ld, const struct ynode *v)
 {
-    static const char *const keys[] = {"url", NULL};
+    static const char *const keys[] = {"url", "session_max_clarify", "sql_cache_ttl_s",
+                                       "result_cache_ttl_s", NULL};
     const struct ynode *m = want_map(ld, v, "store");
     if (!m)
         return;
     check_keys(ld, m, "store", keys);
+    int64_t x;
+    if (want_int(ld, ynode_get(m, "session_max_clarify", NULL), "store.session_max_clarify", 0,
+                 1000, &x))
+        ld->cfg->session_max_clarify = x;
+    if (want_int(ld, ynode_get(m, "sql_cache_ttl_s", NULL), "store.sql_cache_ttl_s", 0,
+                 INT64_C(31536000), &x))
+        ld->cfg->sql_cache_ttl_s = x;
+    if (want_int(ld, ynode_get(m, "result_cache_ttl_s", NULL), "store.result_cache_ttl_s", 0,
+                 INT64_C(31536000), &x))
+        ld->cfg->result_cache_ttl_s = x;
     char *raw = NULL;
     const struct ynode *u = ynode_get(m, "url", NULL);
     if (want_str(ld, u, "store.url", &raw)) {
@@ -1276,6 +1288,68 @@ static long stage_index(const struct sidx *idx, size_t n, const char *name)
 }
 
 enum { WHITE = 0, GRAY = 1, BLACK = 2 };
+
+/* With a model configured (llm:) and no sqlgen stage written by hand, the
+ * compiler's (and metric's) `unsure` edge goes through an implicit stage
+ * "sqlgen" that asks the model and then continues where `unsure` went.
+ * With no llm: the graph is exactly as written. */
+static void add_llm_stage(struct loader *ld)
+{
+    struct dc_config *c = ld->cfg;
+    const char *next = NULL;
+    if (c->nllms == 0 || config_find_stage(c, "sqlgen"))
+        return;
+    for (size_t i = 0; i < c->nstages; i++) {
+        const struct cfg_stage *st = &c->stages[i];
+        if (st->use && strcmp(st->use, "sqlgen") == 0)
+            return;
+        for (size_t e = 0; !next && e < st->nedges; e++)
+            if (st->use && (strcmp(st->use, "compiler") == 0 || strcmp(st->use, "metric") == 0) &&
+                strcmp(st->edges[e].label, "unsure") == 0)
+                next = st->edges[e].target;
+    }
+    if (!next)
+        return;
+    struct cfg_stage *grown = realloc(c->stages, (c->nstages + 1) * sizeof(*grown));
+    if (!grown) {
+        diag_oom(ld);
+        return;
+    }
+    c->stages = grown;
+    static const char *const labels[] = {"ok", "review", "failed", "refused"};
+    const size_t nl = sizeof(labels) / sizeof(labels[0]);
+    struct cfg_stage *sg = &c->stages[c->nstages];
+    memset(sg, 0, sizeof(*sg));
+    sg->edges = calloc(nl, sizeof(*sg->edges));
+    sg->name = xstrdup(ld, "sqlgen");
+    sg->use = xstrdup(ld, "sqlgen");
+    if (!sg->edges || !sg->name || !sg->use) {
+        free(sg->edges);
+        free(sg->name);
+        free(sg->use);
+        diag_oom(ld);
+        return;
+    }
+    for (size_t i = 0; i < nl; i++) {
+        sg->edges[i].label = xstrdup(ld, labels[i]);
+        sg->edges[i].target = xstrdup(ld, next);
+        sg->nedges++;
+    }
+    c->nstages++;
+    for (size_t i = 0; i + 1 < c->nstages; i++) {
+        struct cfg_stage *st = &c->stages[i];
+        if (!st->use || (strcmp(st->use, "compiler") != 0 && strcmp(st->use, "metric") != 0))
+            continue;
+        for (size_t e = 0; e < st->nedges; e++)
+            if (strcmp(st->edges[e].label, "unsure") == 0) {
+                char *t = xstrdup(ld, "sqlgen");
+                if (!t)
+                    return;
+                free(st->edges[e].target);
+                st->edges[e].target = t;
+            }
+    }
+}
 
 static void check_graph(struct loader *ld, const struct ynode *entry_node)
 {
@@ -1473,6 +1547,7 @@ static void load_root(struct loader *ld, const struct ynode *root)
 
     const struct ynode *pl = ynode_get(root, "pipeline", NULL);
     const struct ynode *en = pl && pl->kind == YN_MAP ? ynode_get(pl, "entry", NULL) : NULL;
+    add_llm_stage(ld);
     check_graph(ld, en);
 }
 
@@ -1484,6 +1559,9 @@ static int fill_defaults(struct loader *ld)
     c->max_rows = CFG_DEFAULT_MAX_ROWS;
     c->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
     c->max_question_bytes = CFG_DEFAULT_MAX_QUESTION;
+    c->session_max_clarify = 3;
+    c->sql_cache_ttl_s = 24 * 3600;
+    c->result_cache_ttl_s = 300;
     c->server.body_bytes = CFG_DEFAULT_BODY_BYTES;
     c->server.header_bytes = CFG_DEFAULT_HEADER_BYTES;
     c->server.requests_per_minute = CFG_DEFAULT_RPM;
@@ -1793,6 +1871,38 @@ static void check_opt(struct loader *ld, struct cfg_opt *o, const struct dc_opti
                  o->key, opt_type_name(d->type), o->value);
 }
 
+/* Whole-number options of bundled plugins whose range is known: checked
+ * here so that a value out of range is a config error with file:line:col
+ * (exit 2), not a failure at the first query. The plugin checks again when
+ * it opens. */
+static const struct {
+    const char *plugin, *key;
+    int64_t min, max;
+} opt_ranges[] = {
+    {"postgres", "pool_size", 1, 64},
+    {"postgres", "connect_timeout_s", 1, 600},
+};
+
+static void check_opt_range(struct loader *ld, const struct cfg_opt *o, const char *path,
+                            const char *plugin)
+{
+    int64_t v;
+    for (size_t i = 0; i < sizeof(opt_ranges) / sizeof(opt_ranges[0]); i++) {
+        if (!plugin || strcmp(opt_ranges[i].plugin, plugin) != 0 ||
+            strcmp(opt_ranges[i].key, o->key) != 0 || o->is_list ||
+            parse_int_strict(o->value, &v) != DC_OK)
+            continue;
+        if (v < opt_ranges[i].min || v > opt_ranges[i].max) {
+            char hint[96];
+            snprintf(hint, sizeof(hint), "write a whole number from %lld to %lld",
+                     (long long)opt_ranges[i].min, (long long)opt_ranges[i].max);
+            diag_add(ld, o->line, o->col, "E-CFG-RANGE", hint,
+                     "%s.%s is %s, outside %lld..%lld", path, o->key, o->value,
+                     (long long)opt_ranges[i].min, (long long)opt_ranges[i].max);
+        }
+    }
+}
+
 static void check_opts(struct loader *ld, struct dc_opts *opts, const struct dc_option *decl,
                        const char *path, int line, int col, const char *plugin)
 {
@@ -1814,6 +1924,7 @@ static void check_opts(struct loader *ld, struct dc_opts *opts, const struct dc_
             continue;
         }
         check_opt(ld, o, d, path);
+        check_opt_range(ld, o, path, plugin);
     }
     for (size_t i = 0; decl && decl[i].name; i++) {
         if (!decl[i].required || decl[i].default_value)
@@ -1876,10 +1987,11 @@ static void check_outcomes(struct loader *ld, const struct cfg_stage *st, const 
 
 /* A Lua stage or tool: the script compiles, its top level runs within the
  * sandbox's limits, it defines the entry point (fn) and, for stages, every
- * `on:` label is one of its declared `outcomes`. Options are the script's
- * own business (it reads them from `config`), so they are not checked. */
+ * `on:` label is one of its declared `outcomes`, and `with:` matches the
+ * script's declared `options` as a .so plugin's would. */
 static void check_lua(struct loader *ld, const char *use, const char *fn,
-                      const struct cfg_stage *st, const char *path, int line, int col)
+                      const struct cfg_stage *st, struct dc_opts *with, const char *path,
+                      int line, int col)
 {
     char err[1024] = "";
     struct luart *lr = NULL;
@@ -1904,6 +2016,10 @@ static void check_lua(struct loader *ld, const char *use, const char *fn,
     }
     if (st)
         check_outcome_list(ld, st, luart_outcomes(lr), path);
+    char wpath[340];
+    snprintf(wpath, sizeof(wpath), "%s.with", path);
+    check_opts(ld, with, luart_options(lr), wpath, line, col, use);
+    with->decl = NULL; /* the declaration dies with lr; the script reads `config` */
 cleanup:
     luart_close(lr);
     free(file);
@@ -1946,7 +2062,7 @@ int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
         struct cfg_stage *st = &cfg->stages[i];
         snprintf(path, sizeof(path), "pipeline.stages.%s", st->name ? st->name : "?");
         if (luart_is_lua_use(st->use)) {
-            check_lua(&ld, st->use, "run", st, path, st->line, st->col);
+            check_lua(&ld, st->use, "run", st, &st->with, path, st->line, st->col);
             continue;
         }
         vt = resolve_plugin(&ld, lookup, arg, DC_KIND_STAGE, st->use, path, st->line, st->col);
@@ -1962,7 +2078,13 @@ int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
         struct cfg_tool *t = &cfg->tools[i];
         snprintf(path, sizeof(path), "tools.%s", t->name ? t->name : "?");
         if (luart_is_lua_use(t->use)) {
-            check_lua(&ld, t->use, "invoke", NULL, path, t->line, t->col);
+            check_lua(&ld, t->use, "invoke", NULL, &t->with, path, t->line, t->col);
+            continue;
+        }
+        if (httptool_is_use(t->use)) { /* built into the core, not a plugin */
+            char hpath[340];
+            snprintf(hpath, sizeof(hpath), "%s.with", path);
+            check_opts(&ld, &t->with, httptool_options(), hpath, t->line, t->col, t->use);
             continue;
         }
         vt = resolve_plugin(&ld, lookup, arg, DC_KIND_TOOL, t->use, path, t->line, t->col);

@@ -83,6 +83,7 @@ struct cfg_tool {
     char *name;
     char *use;         /* plugin name of kind tool */
     int sandbox;
+    int sandbox_set;   /* `sandbox:` was written: an explicit false opts tier 5 out */
     struct dc_opts with;
     int line, col;
 };
@@ -137,6 +138,10 @@ struct dc_config {
     int audit_fsync;        /* enum cfg_fsync */
 
     char *store_url;
+    /* store: conversation and caching (docs/CONVERSATION.md) */
+    int64_t session_max_clarify; /* store.session_max_clarify: clarifications per session */
+    int64_t sql_cache_ttl_s;     /* store.sql_cache_ttl_s; 0 turns the SQL cache off */
+    int64_t result_cache_ttl_s;  /* store.result_cache_ttl_s; 0 turns the result cache off */
 
     /* datapoints: hand-written DataPoint directories (user, loaded first)
      * and the one `datachat profile` writes (managed); absolute. */

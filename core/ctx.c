@@ -29,6 +29,7 @@ struct dc_ctx {
     void *dps_arg;
     ctx_retrieve_fn retr_fn; /* retrieval, when the runtime installed it */
     void *retr_arg;
+    struct ctx_model model;  /* llm calls and statement checks, when installed */
 };
 
 struct dc_ctx *ctx_new(const struct ctx_backend *be)
@@ -271,6 +272,43 @@ void ctx_set_retriever(struct dc_ctx *c, ctx_retrieve_fn fn, void *arg)
         c->retr_fn = fn;
         c->retr_arg = arg;
     }
+}
+
+void ctx_set_model(struct dc_ctx *c, const struct ctx_model *m)
+{
+    if (c && m)
+        c->model = *m;
+}
+
+int ctx_llm_complete(struct dc_ctx *c, const char *instance, const char *request_json)
+{
+    if (!c || !request_json)
+        return DC_EINVAL;
+    if (!c->model.llm) {
+        ctx_fail(c, "E-LLM-NONE", "no language model is reachable from this context");
+        return DC_EUNSUPPORTED;
+    }
+    return c->model.llm(c->model.arg, c, instance, request_json);
+}
+
+int ctx_sql_check(struct dc_ctx *c, const char *db, const char *sql, char *err, size_t errlen)
+{
+    if (!c || !sql)
+        return util_err(err, errlen, DC_EINVAL, "E-GATE-INTERNAL: no statement to check");
+    if (!c->model.check)
+        return util_err(err, errlen, DC_EUNSUPPORTED,
+                        "E-GATE-INTERNAL: statements cannot be checked in this context");
+    return c->model.check(c->model.arg, c, db ? db : ctx_get(c, "database"), sql, err, errlen);
+}
+
+void ctx_clear_error(struct dc_ctx *c, const char *code)
+{
+    if (!c || !c->err_code || !code || strcmp(c->err_code, code) != 0)
+        return;
+    free(c->err_code);
+    free(c->err_msg);
+    c->err_code = NULL;
+    c->err_msg = NULL;
 }
 
 const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db)

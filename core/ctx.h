@@ -26,6 +26,16 @@ struct ctx_backend {
                  const struct dc_value *params, size_t nparams, struct dc_result **out);
 };
 
+/* Installed by the runtime beside the backend (NULL: unsupported): a model
+ * completion through the configured llm instance (see core/llm.h), and the
+ * gate's checks of one statement without running it. */
+struct ctx_model {
+    void *arg;
+    int (*llm)(void *arg, struct dc_ctx *c, const char *instance, const char *request_json);
+    int (*check)(void *arg, struct dc_ctx *c, const char *db, const char *sql, char *err,
+                 size_t errlen);
+};
+
 struct trace_step {
     char *stage;
     char *plugin;
@@ -61,6 +71,15 @@ const struct dc_result *ctx_result(const struct dc_ctx *c);
 int ctx_query(struct dc_ctx *c, const char *db, const char *sql,
               const struct dc_value *params, size_t nparams, struct dc_result **out);
 const struct dc_schema *ctx_schema(struct dc_ctx *c, const char *db);
+void ctx_set_model(struct dc_ctx *c, const struct ctx_model *m); /* copied */
+/* Through the ctx_model's llm/check; DC_EUNSUPPORTED when none is set. The
+ * reply of ctx_llm_complete is in "llm.reply". ctx_sql_check's err is
+ * "CODE: reason" on a refusal. */
+int ctx_llm_complete(struct dc_ctx *c, const char *instance, const char *request_json);
+int ctx_sql_check(struct dc_ctx *c, const char *db, const char *sql, char *err, size_t errlen);
+/* Forgets the recorded error when its code is code (a stage that resolved
+ * what an earlier stage could not, e.g. E-UNSURE). */
+void ctx_clear_error(struct dc_ctx *c, const char *code);
 /* Retrieval over database db, installed by the runtime (built lazily
  * there, like the DataPoints). */
 typedef int (*ctx_retrieve_fn)(void *arg, struct dc_ctx *c, const char *db, const char *query,

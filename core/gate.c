@@ -112,6 +112,23 @@ static int gate_set(struct gate_call *gc, int kind, int rc, const char *code, co
     return rc;
 }
 
+/* A connector may put a stable code of its own at the head of a failure
+ * ("postgres: E-DB-AUTH: ..."): the decision then carries it, so that an
+ * unreachable server, a wrong password and a dropped connection are told
+ * apart. fallback otherwise. The code is copied into buf. */
+static const char *gate_db_code(const char *err, const char *fallback, char *buf, size_t n)
+{
+    const char *p = err ? strstr(err, "E-DB-") : NULL;
+    size_t len = 0;
+    while (p && ((p[len] >= 'A' && p[len] <= 'Z') || p[len] == '-'))
+        len++;
+    if (!p || len <= 5 || p[len] != ':' || len >= n)
+        return fallback;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return buf;
+}
+
 static int gate_name_matches(const char *pattern, const char *name)
 {
     size_t n = strlen(pattern);
@@ -393,6 +410,39 @@ static int gate_pg_array(struct sbuf *b, char **v, size_t n)
     return sbuf_adds(b, "}");
 }
 
+/* Runs one of the gate's own catalog queries (fixed text, never the
+ * user's) on conn; *out holds the rows. doing says what for, in errors. */
+static int gate_pg_catalog(struct gate_call *gc, struct db *d, void *conn, const char *q,
+                           const struct dc_value *params, size_t n, const char *doing,
+                           struct dc_result **out)
+{
+    struct dc_stmt_info info;
+    void *st = NULL;
+    char err[400] = "";
+    int rc;
+    memset(&info, 0, sizeof(info));
+    info.struct_size = sizeof(info);
+    struct dc_authorizer az = {sizeof(az), gc, gate_authorize, gate_authorize2};
+    struct dc_limits lim = {sizeof(lim), 2, 10000, 0};
+    if (!(*out = result_new()))
+        return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+    rc = d->vt->prepare(conn, q, &az, &st, &info, err, sizeof(err));
+    if (rc == DC_OK)
+        rc = d->vt->execute(conn, st, params, n, &lim, *out, err, sizeof(err));
+    if (st)
+        d->vt->finalize(conn, st);
+    if (rc != DC_OK) {
+        char dbc[40];
+        result_free(*out);
+        *out = NULL;
+        return gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR,
+                        gate_db_code(err, "E-GATE-EXEC", dbc, sizeof(dbc)),
+                        "the gate could not %s in the catalog: %s", doing,
+                        err[0] ? err : "unknown error");
+    }
+    return DC_OK;
+}
+
 /* Asks the server's catalog (the gate's own query, never the user's text)
  * whether any function, operator or type the statement names exists
  * outside pg_catalog: such code can read tables behind the gate's back. */
@@ -412,10 +462,7 @@ static int gate_pg_udf(struct gate_call *gc, struct db *d, void *conn,
         "LIMIT 1";
     struct sbuf a[3];
     struct dc_value params[3];
-    struct dc_stmt_info info;
     struct dc_result *res = NULL;
-    void *st = NULL;
-    char err[400] = "";
     int rc = DC_OK;
     if (!rw->nfunctions && !rw->noperators && !rw->ntypes)
         return DC_OK;
@@ -431,23 +478,9 @@ static int gate_pg_udf(struct gate_call *gc, struct db *d, void *conn,
         }
         params[i] = dc_value_text(a[i].p, a[i].len);
     }
-    memset(&info, 0, sizeof(info));
-    info.struct_size = sizeof(info);
-    struct dc_authorizer az = {sizeof(az), gc, gate_authorize, gate_authorize2};
-    struct dc_limits lim = {sizeof(lim), 2, 10000, 0};
-    if (!(res = result_new())) {
-        rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+    rc = gate_pg_catalog(gc, d, conn, q, params, 3, "check the statement's functions", &res);
+    if (rc != DC_OK)
         goto cleanup;
-    }
-    rc = d->vt->prepare(conn, q, &az, &st, &info, err, sizeof(err));
-    if (rc == DC_OK)
-        rc = d->vt->execute(conn, st, params, 3, &lim, res, err, sizeof(err));
-    if (rc != DC_OK) {
-        rc = gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR, "E-GATE-EXEC",
-                      "the gate could not check the statement's functions in the catalog: %s",
-                      err[0] ? err : "unknown error");
-        goto cleanup;
-    }
     if (result_nrows(res) > 0) {
         char *what = result_value_text(result_get(res, 0, 0));
         char *name = result_value_text(result_get(res, 0, 1));
@@ -460,8 +493,6 @@ static int gate_pg_udf(struct gate_call *gc, struct db *d, void *conn,
         free(name);
     }
 cleanup:
-    if (st)
-        d->vt->finalize(conn, st);
     result_free(res);
     for (int i = 0; i < 3; i++)
         sbuf_free(&a[i]);
@@ -496,10 +527,11 @@ static int gate_pg_relations(struct gate_call *gc, const struct pgparse_info *pi
             ti = NULL;
         if (!ti || (ti->kind && strcmp(ti->kind, "table") != 0))
             return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-VIEW",
-                            "'%s' is %s; principal '%s' has access policies on this database, "
-                            "and on PostgreSQL such a principal may read tables only (what a "
-                            "view reads is out of the gate's sight); query its tables instead",
-                            t->full, ti ? "a view" : "not a table of the catalog",
+                            "'%s' is %s%s; principal '%s' has access policies on this database, "
+                            "and such a principal may read only tables and views the gate can "
+                            "put in place of their names; query its tables instead",
+                            t->full, ti ? "a " : "", ti && ti->kind ? ti->kind
+                                                                   : "not a table of the catalog",
                             r->principal);
     }
     return DC_OK;
@@ -546,49 +578,255 @@ static void gate_pg_shadows_free(struct pgparse_shadow *sh, size_t n)
     free(sh);
 }
 
-/* The principal's rules on PostgreSQL: every reference to a shadowed table
- * becomes a subquery that filters, masks and leaves denied columns out;
- * the result is parsed again before it replaces sql_run. */
-static int gate_pg_policy(struct gate_call *gc, struct db *d, void *conn,
-                          const struct pgparse_info *pi)
+/* ---- PostgreSQL views: inlined, so that the policies reach their tables -- */
+
+/* Views within views deeper than this are refused (a cycle ends here too). */
+#define GATE_VIEW_DEPTH 8
+
+/* The relation t of the catalog (not a CTE) is something other than a
+ * table the gate can filter. */
+static int gate_pg_not_table(struct gate_call *gc, const struct pgparse_table *t)
+{
+    const struct dc_table_info *ti = gc->schema ? schema_find(gc->schema, t->name) : NULL;
+    if (ti && t->schema && ti->schema_name && strcasecmp(t->schema, ti->schema_name) != 0)
+        ti = NULL;
+    return !ti || (ti->kind && strcmp(ti->kind, "table") != 0);
+}
+
+/* The definition of view t from the server's catalog (trusted text from
+ * pg_get_viewdef, without its final semicolon) into *def; NULL when t is
+ * no relation the catalog knows (gate_pg_relations then refuses it).
+ * Materialized views, foreign tables and security_barrier views are
+ * refused: their rows are not what their definition reads today, come
+ * from elsewhere, or rely on an evaluation order inlining would lose. */
+static int gate_pg_viewdef(struct gate_call *gc, struct db *d, void *conn,
+                           const struct pgparse_table *t, char **def)
+{
+    static const char q[] =
+        "SELECT c.relkind::pg_catalog.text, CASE WHEN c.relkind = 'v' THEN "
+        "pg_catalog.pg_get_viewdef(c.oid) END, "
+        "COALESCE(pg_catalog.array_to_string(c.reloptions, ','), '') "
+        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relname = $1 AND CASE WHEN $2 = '' THEN pg_catalog.pg_table_is_visible(c.oid) "
+        "ELSE n.nspname = $2 END LIMIT 1";
+    struct dc_value params[2] = {dc_value_text(t->name, strlen(t->name)),
+                                 dc_value_text(t->schema ? t->schema : "",
+                                               t->schema ? strlen(t->schema) : 0)};
+    struct dc_result *res = NULL;
+    char *kind = NULL, *body = NULL, *opts = NULL;
+    *def = NULL;
+    int rc = gate_pg_catalog(gc, d, conn, q, params, 2, "read a view's definition", &res);
+    if (rc != DC_OK || result_nrows(res) == 0)
+        goto cleanup;
+    kind = result_value_text(result_get(res, 0, 0));
+    body = result_value_text(result_get(res, 0, 1));
+    opts = result_value_text(result_get(res, 0, 2));
+    if (!kind || !opts) {
+        rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        goto cleanup;
+    }
+    const char *sb = strstr(opts, "security_barrier=");
+    int barrier = sb && strncasecmp(sb + 17, "false", 5) != 0 &&
+                  strncasecmp(sb + 17, "off", 3) != 0 && strncmp(sb + 17, "0", 1) != 0;
+    const char *code = NULL, *why = NULL;
+    if (kind[0] == 'm') {
+        code = "E-POLICY-MATVIEW";
+        why = "a materialized view: its rows were read when it was last refreshed, so the "
+              "access policy's row filters and masks cannot be applied inside it";
+    } else if (kind[0] == 'f') {
+        code = "E-POLICY-FOREIGN";
+        why = "a foreign table: its rows come from another server, out of the gate's sight";
+    } else if (kind[0] == 'v' && barrier) {
+        code = "E-POLICY-VIEW-BARRIER";
+        why = "a security_barrier view: put in place of its name it would lose the "
+              "evaluation order it promises";
+    }
+    if (code) {
+        rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, code,
+                      "'%s' is %s; principals with access policies may not read it: query its "
+                      "tables instead",
+                      t->full, why);
+        goto cleanup;
+    }
+    if (kind[0] != 'v' || !body)
+        goto cleanup;
+    size_t n = strlen(body);
+    while (n && (body[n - 1] == ';' || body[n - 1] == ' ' || body[n - 1] == '\n' ||
+                 body[n - 1] == '\t' || body[n - 1] == '\r'))
+        body[--n] = '\0';
+    *def = body;
+    body = NULL;
+cleanup:
+    free(kind);
+    free(body);
+    free(opts);
+    result_free(res);
+    return rc;
+}
+
+/* Replaces every reference to a view by "(its definition) AS its name",
+ * level after level, until the text names tables only: the table rewrite
+ * that follows then filters and masks inside the definitions as in any
+ * subquery. *out is the inlined text, NULL when the statement names no
+ * view. Every level is checked as a statement of its own first. */
+static int gate_pg_inline(struct gate_call *gc, struct db *d, void *conn, char **out)
+{
+    char *text = strdup(gc->dec->sql_run);
+    struct pgparse_shadow *vsh = NULL;
+    size_t nv = 0;
+    char err[512] = "";
+    int rc = DC_OK, changed = 0;
+    *out = NULL;
+    if (!text)
+        return gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+    for (int depth = 0;; depth++) {
+        struct pgparse_info pi;
+        struct pgparse_rewrite rw;
+        memset(&pi, 0, sizeof(pi));
+        memset(&rw, 0, sizeof(rw));
+        rc = pgparse_check_rewrite(text, NULL, 0, &pi, &rw, err, sizeof(err));
+        if (rc != DC_OK)
+            rc = gate_set(gc, rc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, rc,
+                          pi.code[0] ? pi.code : "E-GATE-INTERNAL",
+                          "a view's definition was refused: %s", err);
+        vsh = rc == DC_OK ? calloc(pi.ntables ? pi.ntables : 1, sizeof(*vsh)) : NULL;
+        if (rc == DC_OK && !vsh)
+            rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+        nv = 0;
+        for (size_t i = 0; rc == DC_OK && i < pi.ntables; i++) {
+            const struct pgparse_table *t = &pi.tables[i];
+            char *def = NULL;
+            if (gate_is_cte(&rw, t) || !gate_pg_not_table(gc, t))
+                continue;
+            if (!policy_table_allowed(gc->rules, t->full)) {
+                rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-TABLE-DENIED",
+                              "table '%s' is denied to principal '%s' on database '%s'",
+                              t->full, gc->rules->principal, gc->rules->database);
+                break;
+            }
+            rc = gate_pg_viewdef(gc, d, conn, t, &def);
+            if (rc != DC_OK || !def)
+                continue;
+            if (gate_add_table(gc->dec, t->full) != DC_OK) {
+                free(def);
+                rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
+                break;
+            }
+            vsh[nv].schema = t->schema;
+            vsh[nv].name = t->name;
+            vsh[nv].query = def;
+            nv++;
+        }
+        if (rc == DC_OK && nv && depth >= GATE_VIEW_DEPTH)
+            rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-VIEW-DEPTH",
+                          "views read other views more than %d levels deep (or in a cycle); "
+                          "query the tables underneath instead",
+                          GATE_VIEW_DEPTH);
+        pgparse_rewrite_clear(&rw);
+        if (rc == DC_OK && nv) {
+            rc = pgparse_rewrite(text, vsh, nv, &rw, err, sizeof(err));
+            if (rc != DC_OK)
+                rc = gate_set(gc, rc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, rc,
+                              rw.code[0] ? rw.code : "E-GATE-INTERNAL",
+                              "the view could not be put in place of its name: %s", err);
+            else {
+                free(text);
+                text = rw.sql;
+                rw.sql = NULL;
+                changed = 1;
+            }
+            pgparse_rewrite_clear(&rw);
+        }
+        for (size_t i = 0; i < nv; i++)
+            free((char *)vsh[i].query);
+        free(vsh);
+        vsh = NULL;
+        pgparse_info_clear(&pi);
+        if (rc != DC_OK || !nv)
+            break;
+    }
+    if (rc == DC_OK && changed)
+        *out = text;
+    else
+        free(text);
+    return rc;
+}
+
+/* PostgreSQL: libpg_query's parse tree decides before the server sees the
+ * text (core/pgparse.c); its code, reason and tables become the gate's.
+ * With the principal's rules, the same parse also gives the rewrite: every
+ * reference to a shadowed table becomes a subquery that filters, masks and
+ * leaves denied columns out, and the rewritten text (re-judged and verified
+ * by pgparse_check_rewrite) replaces sql_run. */
+static int gate_pg_check(struct gate_call *gc, struct db *d, void *conn)
 {
     struct pgparse_shadow *sh = NULL;
     size_t nsh = 0;
     struct pgparse_rewrite rw;
-    struct pgparse_info again;
+    struct pgparse_info pi;
     char err[512] = "";
     int rc;
     memset(&rw, 0, sizeof(rw));
-    memset(&again, 0, sizeof(again));
-    if (gate_pg_shadows(gc, &sh, &nsh) != DC_OK) {
+    memset(&pi, 0, sizeof(pi));
+    if (gc->rules && gate_pg_shadows(gc, &sh, &nsh) != DC_OK) {
         rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
         goto cleanup;
     }
-    rc = pgparse_rewrite(gc->dec->sql_run, sh, nsh, &rw, err, sizeof(err));
+    if (gc->rules)
+        rc = pgparse_check_rewrite(gc->dec->sql_run, sh, nsh, &pi, &rw, err, sizeof(err));
+    else
+        rc = pgparse_check(gc->dec->sql_run, &pi, err, sizeof(err));
+    for (size_t i = 0; rc == DC_OK && i < pi.ntables; i++)
+        if (gate_add_table(gc->dec, pi.tables[i].full) != DC_OK)
+            rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
     if (rc != DC_OK) {
-        rc = gate_set(gc, rc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, rc,
-                      rw.code[0] ? rw.code : "E-GATE-INTERNAL", "%s", err);
+        if (!gc->dec->code[0])
+            gate_set(gc, rc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, rc,
+                     pi.code[0] ? pi.code : "E-GATE-INTERNAL", "%s", err);
         goto cleanup;
     }
-    rc = gate_pg_relations(gc, pi, &rw);
+    if (!gc->rules)
+        goto cleanup;
+    /* Views (the slow path: only statements that name one): their
+     * definitions go in place of their names, then the table rewrite runs
+     * on the whole again. */
+    int views = 0;
+    for (size_t i = 0; i < pi.ntables; i++)
+        views |= !gate_is_cte(&rw, &pi.tables[i]) && gate_pg_not_table(gc, &pi.tables[i]);
+    if (views) {
+        char *inlined = NULL;
+        rc = gate_pg_inline(gc, d, conn, &inlined);
+        if (rc == DC_OK && inlined) {
+            pgparse_info_clear(&pi);
+            pgparse_rewrite_clear(&rw);
+            rc = pgparse_check_rewrite(inlined, sh, nsh, &pi, &rw, err, sizeof(err));
+            if (rc != DC_OK)
+                rc = gate_set(gc, rc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, rc,
+                              pi.code[0] ? pi.code : "E-GATE-INTERNAL",
+                              "the statement with its views inlined was refused: %s", err);
+            for (size_t i = 0; rc == DC_OK && i < pi.ntables; i++)
+                if (gate_add_table(gc->dec, pi.tables[i].full) != DC_OK)
+                    rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL",
+                                  "out of memory");
+            if (rc == DC_OK)
+                rw.nrewritten++; /* the inlined text runs even with no table rewritten */
+        }
+        free(inlined);
+        if (rc != DC_OK)
+            goto cleanup;
+    }
+    rc = gate_pg_relations(gc, &pi, &rw);
     if (rc == DC_OK)
         rc = gate_pg_udf(gc, d, conn, &rw);
     if (rc != DC_OK)
         goto cleanup;
     if (rw.nrewritten) {
-        rc = pgparse_check(rw.sql, &again, err, sizeof(err));
-        if (rc != DC_OK) {
-            rc = gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-POLICY-REWRITE",
-                          "the statement rewritten for the access policy was refused (%s: %s)",
-                          again.code, err);
-            goto cleanup;
-        }
         free(gc->dec->sql_run);
         gc->dec->sql_run = rw.sql;
         rw.sql = NULL;
     }
 cleanup:
-    pgparse_info_clear(&again);
+    pgparse_info_clear(&pi);
     pgparse_rewrite_clear(&rw);
     gate_pg_shadows_free(sh, nsh);
     return rc;
@@ -605,25 +843,10 @@ static int gate_validate(struct gate_call *gc, struct db *d, void *conn, void **
     char err[512] = "";
     memset(&info, 0, sizeof(info));
     info.struct_size = sizeof(info);
-    /* PostgreSQL: libpg_query's parse tree decides before the server sees the
-     * text (core/pgparse.c); its code, reason and tables become the gate's. */
     if (d->vt->dialect && strcmp(d->vt->dialect, "postgres") == 0) {
-        struct pgparse_info pi;
-        memset(&pi, 0, sizeof(pi));
-        int prc = pgparse_check(gc->dec->sql_run, &pi, err, sizeof(err));
-        for (size_t i = 0; prc == DC_OK && i < pi.ntables; i++)
-            if (gate_add_table(gc->dec, pi.tables[i].full) != DC_OK)
-                prc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
-        if (prc != DC_OK && !gc->dec->code[0])
-            gate_set(gc, prc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, prc,
-                     pi.code[0] ? pi.code : "E-GATE-INTERNAL", "%s", err);
-        if (prc == DC_OK && gc->rules)
-            prc = gate_pg_policy(gc, d, conn, &pi);
-        pgparse_info_clear(&pi);
-        if (prc != DC_OK)
+        if (gate_pg_check(gc, d, conn) != DC_OK)
             return gc->dec->rc;
         gc->saw_select = 1;
-        err[0] = '\0';
     }
     int rc = d->vt->prepare(conn, gc->dec->sql_run, &az, stmt, &info, err, sizeof(err));
     if (rc != DC_OK) {
@@ -643,7 +866,9 @@ static int gate_validate(struct gate_call *gc, struct db *d, void *conn, void **
             return gate_set(gc, KIND_REFUSED, DC_EDENIED, "E-GATE-PARSE",
                             "the statement could not be parsed: %s",
                             err[0] ? err : "unknown error");
-        return gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR, "E-GATE-EXEC",
+        char dbc[40];
+        return gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR,
+                        gate_db_code(err, "E-GATE-EXEC", dbc, sizeof(dbc)),
                         "the database could not compile the statement: %s",
                         err[0] ? err : "unknown error");
     }
@@ -688,9 +913,12 @@ static int gate_execute(struct gate *g, struct gate_call *gc, struct db *d, void
                             "the read-only connection refused the statement: %s", err);
         case DC_ELIMIT:
             return gate_set(gc, KIND_ERROR, DC_ELIMIT, "E-GATE-LIMIT", "%s", err);
-        default:
-            return gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR, "E-GATE-EXEC",
+        default: {
+            char dbc[40];
+            return gate_set(gc, KIND_ERROR, rc < 0 ? rc : DC_ERR,
+                            gate_db_code(err, "E-GATE-EXEC", dbc, sizeof(dbc)),
                             "the statement failed: %s", err[0] ? err : "unknown error");
+        }
         }
     }
     gc->dec->rows = (int64_t)result_nrows(r);
@@ -1043,11 +1271,14 @@ static int gate_process(struct gate *g, struct gate_call *gc, const char *princi
     rc = gate_rewrite(gc, sql);
     if (rc != DC_OK)
         return rc;
+    char dbc[40];
     rc = db_open(d, err, sizeof(err));
     if (rc != DC_OK)
-        return gate_set(gc, KIND_ERROR, rc, "E-GATE-DB-OPEN", "%s", err);
+        return gate_set(gc, KIND_ERROR, rc, gate_db_code(err, "E-GATE-DB-OPEN", dbc, sizeof(dbc)),
+                        "%s", err);
     if (gc->rules && !(schema = db_schema(d, err, sizeof(err))))
-        return gate_set(gc, KIND_ERROR, DC_EIO, "E-GATE-DB-OPEN", "%s", err);
+        return gate_set(gc, KIND_ERROR, DC_EIO,
+                        gate_db_code(err, "E-GATE-DB-OPEN", dbc, sizeof(dbc)), "%s", err);
     gc->schema = schema;
     /* One statement at a time per connection, from prepare to finalize; a
      * pooling connector's shared handle serves several at once, so there

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "datapoint.h"
+#include "hostcaps.h"
 #include "result.h"
 #include "schema.h"
 #include "sha256.h"
@@ -49,6 +50,20 @@ static void host_ctx_trace(struct dc_ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     ctx_vtrace_note(c, fmt, ap);
     va_end(ap);
+}
+
+/* The stubs get no host pointer, only the context; the step running now
+ * is the plugin's own (stages and tools open one around every call). */
+void hostcaps_fail(struct dc_ctx *c, const char *cap, const char *entry)
+{
+    size_t n = ctx_ntrace(c);
+    const struct trace_step *st = n ? ctx_trace_at(c, n - 1) : NULL;
+    const char *who = st && st->plugin ? st->plugin : "the calling plugin";
+    ctx_fail(c, "E-PLUGIN-CAPABILITY",
+             "plugin '%s' called %s, which needs the host capability \"%s\" that the plugin "
+             "does not declare; declare it in DC_PLUGIN_DEFINE_CAPS and rebuild "
+             "(`datachat plugins info %s` shows what it declares)",
+             who, entry, cap, st && st->plugin ? st->plugin : "NAME");
 }
 
 static void host_ctx_fail(struct dc_ctx *c, const char *code, const char *fmt, ...)
@@ -160,15 +175,6 @@ cleanup:
     return rc;
 }
 
-static void host_sha256_hex(const void *data, size_t n, char *out)
-{
-    struct sha256 s;
-    unsigned char d[32];
-    sha256_init(&s);
-    sha256_update(&s, data, n);
-    sha256_final(&s, d);
-    sha256_hex(d, out);
-}
 
 static size_t host_dp_count(struct dc_ctx *c)
 {
@@ -241,6 +247,54 @@ static void host_dp_rendered_free(struct dc_dp_rendered *r)
     free(hr);
 }
 
+static int host_llm_complete(struct dc_ctx *c, const char *instance, const char *request_json,
+                             const char **reply, char *err, size_t errlen)
+{
+    if (reply)
+        *reply = NULL;
+    if (!c || !request_json || !reply)
+        return util_err(err, errlen, DC_EINVAL, "E-LLM-REQUEST: llm_complete needs a request");
+    int rc = ctx_llm_complete(c, instance, request_json);
+    if (rc == DC_OK)
+        *reply = ctx_get(c, "llm.reply");
+    if (rc == DC_OK && !*reply)
+        rc = DC_ERR;
+    if (rc != DC_OK) {
+        const char *code = ctx_error_code(c), *msg = ctx_error_message(c);
+        return util_err(err, errlen, rc, "%s: %s", code ? code : "E-LLM-FAILED",
+                        msg ? msg : "the model call failed without a reason");
+    }
+    return DC_OK;
+}
+
+/* A DataPoint file checked alone (update_datapoint validates before it
+ * writes): per-file checks only, cross-file ones need the whole set. */
+static int host_dp_validate(struct dc_ctx *c, const char *text, size_t len, const char *name,
+                            char *err, size_t errlen)
+{
+    (void)c;
+    struct dp_set *s = NULL;
+    struct dp_diags dg;
+    memset(&dg, 0, sizeof(dg));
+    if (!text || !name)
+        return util_err(err, errlen, DC_EINVAL, "E-DP-INVALID: dp_validate needs text and name");
+    int rc = dp_set_new(&s);
+    if (rc == DC_OK)
+        rc = dp_set_load_string(s, text, len, name, DP_USER, &dg);
+    if (dg.n) {
+        dp_diag_format(&dg.d[0], err, errlen);
+        rc = DC_EINVAL;
+    } else if (rc != DC_OK) {
+        util_err(err, errlen, rc, "E-DP-INVALID: %s could not be checked", name);
+    } else if (dp_set_count_all(s) != 1) {
+        rc = util_err(err, errlen, DC_EINVAL, "%s: E-DP-INVALID: the file holds no DataPoint",
+                      name);
+    }
+    dp_diags_free(&dg);
+    dp_set_free(s);
+    return rc;
+}
+
 void hostapi_init(struct dc_host *h, struct host_self *self)
 {
     memset(h, 0, sizeof(*h));
@@ -282,11 +336,17 @@ void hostapi_init(struct dc_host *h, struct host_self *self)
     h->ctx_arg = host_ctx_arg;
     h->ctx_result_set = host_ctx_result_set;
     h->result_render = result_render;
-    h->sha256_hex = host_sha256_hex;
+    h->sha256_hex = sha256_hex_of;
     h->dp_count = host_dp_count;
     h->dp_at = host_dp_at;
     h->dp_find = host_dp_find;
     h->dp_render = host_dp_render;
     h->dp_rendered_free = host_dp_rendered_free;
     h->retrieve = ctx_retrieve;
+    h->llm_complete = host_llm_complete;
+    h->sql_check = ctx_sql_check;
+    h->dp_validate = host_dp_validate;
+    /* Keep this last: it replaces entries set above (ABI 1.3 capabilities). */
+    if (self && self->denied)
+        hostcaps_restrict(h, ~self->denied);
 }

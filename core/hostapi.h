@@ -18,6 +18,9 @@ struct host_self {
     hostapi_log_sink sink;
     void *sink_arg;
     int min_level;
+    /* ABI 1.3: DC_CAP_* groups whose entries are stubs (~ of what the
+     * plugin declared, dc_plugin_ref.caps); 0 = the whole table. */
+    uint64_t denied;
 };
 
 /* Fills h; self (may be NULL in tests) must outlive h. */

@@ -25,13 +25,13 @@ struct spec {
     int type;
     const char *name;
     int dir;
-    struct member m[7];
+    struct member m[9];
 };
 
 static const struct spec specs[] = {
     {IPC_HELLO, "hello", IPC_TO_WORKER,
      {{"plugin", K_STR, 1}, {"tool", K_STR, 1}, {"with", K_WITH, 1}, {"mem_mb", K_INT, 1},
-      {"cpu_s", K_INT, 1}, {NULL, 0, 0}}},
+      {"cpu_s", K_INT, 1}, {"lua", K_STR, 0}, {"lua_lib", K_STR_NULL, 0}, {NULL, 0, 0}}},
     {IPC_READY, "ready", IPC_TO_CORE, {{"name", K_STR, 1}, {NULL, 0, 0}}},
     {IPC_CALL, "call", IPC_TO_WORKER,
      {{"tool", K_STR, 1}, {"args", K_OBJ, 1}, {"ctx", K_STRMAP, 1}, {NULL, 0, 0}}},
@@ -44,6 +44,13 @@ static const struct spec specs[] = {
     {IPC_RESULT, "result", IPC_TO_CORE, {{"result", K_STR_NULL, 1}, {NULL, 0, 0}}},
     {IPC_ERROR, "error", IPC_TO_CORE,
      {{"code", K_STR, 1}, {"message", K_STR, 1}, {NULL, 0, 0}}},
+    {IPC_LOG, "log", IPC_TO_CORE, {{"level", K_INT, 1}, {"message", K_STR, 1}, {NULL, 0, 0}}},
+    {IPC_HTTP, "http", IPC_TO_CORE,
+     {{"id", K_INT, 1}, {"method", K_STR, 1}, {"url", K_STR, 1}, {"body", K_STR_NULL, 1},
+      {NULL, 0, 0}}},
+    {IPC_HTTP_REPLY, "http_reply", IPC_TO_WORKER,
+     {{"id", K_INT, 1}, {"status", K_INT, 0}, {"body", K_STR, 0}, {"error", K_ERROBJ, 0},
+      {NULL, 0, 0}}},
 };
 
 static const struct spec *spec_for_name(const char *name)
@@ -223,6 +230,13 @@ static int check_spec(const json_t *o, const struct spec *s, char *err, size_t e
                                                  !json_object_get(o, "truncated"))))
             return util_err(err, errlen, DC_EINVAL,
                             "rows message: needs either error or all of cols, rows, truncated");
+    }
+    if (s->type == IPC_HTTP_REPLY) {
+        int has_err = json_object_get(o, "error") != NULL;
+        int has_status = json_object_get(o, "status") != NULL;
+        if (has_err == has_status || has_status != (json_object_get(o, "body") != NULL))
+            return util_err(err, errlen, DC_EINVAL,
+                            "http_reply message: needs either error or both status and body");
     }
     return DC_OK;
 }

@@ -20,13 +20,18 @@
 #define IPC_MAX_MSG (256u << 10) /* bytes in one packet; fits default socket buffers */
 
 enum ipc_type {
-    IPC_HELLO = 1,  /* core -> worker: plugin, tool, with, mem_mb, cpu_s */
+    IPC_HELLO = 1,  /* core -> worker: plugin, tool, with, mem_mb, cpu_s[, lua, lua_lib]
+                     * (lua: plugin is a Lua script run by core/luart.c,
+                     * cited by this name; lua_lib: its helper library) */
     IPC_READY = 2,  /* worker -> core: name (the plugin's) */
     IPC_CALL = 3,   /* core -> worker: tool, args (object), ctx (string map) */
     IPC_QUERY = 4,  /* worker -> core: id, db (string|null), sql, params */
     IPC_ROWS = 5,   /* core -> worker: id, cols, rows, truncated | id, error */
     IPC_RESULT = 6, /* worker -> core: result (JSON text | null) */
-    IPC_ERROR = 7   /* worker -> core: code, message */
+    IPC_ERROR = 7,  /* worker -> core: code, message */
+    IPC_LOG = 8,    /* worker -> core: level (enum dc_log_level), message */
+    IPC_HTTP = 9,   /* worker -> core: id, method, url, body (string|null) */
+    IPC_HTTP_REPLY = 10 /* core -> worker: id, status, body | id, error */
 };
 
 /* Which side may send a type: a worker that sends "call" is as malformed as

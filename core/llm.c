@@ -64,6 +64,7 @@ int llms_new(const struct dc_config *cfg, const struct registry *reg, hostapi_lo
         l->self.sink = sink;
         l->self.sink_arg = sink_arg;
         l->self.min_level = log_level;
+        l->self.denied = ~l->plugin->caps;
         hostapi_init(&l->host, &l->self);
         s->n++;
         if (l->vt->init) {
@@ -116,6 +117,9 @@ int llms_complete(struct llmset *s, const char *name, struct dc_ctx *ctx,
                                         "path can answer");
         return DC_ENOTFOUND;
     }
+    /* A reply left from an earlier call must never pass for this one's. */
+    if (ctx_set(ctx, "llm.reply", NULL) != DC_OK || ctx_set(ctx, "llm.usage", NULL) != DC_OK)
+        return DC_ENOMEM;
     int rc = l->vt->complete(l->state, ctx, request_json ? request_json : "");
     if (rc != DC_OK) {
         ctx_fail(ctx, "E-LLM-FAILED", "llm '%s' (provider %s) failed without a reason",

@@ -15,6 +15,7 @@
 #include <lualib.h>
 
 #include <datachat/host.h>
+#include <datachat/plugin.h>
 
 #define LUART_MAX_SCRIPT_BYTES ((size_t)1 << 20)
 #define LUART_HOOK_COUNT 1000
@@ -23,6 +24,7 @@
 #define LUART_POOL_MAX 4
 #define LUART_JSON_DEPTH 64
 #define LUART_MAX_OUTCOMES 32
+#define LUART_MAX_OPTIONS 32
 
 /* One lua_State and what its allocator and hook need. */
 struct lrun {
@@ -55,10 +57,14 @@ struct luart {
     size_t lib_len;
     char *lib_name;
     struct luart_limits lim;
+    luart_http_fn http; /* dc.http; NULL: refused (in-process scripts) */
+    void *http_arg;
     char *outcomes[LUART_MAX_OUTCOMES + 1];
     int has_run, has_invoke;
     struct luart_opt *opts;
     size_t nopts;
+    struct dc_option *decl; /* the script's `options` table; NULL: none declared */
+    size_t ndecl;
     char last_outcome[64];
     pthread_mutex_t mu;
     struct lrun *pool[LUART_POOL_MAX];
@@ -449,9 +455,10 @@ static int level_of(lua_State *L, int idx)
     return luaL_checkoption(L, idx, "info", names);
 }
 
-static void join_args(lua_State *L, int from, luaL_Buffer *b)
+/* n is the top before luaL_buffinit, which may push a placeholder of its
+ * own (a userdata whose text is a host address). */
+static void join_args(lua_State *L, int from, int n, luaL_Buffer *b)
 {
-    int n = lua_gettop(L);
     for (int i = from; i <= n; i++) {
         if (i > from)
             luaL_addchar(b, ' ');
@@ -463,12 +470,14 @@ static void join_args(lua_State *L, int from, luaL_Buffer *b)
 static void host_log(lua_State *L, int level, int from)
 {
     struct lrun *r = run_of(L);
+    int n = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    join_args(L, from, &b);
+    join_args(L, from, n, &b);
     luaL_pushresult(&b);
+    /* the host prefixes the plugin's name (the script, as configured) */
     if (r->h && r->h->log)
-        r->h->log(r->h, level, "%s: %s", r->s->name, lua_tostring(L, -1));
+        r->h->log(r->h, level, "%s", lua_tostring(L, -1));
 }
 
 static int l_log(lua_State *L)
@@ -487,9 +496,10 @@ static int l_print(lua_State *L)
 static int l_trace(lua_State *L)
 {
     struct lrun *r = need_host(L, "dc.trace");
+    int n = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    join_args(L, 1, &b);
+    join_args(L, 1, n, &b);
     luaL_pushresult(&b);
     r->h->ctx_trace(r->ctx, "%s", lua_tostring(L, -1));
     return 0;
@@ -541,6 +551,28 @@ static int l_emit(lua_State *L)
     if (rc != DC_OK)
         return luaL_error(L, "dc.emit: could not set '%s' (out of memory)", key);
     return 0;
+}
+
+/* dc.http(method, url[, body]) -> status, body. Only a sandboxed script
+ * has a transport: its worker asks the core, which applies the tool's host
+ * allow list; in-process scripts are refused. */
+static int l_http(lua_State *L)
+{
+    struct lrun *r = need_host(L, "dc.http");
+    const char *method = luaL_checkstring(L, 1);
+    const char *url = luaL_checkstring(L, 2);
+    const char *body = luaL_optstring(L, 3, NULL);
+    if (!r->s->http)
+        return luaL_error(L, "dc.http: E-LUA-HTTP: only tools that run sandboxed may make HTTP "
+                             "requests (leave out `sandbox: false`)");
+    long status = 0;
+    char *resp = NULL, err[512] = "";
+    if (r->s->http(r->s->http_arg, method, url, body, &status, &resp, err, sizeof(err)) != DC_OK)
+        return luaL_error(L, "dc.http: %s", err[0] ? err : "the request failed");
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_pushstring(L, resp ? resp : "");
+    free(resp);
+    return 2;
 }
 
 struct query_arg {
@@ -722,7 +754,8 @@ static int cf_setup(lua_State *L)
 
     /* dc, dc.json, then the helper library as dc.util */
     static const luaL_Reg dc[] = {{"query", l_query}, {"log", l_log},     {"emit", l_emit},
-                                  {"get", l_get},     {"trace", l_trace}, {NULL, NULL}};
+                                  {"get", l_get},     {"trace", l_trace}, {"http", l_http},
+                                  {NULL, NULL}};
     static const luaL_Reg js[] = {{"encode", l_json_encode}, {"decode", l_json_decode},
                                   {NULL, NULL}};
     luaL_newlib(L, dc);
@@ -774,6 +807,16 @@ static int cf_setup(lua_State *L)
             lua_pushstring(L, s->opts[i].value);
         }
         lua_setfield(L, -2, s->opts[i].key);
+    }
+    for (size_t i = 0; i < s->ndecl; i++) {
+        if (!s->decl[i].default_value || lua_getfield(L, -1, s->decl[i].name) != LUA_TNIL) {
+            if (s->decl[i].default_value)
+                lua_pop(L, 1);
+            continue;
+        }
+        lua_pop(L, 1);
+        lua_pushstring(L, s->decl[i].default_value);
+        lua_setfield(L, -2, s->decl[i].name);
     }
     lua_setglobal(L, "config");
     lock_global(L, "config");
@@ -964,10 +1007,91 @@ static int run_protected(struct lrun *r, struct call_arg *a, char *err, size_t e
 /* ------------------------------------------------------------------------
  * Public API.
  */
+static int opt_type(const char *t)
+{
+    static const struct {
+        const char *name;
+        int type;
+    } types[] = {{"string", DC_OPT_STRING}, {"int", DC_OPT_INT},   {"bool", DC_OPT_BOOL},
+                 {"number", DC_OPT_NUMBER}, {"list", DC_OPT_LIST}, {NULL, 0}};
+    for (size_t i = 0; t && types[i].name; i++)
+        if (strcmp(types[i].name, t) == 0)
+            return types[i].type;
+    return 0;
+}
+
+/* A string field of an option's declaration table (at -1), copied; *out
+ * stays NULL when the field is absent. */
+static void decl_string(lua_State *L, const char *opt, const char *field, char **out)
+{
+    struct luart *s = run_of(L)->s;
+    int t = lua_getfield(L, -1, field);
+    int is_default = strcmp(field, "default") == 0;
+    if (t != LUA_TNIL) {
+        if (t != LUA_TSTRING && !(is_default && (t == LUA_TNUMBER || t == LUA_TBOOLEAN)))
+            luaL_error(L, "%s: options.%s.%s must be a string", s->name, opt, field);
+        *out = strdup(t == LUA_TBOOLEAN ? (lua_toboolean(L, -1) ? "true" : "false")
+                                        : lua_tostring(L, -1));
+        if (!*out)
+            luaL_error(L, "out of memory");
+    }
+    lua_pop(L, 1);
+}
+
+/* options = { name = { type = "string", required = true, default = "x",
+ * help = "..." }, ... }: what the config loader checks `with:` against. */
+static int read_options(lua_State *L, struct luart *s)
+{
+    int t = lua_getglobal(L, "options");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (t != LUA_TTABLE)
+        return luaL_error(L, "%s: `options` must be a table of declarations, e.g. options = { "
+                             "keyword = { type = \"string\", required = true } }",
+                          s->name);
+    s->decl = calloc(LUART_MAX_OPTIONS + 1, sizeof(*s->decl));
+    if (!s->decl)
+        return luaL_error(L, "out of memory");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return luaL_error(L, "%s: `options` keys must be option names", s->name);
+        const char *name = lua_tostring(L, -2);
+        if (s->ndecl >= LUART_MAX_OPTIONS)
+            return luaL_error(L, "%s: at most %d options", s->name, LUART_MAX_OPTIONS);
+        if (lua_type(L, -1) != LUA_TTABLE)
+            return luaL_error(L, "%s: options.%s must be a table such as { type = \"string\" }",
+                              s->name, name);
+        struct dc_option *d = &s->decl[s->ndecl++];
+        d->name = strdup(name);
+        if (!d->name)
+            return luaL_error(L, "out of memory");
+        char *type = NULL;
+        decl_string(L, name, "type", &type);
+        d->type = opt_type(type ? type : "string");
+        free(type);
+        if (!d->type)
+            return luaL_error(L, "%s: options.%s.type must be one of string, int, bool, number, "
+                                 "list",
+                              s->name, name);
+        lua_getfield(L, -1, "required");
+        d->required = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        decl_string(L, name, "default", (char **)&d->default_value);
+        decl_string(L, name, "help", (char **)&d->help);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
 static int cf_read_outcomes(lua_State *L)
 {
     struct lrun *r = run_of(L);
     struct luart *s = r->s;
+    read_options(L, s);
     s->has_run = lua_getglobal(L, "run") == LUA_TFUNCTION;
     s->has_invoke = lua_getglobal(L, "invoke") == LUA_TFUNCTION;
     lua_pop(L, 2);
@@ -1010,6 +1134,16 @@ static void free_opts(struct luart *s)
     s->nopts = 0;
 }
 
+static void free_decl(struct luart *s)
+{
+    for (size_t i = 0; s->decl && i < s->ndecl; i++) {
+        free((char *)s->decl[i].name);
+        free((char *)s->decl[i].default_value);
+        free((char *)s->decl[i].help);
+    }
+    free(s->decl);
+}
+
 void luart_close(struct luart *s)
 {
     if (!s)
@@ -1020,6 +1154,7 @@ void luart_close(struct luart *s)
     for (size_t i = 0; s->outcomes[i]; i++)
         free(s->outcomes[i]);
     free_opts(s);
+    free_decl(s);
     if (s->name)
         free(s->name - 1);
     free(s->text);
@@ -1069,9 +1204,27 @@ cleanup:
     return rc;
 }
 
+int luart_read_source(const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+    return read_text(path, text, len, err, errlen);
+}
+
 int luart_open_buffer(const char *text, size_t len, const char *name, const char *lib_path,
                       const struct luart_limits *lim, struct luart **out, char *err,
                       size_t errlen)
+{
+    char *lib = NULL;
+    size_t lib_len = 0;
+    int rc = lib_path ? read_text(lib_path, &lib, &lib_len, err, errlen) : DC_OK;
+    if (rc == DC_OK)
+        rc = luart_open_sources(text, len, name, lib, lib_len, lib_path, lim, out, err, errlen);
+    free(lib);
+    return rc;
+}
+
+int luart_open_sources(const char *text, size_t len, const char *name, const char *lib_text,
+                       size_t lib_len, const char *lib_name, const struct luart_limits *lim,
+                       struct luart **out, char *err, size_t errlen)
 {
     int rc = DC_OK;
     struct lrun *r = NULL;
@@ -1099,17 +1252,19 @@ int luart_open_buffer(const char *text, size_t len, const char *name, const char
     memcpy(s->text, text, len);
     s->text[len] = '\0';
     s->len = len;
-    if (lib_path) {
-        rc = read_text(lib_path, &s->lib_text, &s->lib_len, err, errlen);
-        if (rc != DC_OK)
-            goto cleanup;
-        s->lib_name = malloc(strlen(lib_path) + 2);
-        if (!s->lib_name) {
+    if (lib_text) {
+        const char *ln = lib_name ? lib_name : "dc_util.lua";
+        s->lib_text = malloc(lib_len + 1);
+        s->lib_name = malloc(strlen(ln) + 2);
+        if (!s->lib_text || !s->lib_name) {
             rc = set_err(err, errlen, DC_ENOMEM, "out of memory");
             goto cleanup;
         }
+        memcpy(s->lib_text, lib_text, lib_len);
+        s->lib_text[lib_len] = '\0';
+        s->lib_len = lib_len;
         s->lib_name[0] = '@';
-        strcpy(s->lib_name + 1, lib_path);
+        strcpy(s->lib_name + 1, ln);
     }
     rc = lrun_new(s, &r, err, errlen);
     if (rc != DC_OK)
@@ -1142,6 +1297,17 @@ int luart_open(const char *path, const char *name, const char *lib_path,
     rc = luart_open_buffer(text, len, name ? name : path, lib_path, lim, out, err, errlen);
     free(text);
     return rc;
+}
+
+void luart_set_http(struct luart *s, luart_http_fn fn, void *arg)
+{
+    s->http = fn;
+    s->http_arg = arg;
+}
+
+const struct dc_option *luart_options(const struct luart *s)
+{
+    return s ? s->decl : NULL;
 }
 
 const char *const *luart_outcomes(const struct luart *s)

@@ -43,11 +43,26 @@ int luart_open(const char *path, const char *name, const char *lib_path,
 int luart_open_buffer(const char *text, size_t len, const char *name, const char *lib_path,
                       const struct luart_limits *lim, struct luart **out, char *err,
                       size_t errlen);
+/* Same with both texts in memory (lib_text may be NULL): the sandbox worker
+ * reads the files with luart_read_source before it confines itself. */
+int luart_open_sources(const char *text, size_t len, const char *name, const char *lib_text,
+                       size_t lib_len, const char *lib_name, const struct luart_limits *lim,
+                       struct luart **out, char *err, size_t errlen);
+/* A script file's text (at most 1 MiB), NUL-terminated; caller frees. */
+int luart_read_source(const char *path, char **text, size_t *len, char *err, size_t errlen);
 void luart_close(struct luart *s);
 
 /* The labels of the script's top-level `outcomes = {...}` table,
  * NULL-terminated; NULL when it declares none. Valid until luart_close. */
 const char *const *luart_outcomes(const struct luart *s);
+/* The script's declared options, from its top-level table
+ *   options = { NAME = { type = "string"|"int"|"bool"|"number"|"list",
+ *                        required = true, default = "...", help = "..." } }
+ * as an SDK declaration ending in DC_OPTIONS_END, so the config loader
+ * checks `with:` as it does a .so plugin's; NULL when the script declares
+ * none (then it takes no options). Defaults are visible in `config`. */
+struct dc_option;
+const struct dc_option *luart_options(const struct luart *s);
 /* 1 when the script's top level defines global function `fn`. */
 int luart_defines(const struct luart *s, const char *fn);
 
@@ -55,6 +70,13 @@ int luart_defines(const struct luart *s, const char *fn);
  * table: a scalar, or a list when items is non-NULL. Set before any call. */
 int luart_set_option(struct luart *s, const char *key, const char *value,
                      const char *const *items, size_t nitems);
+
+/* dc.http's transport: *resp (malloc'ed) and *status on DC_OK, else text
+ * in err. Without one (the default), dc.http fails: only the sandbox
+ * worker sets it, to ask the core (core/sandbox.c), which checks the host. */
+typedef int (*luart_http_fn)(void *arg, const char *method, const char *url, const char *body,
+                             long *status, char **resp, char *err, size_t errlen);
+void luart_set_http(struct luart *s, luart_http_fn fn, void *arg);
 
 /* Stage contract: calls run(ctx); *outcome is the label returned (owned by
  * s, valid until the next call). On failure returns a negative DC_E* code,

@@ -756,6 +756,44 @@ static int pgp_check_tree(struct pgp_walk *w, const PgQuery__ParseResult *root)
     return pgp_visit(w, body, 0);
 }
 
+/* Validates sql into w->info on a tree parsed into t (freed by the
+ * caller): the rules of pgparse_check, plus whatever w collects. */
+static int pgp_check_text(struct pgp_walk *w, const char *sql, struct pgp_tree *t)
+{
+    if (!sql)
+        return pgp_refuse(w, "E-GATE-EMPTY", "no SQL was given");
+    /* libpg_query takes malformed UTF-8 that the server would refuse. */
+    if (!util_utf8_valid(sql, strlen(sql)))
+        return pgp_refuse(w, "E-GATE-ENCODING", "the statement is not valid UTF-8");
+    int prc = pgp_tree_parse(t, sql);
+    if (prc == DC_EDENIED) {
+        const PgQueryError *e = t->pr.error;
+        const char *msg = e->message ? e->message : "syntax error";
+        if (e->cursorpos > 0)
+            return pgp_refuse(w, "E-GATE-PARSE",
+                              "the statement could not be parsed: %s (at character %d)", msg,
+                              e->cursorpos);
+        return pgp_refuse(w, "E-GATE-PARSE", "the statement could not be parsed: %s", msg);
+    }
+    if (prc == DC_ELIMIT)
+        return pgp_refuse(w, "E-GATE-PARSE",
+                          "the statement's parse tree is nested too deeply (more than 2048 "
+                          "levels); split the expression or the subqueries");
+    if (prc != DC_OK)
+        return pgp_oom(w);
+    return pgp_check_tree(w, t->root);
+}
+
+static void pgp_fingerprint(const char *sql, struct pgparse_info *out)
+{
+    if (!out->want_fingerprint)
+        return;
+    PgQueryFingerprintResult fr = pg_query_fingerprint(sql);
+    if (!fr.error && fr.fingerprint_str)
+        snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", fr.fingerprint_str);
+    pg_query_free_fingerprint_result(fr);
+}
+
 int pgparse_check(const char *sql, struct pgparse_info *out, char *err, size_t errlen)
 {
     struct pgp_walk w;
@@ -772,42 +810,9 @@ int pgparse_check(const char *sql, struct pgparse_info *out, char *err, size_t e
     w.info = out;
     out->code[0] = '\0';
     out->fingerprint[0] = '\0';
-    if (!sql)
-        return pgp_refuse(&w, "E-GATE-EMPTY", "no SQL was given");
-    /* libpg_query takes malformed UTF-8 that the server would refuse. */
-    if (!util_utf8_valid(sql, strlen(sql)))
-        return pgp_refuse(&w, "E-GATE-ENCODING", "the statement is not valid UTF-8");
     pgp_tree_init(&t);
-    int prc = pgp_tree_parse(&t, sql);
-    if (prc == DC_EDENIED) {
-        const PgQueryError *e = t.pr.error;
-        const char *msg = e->message ? e->message : "syntax error";
-        if (e->cursorpos > 0)
-            pgp_refuse(&w, "E-GATE-PARSE", "the statement could not be parsed: %s (at character %d)",
-                       msg, e->cursorpos);
-        else
-            pgp_refuse(&w, "E-GATE-PARSE", "the statement could not be parsed: %s", msg);
-        goto cleanup;
-    }
-    if (prc == DC_ELIMIT) {
-        pgp_refuse(&w, "E-GATE-PARSE",
-                   "the statement's parse tree is nested too deeply (more than 2048 levels); "
-                   "split the expression or the subqueries");
-        goto cleanup;
-    }
-    if (prc != DC_OK) {
-        pgp_oom(&w);
-        goto cleanup;
-    }
-    if (pgp_check_tree(&w, t.root) != DC_OK)
-        goto cleanup;
-    if (out->want_fingerprint) {
-        PgQueryFingerprintResult fr = pg_query_fingerprint(sql);
-        if (!fr.error && fr.fingerprint_str)
-            snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", fr.fingerprint_str);
-        pg_query_free_fingerprint_result(fr);
-    }
-cleanup:
+    if (pgp_check_text(&w, sql, &t) == DC_OK)
+        pgp_fingerprint(sql, out);
     pgp_tree_free(&t);
     return w.rc;
 }
@@ -1023,23 +1028,31 @@ cleanup:
     return w->rc;
 }
 
-/* The rewritten text, parsed again: every reference to a shadowed table
- * must lie inside a subquery the rewrite inserted. */
+/* The rewritten text, parsed once more and judged in one walk: it must
+ * still be exactly one reading SELECT under every rule of pgparse_check,
+ * and every reference to a shadowed table must lie inside a subquery the
+ * rewrite inserted. This is the one parse the rewrite adds: the text it
+ * starts from was parsed, checked and collected by a single walk. */
 static int rw_verify(struct pgp_walk *w, const int *spans, size_t nspans)
 {
     struct pgp_walk v;
     struct pgp_tree t;
+    struct pgparse_info scratch;
+    char code[40] = "", why[400] = "";
     memset(&v, 0, sizeof(v));
-    v.code = w->code;
-    v.err = w->err;
-    v.errlen = w->errlen;
+    memset(&scratch, 0, sizeof(scratch));
+    v.code = code;
+    v.err = why;
+    v.errlen = sizeof(why);
+    v.check = 1;
+    v.info = &scratch;
     v.collect = 1;
     v.verify = 1;
     v.sh = w->sh;
     v.nsh = w->nsh;
     v.rw = w->rw;
     pgp_tree_init(&t);
-    if (rw_parse(&v, w->rw->sql, &t) == DC_OK) {
+    if (pgp_check_text(&v, w->rw->sql, &t) == DC_OK) {
         for (size_t r = 0; r < v.nrefs; r++) {
             const struct rw_ref *ref = &v.refs[r];
             int inside = 0;
@@ -1048,23 +1061,31 @@ static int rw_verify(struct pgp_walk *w, const int *spans, size_t nspans)
             for (size_t k = 0; k < nspans; k++)
                 inside |= ref->loc >= spans[2 * k] && ref->loc < spans[2 * k + 1];
             if (!inside) {
-                pgp_refuse(&v, "E-POLICY-DIRECT-READ",
+                pgp_refuse(w, "E-POLICY-DIRECT-READ",
                            "'%s' would still be read directly after the policy rewrite; the "
                            "statement is refused",
                            ref->name);
                 break;
             }
         }
+    } else if (v.rc == DC_ENOMEM) {
+        pgp_oom(w);
+    } else {
+        pgp_refuse(w, "E-POLICY-REWRITE",
+                   "the statement rewritten for the access policy was refused (%s: %s)", code,
+                   why);
     }
     free(v.refs);
     free(v.cols);
+    pgparse_info_clear(&scratch);
     pgp_tree_free(&t);
-    w->rc = v.rc;
     return w->rc;
 }
 
-int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
-                    struct pgparse_rewrite *out, char *err, size_t errlen)
+/* The rewrite; with info, the first parse is also pgparse_check's. */
+static int pgp_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
+                       struct pgparse_info *info, struct pgparse_rewrite *out, char *err,
+                       size_t errlen)
 {
     struct pgp_walk w;
     struct pgp_tree t;
@@ -1074,7 +1095,7 @@ int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh
     struct rw_toks toks = {NULL, 0};
     if (err && errlen)
         err[0] = '\0';
-    if (!out || !sql || (nsh && !sh))
+    if (!out || (!info && !sql) || (nsh && !sh))
         return DC_EINVAL;
     memset(&w, 0, sizeof(w));
     w.code = out->code;
@@ -1086,7 +1107,19 @@ int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh
     w.rw = out;
     out->code[0] = '\0';
     pgp_tree_init(&t);
-    if (rw_parse(&w, sql, &t) != DC_OK || rw_judge(&w) != DC_OK)
+    if (info) {
+        w.check = 1;
+        w.info = info;
+        info->code[0] = '\0';
+        info->fingerprint[0] = '\0';
+        if (pgp_check_text(&w, sql, &t) != DC_OK)
+            goto cleanup;
+        w.check = 0; /* the verification's walk judges the rewritten text */
+        pgp_fingerprint(sql, info);
+    } else if (rw_parse(&w, sql, &t) != DC_OK) {
+        goto cleanup;
+    }
+    if (rw_judge(&w) != DC_OK)
         goto cleanup;
     int any = 0;
     for (size_t r = 0; r < w.nrefs; r++)
@@ -1127,8 +1160,27 @@ cleanup:
     if (w.rc != DC_OK) {
         free(out->sql);
         out->sql = NULL;
+        if (info && !info->code[0])
+            snprintf(info->code, sizeof(info->code), "%s", out->code);
     }
     return w.rc;
+}
+
+int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
+                    struct pgparse_rewrite *out, char *err, size_t errlen)
+{
+    if (!sql)
+        return DC_EINVAL;
+    return pgp_rewrite(sql, sh, nsh, NULL, out, err, errlen);
+}
+
+int pgparse_check_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
+                          struct pgparse_info *info, struct pgparse_rewrite *out, char *err,
+                          size_t errlen)
+{
+    if (!info)
+        return DC_EINVAL;
+    return pgp_rewrite(sql, sh, nsh, info, out, err, errlen);
 }
 
 void pgparse_rewrite_clear(struct pgparse_rewrite *rw)

@@ -73,6 +73,16 @@ struct pgparse_rewrite {
 int pgparse_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
                     struct pgparse_rewrite *out, char *err, size_t errlen);
 void pgparse_rewrite_clear(struct pgparse_rewrite *rw);
+/* pgparse_check and pgparse_rewrite on one parse of sql: the walk that
+ * judges the statement also gathers what the rewrite needs, and the
+ * rewritten text is parsed once, both re-judged under every rule of
+ * pgparse_check and verified (no direct read of a shadowed table). DC_OK:
+ * info as pgparse_check fills it, out->sql the text to run (sql itself
+ * when nothing was rewritten). Refusals carry their code in both info->code
+ * and out->code. Both must be zeroed and cleared whatever the outcome. */
+int pgparse_check_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t nsh,
+                          struct pgparse_info *info, struct pgparse_rewrite *out, char *err,
+                          size_t errlen);
 
 /* The deny-list entry a function name matches (NULL if none), and why it
  * is denied: exposed for the documentation test and the gate's messages. */

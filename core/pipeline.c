@@ -125,6 +125,7 @@ int pipeline_new(const struct dc_config *cfg, const struct registry *reg,
         s->self.sink = sink;
         s->self.sink_arg = sink_arg;
         s->self.min_level = log_level;
+        s->self.denied = ~s->plugin->caps;
         hostapi_init(&s->host, &s->self);
         if (s->vt->init) {
             char perr[512] = "";

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -298,6 +299,102 @@ static int check_elf(const char *file, const char *path, char *msg, size_t msgle
     return DC_OK;
 }
 
+/* Whether [off, off + len) lies inside n bytes, without overflow. */
+static int in_image(uint64_t off, uint64_t len, size_t n)
+{
+    return off <= n && len <= n - off;
+}
+
+int registry_elf_count_exports(const void *img, size_t n, const char *name, int *count)
+{
+    const unsigned char *b = img;
+    Elf64_Ehdr eh;
+    *count = 0;
+    if (!b || !name || n < sizeof(eh))
+        return DC_EINVAL;
+    memcpy(&eh, b, sizeof(eh));
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_ident[EI_DATA] != ELFDATA2LSB)
+        return DC_EUNSUPPORTED;
+    if (eh.e_shoff == 0 || eh.e_shnum == 0)
+        return DC_ENOTFOUND; /* stripped of section headers: nothing to count */
+    if (eh.e_shentsize != sizeof(Elf64_Shdr) ||
+        !in_image(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), n))
+        return DC_EINVAL;
+    size_t want = strlen(name);
+    int found = 0;
+    for (size_t i = 0; i < eh.e_shnum; i++) {
+        Elf64_Shdr sh, st;
+        memcpy(&sh, b + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+        if (sh.sh_type != SHT_DYNSYM)
+            continue;
+        found = 1;
+        if (sh.sh_entsize != sizeof(Elf64_Sym) || !in_image(sh.sh_offset, sh.sh_size, n) ||
+            sh.sh_link >= eh.e_shnum)
+            return DC_EINVAL;
+        memcpy(&st, b + eh.e_shoff + (size_t)sh.sh_link * sizeof(st), sizeof(st));
+        if (st.sh_type != SHT_STRTAB || !in_image(st.sh_offset, st.sh_size, n))
+            return DC_EINVAL;
+        const char *strs = (const char *)b + st.sh_offset;
+        for (uint64_t k = 0; k < sh.sh_size / sizeof(Elf64_Sym); k++) {
+            Elf64_Sym sym;
+            memcpy(&sym, b + sh.sh_offset + k * sizeof(sym), sizeof(sym));
+            int bind = ELF64_ST_BIND(sym.st_info);
+            if (sym.st_shndx == SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK) ||
+                ELF64_ST_VISIBILITY(sym.st_other) != STV_DEFAULT || sym.st_name >= st.sh_size)
+                continue;
+            /* Each version of a versioned symbol is its own entry with the
+             * same name ("sym@V1", "sym@@V2" are decorations of readelf). */
+            size_t room = (size_t)(st.sh_size - sym.st_name);
+            if (room > want && memcmp(strs + sym.st_name, name, want) == 0 &&
+                strs[sym.st_name + want] == '\0')
+                (*count)++;
+        }
+    }
+    return found ? DC_OK : DC_ENOTFOUND;
+}
+
+/* dlsym picks one of several exported definitions (the default version);
+ * the host would trust a descriptor the author may not have meant. */
+static int check_exports_once(const char *file, const char *path, char *msg, size_t msglen)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return refuse(msg, msglen, DC_EIO, path, "cannot open %s: %s", file, strerror(errno));
+    struct stat st;
+    int rc = DC_OK, count = 0;
+    void *img = MAP_FAILED;
+    if (fstat(fd, &st) != 0) {
+        rc = refuse(msg, msglen, DC_EIO, path, "cannot read %s: %s", file, strerror(errno));
+        goto cleanup;
+    }
+    if (st.st_size <= 0) {
+        rc = refuse(msg, msglen, DC_EABI, path, "%s is empty; give the .so file your plugin "
+                    "build produced", file);
+        goto cleanup;
+    }
+    img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (img == MAP_FAILED) {
+        rc = refuse(msg, msglen, DC_EIO, path, "cannot map %s: %s", file, strerror(errno));
+        goto cleanup;
+    }
+    int crc = registry_elf_count_exports(img, (size_t)st.st_size, DC_PLUGIN_SYMBOL, &count);
+    if (crc == DC_EINVAL)
+        rc = refuse(msg, msglen, DC_EABI, path,
+                    "its ELF section or symbol tables are truncated or corrupt; rebuild it");
+    else if (crc == DC_OK && count > 1)
+        rc = refuse(msg, msglen, DC_EABI, path,
+                    "E-PLUGIN-SYMBOL-TWICE: exports %s %d times (several symbol versions, "
+                    "e.g. from .symver or a version script); a plugin exports it exactly once, "
+                    "as DC_PLUGIN_DEFINE writes it",
+                    DC_PLUGIN_SYMBOL, count);
+cleanup:
+    if (img != MAP_FAILED)
+        munmap(img, (size_t)st.st_size);
+    close(fd);
+    return rc;
+}
+
 /* A file recorded in the lock must still be the file that was installed. */
 static int check_pin(const struct registry *r, const char *file, const char *path, char *msg,
                      size_t msglen)
@@ -353,6 +450,15 @@ static const struct dc_plugin_ref *find_path(const struct registry *r, const cha
         if (strcmp(r->refs[i]->path, resolved) == 0)
             return r->refs[i];
     return NULL;
+}
+
+/* The field exists only in descriptors built against ABI 1.3 or later;
+ * older ones get the whole host table, as they always had. */
+static uint64_t descriptor_caps(const struct dc_plugin_descriptor *d, uint32_t size)
+{
+    if (size < offsetof(struct dc_plugin_descriptor, capabilities) + sizeof(d->capabilities))
+        return DC_CAP_UNDECLARED;
+    return d->capabilities;
 }
 
 static int check_descriptor(const struct dc_plugin_descriptor *d, const char *path,
@@ -422,6 +528,13 @@ static int check_descriptor(const struct dc_plugin_descriptor *d, const char *pa
                       "[a-z0-9_-] starting with a letter or digit",
                       shown);
     }
+    uint64_t caps = descriptor_caps(d, size);
+    if (caps != DC_CAP_UNDECLARED && (caps & ~DC_CAP_ALL))
+        return refuse(msg, msglen, DC_EABI, path,
+                      "plugin \"%s\" declares capability bits 0x%llx this host does not know "
+                      "(known: 0x%llx); use only DC_CAP_* values of the installed SDK",
+                      d->name, (unsigned long long)(caps & ~DC_CAP_ALL),
+                      (unsigned long long)DC_CAP_ALL);
     if (!d->version)
         return refuse(msg, msglen, DC_EINVAL, path,
                       "plugin \"%s\" has no version string", d->name);
@@ -457,6 +570,7 @@ static int copy_descriptor(const struct dc_plugin_descriptor *d, struct dc_plugi
     ref->kind = d->kind;
     ref->abi_major = d->abi_major;
     ref->abi_minor = d->abi_minor;
+    ref->caps = descriptor_caps(d, d->struct_size);
     ref->desc = d;
     ref->vtable = d->vtable;
     return DC_OK;
@@ -478,6 +592,9 @@ static int open_checked(const struct registry *r, const char *path, struct dc_pl
     if (rc != DC_OK)
         goto cleanup;
     rc = check_elf(ref->path, path, msg, msglen);
+    if (rc != DC_OK)
+        goto cleanup;
+    rc = check_exports_once(ref->path, path, msg, msglen);
     if (rc != DC_OK)
         goto cleanup;
     rc = check_pin(r, ref->path, path, msg, msglen);

@@ -24,6 +24,9 @@ struct dc_plugin_ref {
     char *description;
     int kind;
     uint16_t abi_major, abi_minor;
+    /* ABI 1.3: the DC_CAP_* groups it declares; DC_CAP_UNDECLARED for a
+     * plugin built before 1.3 or with DC_PLUGIN_DEFINE (the whole table). */
+    uint64_t caps;
     const struct dc_plugin_descriptor *desc; /* valid while loaded */
     const void *vtable;
     void *dl;       /* dlopen handle */
@@ -84,6 +87,13 @@ const struct pluginlock *registry_lock(const struct registry *r);
  * of a file and its directory plus its ELF header (is_dir = 0), or of a
  * plugin directory (is_dir = 1). Used by `plugins install`. */
 int registry_check_safety(const char *path, int is_dir, char *err, size_t errlen);
+
+/* How many defined, exported entries of a 64-bit little-endian ELF image's
+ * dynamic symbol table are named name (each symbol version counts). DC_OK;
+ * DC_ENOTFOUND when it has no section headers or no .dynsym (nothing to
+ * count); DC_EUNSUPPORTED for another ELF class or byte order; DC_EINVAL
+ * when a table lies outside the n bytes. Reads nothing outside img. */
+int registry_elf_count_exports(const void *img, size_t n, const char *name, int *count);
 
 /* Size a vtable of this kind must at least have for ABI 1.0. */
 size_t registry_min_vtable_size(int kind);

@@ -80,6 +80,12 @@ int retrieval_src_checksum(const struct retrieval_src *src, char out[65]);
  * no term remains (*out NULL). */
 int retrieval_match_expr(const char *text, size_t len, char **out);
 
+/* 1 when text holds a word a search would look for (what
+ * retrieval_match_expr keeps), 0 when it is only stop words and
+ * punctuation ("list tables"). Reads no index: callers use it to skip
+ * opening one. */
+int retrieval_has_terms(const char *text, size_t len);
+
 /* The best k (at most RETRIEVAL_MAX_K) documents for question, best first.
  * *n may be 0. Safe to call from several threads. */
 int retrieval_search(struct retrieval *r, const char *question, size_t k,

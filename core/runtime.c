@@ -24,6 +24,8 @@
 #include "registry.h"
 #include "result.h"
 #include "retrieval.h"
+#include "session.h"
+#include "store.h"
 #include "tools.h"
 #include "util.h"
 
@@ -176,6 +178,7 @@ int runtime_load(const struct runtime_opts *o, struct runtime **out, char *err, 
         return util_err(err, errlen, DC_ENOMEM, "out of memory");
     pthread_mutex_init(&rt->dps_lock, NULL);
     pthread_mutex_init(&rt->index_lock, NULL);
+    pthread_mutex_init(&rt->store_lock, NULL);
     *out = rt;
 
     const char *path = o->config_path;
@@ -263,10 +266,21 @@ static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char
         ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured", db ? db : "(none)");
         return DC_ENOTFOUND;
     }
+    char *cached_run = NULL;
+    if (session_result_get(rt, c, d->name, sql, params, nparams, out, &cached_run) == DC_OK) {
+        if (cached_run)
+            ctx_set(c, "sql.run", cached_run);
+        free(cached_run);
+        return DC_OK;
+    }
+    if (ctx_error_code(c) && strcmp(ctx_error_code(c), "E-AUDIT-WRITE") == 0)
+        return DC_EIO;
     struct gate_decision dec;
     memset(&dec, 0, sizeof(dec));
     int rc = gate_run(rt->gate, ctx_get(c, "principal"), d, sql, params, nparams,
                       ctx_get(c, "question"), out, &dec);
+    if (rc == DC_OK)
+        session_result_put(rt, c, d->name, sql, params, nparams, *out, dec.sql_run);
     if (rc == DC_OK) {
         ctx_trace_note(c, "gate: accepted on %s, %lld rows%s in %lld us", d->name,
                        (long long)dec.rows, dec.truncated ? " (truncated at the row cap)" : "",
@@ -287,6 +301,37 @@ static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char
         ctx_trace_note(c, "policy: %s", dec.policies[i]);
     if (dec.npolicies && dec.limits[0])
         ctx_trace_note(c, "limits: %s", dec.limits);
+    gate_decision_clear(&dec);
+    return rc;
+}
+
+/* A stage that asks a model is resolving what an earlier stage could not
+ * ground: that stage's E-UNSURE stops being the request's error, so the
+ * model's own failure (if any) is the one reported. */
+static int backend_llm(void *arg, struct dc_ctx *c, const char *instance,
+                       const char *request_json)
+{
+    struct runtime *rt = arg;
+    ctx_clear_error(c, "E-UNSURE");
+    int rc = llms_complete(rt->llms, instance, c, request_json);
+    session_llm_usage(rt, c, instance, rc); /* the store's llm_usage table */
+    return rc;
+}
+
+static int backend_check(void *arg, struct dc_ctx *c, const char *db, const char *sql, char *err,
+                         size_t errlen)
+{
+    struct runtime *rt = arg;
+    struct db *d = runtime_find_db(rt, db);
+    if (!d)
+        return util_err(err, errlen, DC_ENOTFOUND, "E-DB-UNKNOWN: no database named '%s' is "
+                                                   "configured", db ? db : "(none)");
+    struct gate_decision dec;
+    memset(&dec, 0, sizeof(dec));
+    int rc = gate_explain(rt->gate, ctx_get(c, "principal"), d, sql, &dec);
+    if (rc != DC_OK)
+        util_err(err, errlen, rc, "%s: %s", dec.code[0] ? dec.code : "E-GATE",
+                 dec.reason[0] ? dec.reason : "the statement would not run");
     gate_decision_clear(&dec);
     return rc;
 }
@@ -484,6 +529,10 @@ static int runtime_retrieve(void *arg, struct dc_ctx *c, const char *db, const c
     *n = 0;
     if (!d)
         return DC_ENOTFOUND;
+    /* Nothing to look up ("list tables"): no index is opened, let alone
+     * built, for a question that could match nothing. */
+    if (!query || !retrieval_has_terms(query, strlen(query)))
+        return DC_OK;
     struct retrieval *r = runtime_index(rt, c, d);
     if (!r)
         return DC_EIO;
@@ -543,6 +592,8 @@ void runtime_free(struct runtime *rt)
     free(rt->indexes);
     pthread_mutex_destroy(&rt->index_lock);
     pipeline_free(rt->pipe);
+    store_close(rt->store);
+    pthread_mutex_destroy(&rt->store_lock);
     llms_free(rt->llms);
     dp_set_free(rt->dps);
     pthread_mutex_destroy(&rt->dps_lock);
@@ -601,9 +652,11 @@ static int audit_refusal(struct runtime *rt, struct dc_ctx *c, const char *code,
 static struct dc_ctx *request_ctx(struct runtime *rt, const char *db, const char *principal)
 {
     struct ctx_backend be = {.arg = rt, .schema = backend_schema, .query = backend_query};
+    struct ctx_model model = {.arg = rt, .llm = backend_llm, .check = backend_check};
     struct dc_ctx *c = ctx_new(&be);
     if (!c)
         return NULL;
+    ctx_set_model(c, &model);
     ctx_set_dps_loader(c, runtime_dps, rt);
     ctx_set_retriever(c, runtime_retrieve, rt);
     if (!principal)
@@ -639,13 +692,28 @@ int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_jso
 int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
                 const char *principal, const char *format, struct dc_ctx **out)
 {
+    return runtime_ask_session(rt, question, db_name, principal, format, NULL, out);
+}
+
+int runtime_ask_session(struct runtime *rt, const char *question, const char *db_name,
+                        const char *principal, const char *format, const char *session,
+                        struct dc_ctx **out)
+{
+    return runtime_ask_confirmed(rt, question, db_name, principal, format, session, 0, out);
+}
+
+int runtime_ask_confirmed(struct runtime *rt, const char *question, const char *db_name,
+                          const char *principal, const char *format, const char *session,
+                          int yes, struct dc_ctx **out)
+{
     const char *db = db_name ? db_name : rt->cfg->default_database;
     struct dc_ctx *c = request_ctx(rt, db, principal);
     *out = c;
     if (!c)
         return DC_ENOMEM;
     if (ctx_set(c, "question", question ? question : "") != DC_OK ||
-        ctx_set(c, "format", format ? format : "text") != DC_OK)
+        ctx_set(c, "format", format ? format : "text") != DC_OK ||
+        (yes && ctx_set(c, "yes", "1") != DC_OK))
         return DC_ENOMEM;
 
     size_t qlen = question ? strlen(question) : 0;
@@ -669,8 +737,13 @@ int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
                  rt->ndbs ? "; see `datachat doctor` for the configured ones" : "");
         return DC_ENOTFOUND;
     }
-    trace_retrieval(c, question);
-    int rc = pipeline_run(rt->pipe, c);
+    struct session_req sr;
+    int rc = session_begin(rt, c, session, &sr);
+    if (rc != DC_OK)
+        return rc;
+    trace_retrieval(c, ctx_get(c, "question"));
+    rc = pipeline_run(rt->pipe, c);
+    rc = session_end(rt, c, &sr, rc);
     const char *refused = ctx_get(c, "refused");
     if (refused && !ctx_get(c, "refused.audited")) {
         /* The gate audits its own refusals; this covers stage refusals. */

@@ -61,6 +61,8 @@ struct runtime {
                                     * catalog view, built on first use */
     size_t nindexes;
     pthread_mutex_t index_lock;
+    struct store *store;      /* state store (store.h), opened by session_store on first use */
+    pthread_mutex_t store_lock;
 };
 
 /* Phase 1. On a config error returns DC_EINVAL and rt->diags holds every
@@ -77,6 +79,18 @@ struct db *runtime_find_db(struct runtime *rt, const char *name);
  * NULL = the config's default. */
 int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
                 const char *principal, const char *format, struct dc_ctx **out);
+
+/* runtime_ask as one turn of conversation session (NULL: none; see
+ * session.h and docs/CONVERSATION.md). */
+int runtime_ask_session(struct runtime *rt, const char *question, const char *db_name,
+                        const char *principal, const char *format, const char *session,
+                        struct dc_ctx **out);
+/* runtime_ask_session; yes non-zero sets ctx "yes" = "1": SQL a model wrote
+ * runs even below the review threshold (`datachat query --yes`, the API's
+ * "yes": true; see docs/LLM.md). */
+int runtime_ask_confirmed(struct runtime *rt, const char *question, const char *db_name,
+                          const char *principal, const char *format, const char *session,
+                          int yes, struct dc_ctx **out);
 
 /* Calls a configured tool with JSON arguments; same context rules. */
 int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_json,

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -9,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <datachat/host.h>
 #include <datachat/value.h>
 
 #include "config.h"
@@ -30,12 +33,20 @@
 #define SANDBOX_START_MS 5000
 #define SANDBOX_BACKOFF_MIN_MS 50
 #define SANDBOX_BACKOFF_MAX_MS 5000
+#define SANDBOX_MAX_LOGS 100 /* log lines forwarded per call (and at start) */
 
 struct sandbox {
     pthread_mutex_t mu;
     char *worker_path;
     char *plugin_path;
     char *tool;
+    char *lua_name, *lua_lib;
+    sandbox_log_fn log;
+    void *log_arg;
+    int logs_left;      /* a tool cannot flood the core's log */
+    const char *const *http_allow;
+    sandbox_http_fn http;
+    void *http_arg;
     json_t *with;
     int64_t deadline_ms, mem_mb, cpu_s;
     pid_t pid;
@@ -167,6 +178,20 @@ static json_t *opts_json(const struct dc_opts *o)
     return w;
 }
 
+static void forward_log(struct sandbox *sb, const json_t *m)
+{
+    json_int_t level = json_integer_value(json_object_get(m, "level"));
+    if (!sb->log || sb->logs_left <= 0)
+        return;
+    if (--sb->logs_left == 0) {
+        sb->log(sb->log_arg, DC_LOG_WARN, "further log lines of this call were dropped (at most "
+                "100 per call)");
+        return;
+    }
+    sb->log(sb->log_arg, level > DC_LOG_DEBUG ? DC_LOG_DEBUG : (int)level,
+            json_string_value(json_object_get(m, "message")));
+}
+
 static int spawn_worker(struct sandbox *sb, char *err, size_t errlen)
 {
     int sv[2] = {-1, -1};
@@ -231,7 +256,9 @@ static int spawn_worker(struct sandbox *sb, char *err, size_t errlen)
         json_object_set_new(hello, "tool", json_string(sb->tool)) != 0 ||
         json_object_set(hello, "with", sb->with) != 0 ||
         json_object_set_new(hello, "mem_mb", json_integer(sb->mem_mb)) != 0 ||
-        json_object_set_new(hello, "cpu_s", json_integer(sb->cpu_s)) != 0) {
+        json_object_set_new(hello, "cpu_s", json_integer(sb->cpu_s)) != 0 ||
+        (sb->lua_name && json_object_set_new(hello, "lua", json_string(sb->lua_name)) != 0) ||
+        (sb->lua_lib && json_object_set_new(hello, "lua_lib", json_string(sb->lua_lib)) != 0)) {
         rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
         goto fail_worker;
     }
@@ -241,19 +268,31 @@ static int spawn_worker(struct sandbox *sb, char *err, size_t errlen)
         goto fail_worker;
     }
     size_t n;
-    int type;
-    rc = ipc_recv(sb->fd, sb->buf, IPC_MAX_MSG + 1, SANDBOX_START_MS, &n, ierr, sizeof(ierr));
-    if (rc == DC_EIO) {
-        char why[160];
-        sandbox_describe_status(reap_dead(sb), why, sizeof(why));
-        rc = util_err(err, errlen, DC_EIO, "the worker %s while starting", why);
-        goto cleanup;
-    }
-    if (rc == DC_OK)
-        rc = ipc_decode(sb->buf, n, IPC_TO_CORE, &reply, &type, ierr, sizeof(ierr));
-    if (rc != DC_OK) {
-        rc = util_err(err, errlen, rc, "handshake failed: %s", ierr);
-        goto fail_worker;
+    int type = IPC_LOG;
+    sb->logs_left = SANDBOX_MAX_LOGS;
+    int64_t until = util_now_us() + (int64_t)SANDBOX_START_MS * 1000;
+    while (type == IPC_LOG) { /* init may log before it answers */
+        json_decref(reply);
+        reply = NULL;
+        int64_t left = (until - util_now_us()) / 1000;
+        rc = left > 0 ? ipc_recv(sb->fd, sb->buf, IPC_MAX_MSG + 1, (int)left, &n, ierr,
+                                 sizeof(ierr))
+                      : util_err(ierr, sizeof(ierr), DC_ETIMEOUT, "no answer in %d ms",
+                                 SANDBOX_START_MS);
+        if (rc == DC_EIO) {
+            char why[160];
+            sandbox_describe_status(reap_dead(sb), why, sizeof(why));
+            rc = util_err(err, errlen, DC_EIO, "the worker %s while starting", why);
+            goto cleanup;
+        }
+        if (rc == DC_OK)
+            rc = ipc_decode(sb->buf, n, IPC_TO_CORE, &reply, &type, ierr, sizeof(ierr));
+        if (rc != DC_OK) {
+            rc = util_err(err, errlen, rc, "handshake failed: %s", ierr);
+            goto fail_worker;
+        }
+        if (type == IPC_LOG)
+            forward_log(sb, reply);
     }
     if (type == IPC_ERROR) {
         rc = util_err(err, errlen, DC_ERR, "init failed in the worker: %s",
@@ -301,6 +340,8 @@ void sandbox_free(struct sandbox *sb)
     free(sb->worker_path);
     free(sb->plugin_path);
     free(sb->tool);
+    free(sb->lua_name);
+    free(sb->lua_lib);
     free(sb);
 }
 
@@ -319,9 +360,17 @@ int sandbox_new(const struct sandbox_opts *o, struct sandbox **out, char *err, s
     sb->plugin_path = util_strdup(o->plugin_path);
     sb->tool = util_strdup(o->tool ? o->tool : "tool");
     sb->with = opts_json(o->with);
+    sb->log = o->log;
+    sb->log_arg = o->log_arg;
+    sb->http_allow = o->http_allow;
+    sb->http = o->http;
+    sb->http_arg = o->http_arg;
+    sb->lua_name = o->lua_name ? util_strdup(o->lua_name) : NULL;
+    sb->lua_lib = o->lua_lib ? util_strdup(o->lua_lib) : NULL;
     sb->buf = malloc(IPC_MAX_MSG + 1);
     int rc;
-    if (!sb->worker_path || !sb->plugin_path || !sb->tool || !sb->with || !sb->buf) {
+    if (!sb->worker_path || !sb->plugin_path || !sb->tool || !sb->with || !sb->buf ||
+        (o->lua_name && !sb->lua_name) || (o->lua_lib && !sb->lua_lib)) {
         rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -391,6 +440,80 @@ cleanup:
     free(owned);
     free(vals);
     result_free(res);
+    json_decref(m);
+    return rc;
+}
+
+int sandbox_http_allowed(const char *url, const char *const *allow, char *err, size_t errlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int rc = DC_EDENIED;
+    if (!u)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        rc = util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: '%.200s' is not an http(s) "
+                      "URL with a host", url);
+        goto cleanup;
+    }
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+        rc = util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: scheme '%s' is not http or "
+                      "https", scheme);
+        goto cleanup;
+    }
+    for (size_t i = 0; allow && allow[i]; i++)
+        if (strcasecmp(allow[i], host) == 0)
+            rc = DC_OK;
+    if (rc != DC_OK)
+        util_err(err, errlen, rc, "E-SANDBOX-HTTP-HOST: host '%s' is not on the tool's allow "
+                 "list; the core refused the request", host);
+cleanup:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* Answers the worker's HTTP request: the allow list, then the transport. */
+static int answer_http(struct sandbox *sb, const json_t *q)
+{
+    char err[512] = "", ierr[256];
+    char *resp = NULL;
+    long status = 0;
+    const json_t *body = json_object_get(q, "body");
+    int rc = sandbox_http_allowed(json_string_value(json_object_get(q, "url")), sb->http_allow,
+                                  err, sizeof(err));
+    if (rc == DC_OK && !sb->http)
+        rc = util_err(err, sizeof(err), DC_EDENIED,
+                      "E-SANDBOX-HTTP-UNAVAILABLE: this core has no HTTP transport for tools");
+    if (rc == DC_OK)
+        rc = sb->http(sb->http_arg, json_string_value(json_object_get(q, "method")),
+                      json_string_value(json_object_get(q, "url")),
+                      json_is_string(body) ? json_string_value(body) : NULL, &status, &resp, err,
+                      sizeof(err));
+    json_t *text = rc == DC_OK ? json_string(resp ? resp : "") : NULL;
+    if (rc == DC_OK && !text)
+        rc = util_err(err, sizeof(err), DC_EINVAL,
+                      "E-SANDBOX-HTTP-BODY: the response is not UTF-8 text");
+    json_t *m = ipc_msg_new(IPC_HTTP_REPLY);
+    int ok = m && json_object_set(m, "id", json_object_get(q, "id")) == 0;
+    if (ok && rc == DC_OK) {
+        ok = json_object_set_new(m, "status", json_integer(status < 0 ? 0 : status)) == 0 &&
+             json_object_set(m, "body", text) == 0;
+    } else if (ok) {
+        size_t n = strcspn(err, ":");
+        char code[49] = "E-SANDBOX-HTTP";
+        if (strncmp(err, "E-", 2) == 0 && n < sizeof(code))
+            snprintf(code, sizeof(code), "%.*s", (int)n, err);
+        const char *msg = err[n] == ':' ? err + n + 1 + (err[n + 1] == ' ') : err;
+        ok = json_object_set_new(m, "error", json_pack("{s:s, s:s}", "code", code, "message",
+                                                        msg)) == 0;
+    }
+    json_decref(text);
+    free(resp);
+    rc = ok ? ipc_send(sb->fd, m, ierr, sizeof(ierr)) : DC_ENOMEM;
     json_decref(m);
     return rc;
 }
@@ -475,6 +598,7 @@ static int call_locked(struct sandbox *sb, const char *args_json, struct dc_ctx 
             return rc;
         }
     }
+    sb->logs_left = SANDBOX_MAX_LOGS;
     json_t *m = call_msg(sb, args_json, ctx);
     if (!m) {
         ctx_fail(ctx, "E-TOOL-ARGS", "tool '%s': arguments must be a JSON object", sb->tool);
@@ -509,6 +633,18 @@ static int call_locked(struct sandbox *sb, const char *args_json, struct dc_ctx 
         if (ipc_decode(sb->buf, n, IPC_TO_CORE, &msg, &type, derr, sizeof(derr)) != DC_OK) {
             snprintf(what, sizeof(what), "sent a malformed message (%s)", derr);
             return worker_failed(sb, ctx, DC_EINVAL, what);
+        }
+        if (type == IPC_LOG) {
+            forward_log(sb, msg);
+            json_decref(msg);
+            continue;
+        }
+        if (type == IPC_HTTP) {
+            rc = answer_http(sb, msg);
+            json_decref(msg);
+            if (rc != DC_OK)
+                return worker_failed(sb, ctx, DC_EIO, NULL);
+            continue;
         }
         if (type == IPC_QUERY) {
             rc = answer_query(sb, msg, ctx);

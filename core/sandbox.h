@@ -19,6 +19,21 @@ struct dc_ctx;
 struct dc_opts;
 struct sandbox;
 
+/* The core's HTTP transport for sandboxed code (libcurl; the tools module
+ * owns one): called only for a URL sandbox_http_allowed accepted. On DC_OK
+ * *status and *resp (malloc'ed); else err holds "E-CODE: text". */
+typedef int (*sandbox_http_fn)(void *arg, const char *method, const char *url,
+                               const char *body, long *status, char **resp, char *err,
+                               size_t errlen);
+
+/* DC_OK when url is http(s) and its host is on allow (NULL-terminated,
+ * case-insensitive exact names); DC_EDENIED / DC_EINVAL with
+ * "E-SANDBOX-HTTP-HOST: ..." / "E-SANDBOX-HTTP-URL: ..." in err. */
+int sandbox_http_allowed(const char *url, const char *const *allow, char *err, size_t errlen);
+
+/* Where the worker's log lines go (the tool's log in the core). */
+typedef void (*sandbox_log_fn)(void *arg, int level, const char *msg);
+
 struct sandbox_opts {
     const char *worker_path; /* NULL: datachat-worker next to this executable, else installed */
     const char *plugin_path; /* the tool plugin (already checked by the registry) */
@@ -27,6 +42,17 @@ struct sandbox_opts {
     int64_t deadline_ms;     /* per call, start-up included; 0: 30000 */
     int64_t mem_mb;          /* address space beyond the loaded image; 0: 256 */
     int64_t cpu_s;           /* CPU seconds over the worker's life; 0: 60 */
+    /* A Lua tool: plugin_path is the script, run in the worker by
+     * core/luart.c and cited in errors as lua_name; lua_lib may be NULL. */
+    const char *lua_name;
+    const char *lua_lib;
+    sandbox_log_fn log;      /* NULL: the worker's log lines are dropped */
+    void *log_arg;
+    /* HTTP the worker's code asks for: hosts on http_allow only, fetched by
+     * http. Either NULL: every request is refused. Both must outlive sb. */
+    const char *const *http_allow;
+    sandbox_http_fn http;
+    void *http_arg;
 };
 
 /* Starts the worker and waits for it to load and init the plugin, so a

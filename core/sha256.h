@@ -24,5 +24,8 @@ void sha256_update(struct sha256 *s, const void *data, size_t n);
 void sha256_final(struct sha256 *s, unsigned char out[32]);
 /* Lowercase hex of a 32-byte digest into out[65]. */
 void sha256_hex(const unsigned char digest[32], char out[65]);
+/* Lowercase hex SHA-256 of n bytes into out[65] in one call: the host
+ * table's sha256_hex, in the core and in the SDK test kit alike. */
+void sha256_hex_of(const void *data, size_t n, char *out);
 
 #endif

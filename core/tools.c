@@ -7,10 +7,13 @@
 
 #include <datachat/host.h>
 
+#include "approval.h"
 #include "audit.h"
 #include "config.h"
 #include "ctx.h"
 #include "hostapi.h"
+#include "httptool.h"
+#include "jschema.h"
 #include "luart.h"
 #include "pluginlock.h"
 #include "registry.h"
@@ -25,14 +28,25 @@ struct tool_inst {
     struct dc_host host;
     void *state;
     int inited;
-    struct luart *lua; /* `use: "lua:..."`: the script instead of plugin/vt */
+    struct luart *lua; /* `use: "lua:..."` in-process: the script instead of plugin/vt */
+    int is_lua;        /* `use: "lua:..."`, in-process (lua) or sandboxed (sb) */
+    struct httptool *http; /* `use: http`: a YAML-described HTTP tool (tier 5, core code) */
     struct sandbox *sb; /* sandboxed: the plugin runs in a datachat-worker */
 };
+
+/* The default tool set: plugins/tool-builtin, one plugin per tool. */
+static const char *const builtin_tools[] = {
+    "query_database", "list_tables", "describe_table", "sample_rows", "read_file",
+    "list_files", "explain_query_plan", "profile_table", "update_datapoint"};
+#define NBUILTIN (sizeof(builtin_tools) / sizeof(builtin_tools[0]))
 
 struct toolset {
     struct tool_inst *t;
     size_t n;
-    struct audit *audit; /* sandbox failures are recorded here; may be NULL */
+    struct audit *audit; /* every call is recorded here; may be NULL */
+    struct cfg_tool builtin_cfg[NBUILTIN]; /* the default tools' config */
+    struct cfg_opt builtin_dir[NBUILTIN];  /* their `dir` (update_datapoint), if any */
+    char *approvals;     /* the approvals file, next to the audit log */
 };
 
 void tools_free(struct toolset *ts)
@@ -43,9 +57,16 @@ void tools_free(struct toolset *ts)
         if (ts->t[i].inited && ts->t[i].vt && ts->t[i].vt->fini)
             ts->t[i].vt->fini(ts->t[i].state);
         luart_close(ts->t[i].lua);
+        httptool_free(ts->t[i].http);
         sandbox_free(ts->t[i].sb);
     }
     free(ts->t);
+    for (size_t i = 0; i < NBUILTIN; i++) {
+        free(ts->builtin_cfg[i].name);
+        free(ts->builtin_dir[i].key);
+        free(ts->builtin_dir[i].value);
+    }
+    free(ts->approvals);
     free(ts);
 }
 
@@ -80,19 +101,47 @@ static int lua_tool_open(const struct dc_config *cfg, struct tool_inst *t, char 
 
 /* Starts the tool's worker: the plugin is loaded and initialised there,
  * never in this process. */
+static void sandbox_log(void *arg, int level, const char *msg)
+{
+    struct tool_inst *t = arg;
+    t->host.log(&t->host, level, "%s", msg);
+}
+
+/* A Lua tool is custom code (tier 5): it runs in a worker unless the config
+ * says `sandbox: false` in so many words. */
+static int lua_sandboxed(const struct cfg_tool *c)
+{
+    return !c->sandbox_set || c->sandbox;
+}
+
 static int sandbox_tool_open(const struct dc_config *cfg, struct tool_inst *t, char *err,
                              size_t errlen)
 {
-    char serr[512] = "";
-    struct sandbox_opts so = {.plugin_path = t->plugin->path,
+    char serr[1024] = "";
+    char *script = t->plugin ? NULL : luart_script_path(cfg->dir, t->cfg->use);
+    char *lib = script ? luart_find_lib(script) : NULL;
+    if (!t->plugin && !script)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    if (!t->plugin) {
+        t->self.plugin_name = t->cfg->use;
+        t->self.min_level = DC_LOG_WARN;
+        hostapi_init(&t->host, &t->self);
+    }
+    struct sandbox_opts so = {.plugin_path = t->plugin ? t->plugin->path : script,
                               .tool = t->cfg->name,
                               .with = &t->cfg->with,
-                              .deadline_ms = cfg->timeout_ms};
+                              .deadline_ms = cfg->timeout_ms,
+                              .lua_name = script ? t->cfg->use + 4 : NULL,
+                              .lua_lib = lib,
+                              .log = sandbox_log,
+                              .log_arg = t};
     int rc = sandbox_new(&so, &t->sb, serr, sizeof(serr));
+    free(script);
+    free(lib);
     if (rc != DC_OK)
-        return util_err(err, errlen, rc, "%s:%d:%d: tool '%s' (plugin %s, sandboxed): %s",
-                        cfg->path, t->cfg->line, t->cfg->col, t->cfg->name, t->plugin->name,
-                        serr);
+        return util_err(err, errlen, rc, "%s:%d:%d: tool '%s' (%s%s, sandboxed): %s", cfg->path,
+                        t->cfg->line, t->cfg->col, t->cfg->name, t->plugin ? "plugin " : "",
+                        t->plugin ? t->plugin->name : t->cfg->use, serr);
     return DC_OK;
 }
 
@@ -102,38 +151,128 @@ void tools_set_audit(struct toolset *ts, struct audit *a)
         ts->audit = a;
 }
 
-/* A sandboxed tool that failed (crashed, hung, broke the protocol, or gave
- * up) leaves an audit record: it is what an attack looks like from outside. */
-static void audit_sandbox_failure(struct toolset *ts, struct dc_ctx *ctx, const char *name,
-                                  int64_t us)
+/* Every call leaves an audit record with the tool's tier and the SHA-256
+ * of its canonical arguments (in "policy", the record's free-form "what
+ * applied" field): ok, refused (approvals, bad arguments) or error. A
+ * sandboxed tool that failed is what an attack looks like from outside. */
+static int audit_tool_call(struct toolset *ts, struct dc_ctx *ctx, const char *name, int tier,
+                           const char *canon, const char *outcome, int64_t us)
 {
-    const char *code = ctx_error_code(ctx);
     if (!ts->audit)
-        return;
-    char err[256], what[320];
+        return DC_OK;
+    const char *code = ctx_get(ctx, "refused") ? ctx_get(ctx, "refused") : ctx_error_code(ctx);
+    char err[256], what[320], applied[128], ahash[65] = "";
+    if (canon)
+        util_sha256_hex(canon, strlen(canon), ahash);
     snprintf(what, sizeof(what), "tool call: %s", name);
-    struct audit_record r = {.event = "error",
+    snprintf(applied, sizeof(applied), "tool tier %d; arguments sha256 %s", tier,
+             ahash[0] ? ahash : "(not valid JSON)");
+    int ok = strcmp(outcome, "ok") == 0;
+    struct audit_record r = {.event = ok ? "tool" : strcmp(outcome, "refused") == 0 ? "refusal"
+                                                                                     : "error",
                              .principal = ctx_get(ctx, "principal"),
                              .database = ctx_get(ctx, "database"),
                              .rows = -1,
                              .duration_us = us,
-                             .outcome = "error",
-                             .code = code ? code : "E-TOOL-FAILED",
-                             .reason = ctx_error_message(ctx),
-                             .question = what};
-    if (audit_append(ts->audit, &r, err, sizeof(err)) != DC_OK)
+                             .outcome = outcome,
+                             .code = ok ? NULL : code ? code : "E-TOOL-FAILED",
+                             .reason = ok ? NULL : ctx_error_message(ctx),
+                             .question = what,
+                             .policy = applied};
+    if (audit_append(ts->audit, &r, err, sizeof(err)) != DC_OK) {
         ctx_fail(ctx, "E-AUDIT-WRITE", "%s", err);
+        return DC_EIO;
+    }
+    return DC_OK;
 }
 
-int tools_new(const struct dc_config *cfg, const struct registry *reg, struct toolset **out,
+/* A tool implemented by a plugin: in this process, or in a worker when it
+ * is custom code (tier 5) or was installed sandboxed. */
+static int plugin_tool_open(const struct dc_config *cfg, const struct registry *reg,
+                            struct tool_inst *t, char *err, size_t errlen)
+{
+    t->vt = t->plugin->vtable;
+    t->self.plugin_name = t->plugin->name;
+    t->self.min_level = DC_LOG_WARN;
+    t->self.denied = ~t->plugin->caps;
+    hostapi_init(&t->host, &t->self);
+    /* Tier 5 is custom code: it runs in the worker; so does a plugin
+     * installed with `plugins install --sandbox`. */
+    const struct pluginlock *lk = registry_lock(reg);
+    const struct pluginlock_entry *le = lk ? pluginlock_find_file(lk, t->plugin->path) : NULL;
+    int custom = t->cfg->sandbox_set ? t->cfg->sandbox : t->vt->tier >= 5;
+    if (custom || (le && le->sandbox))
+        return sandbox_tool_open(cfg, t, err, errlen);
+    if (t->vt->init) {
+        char perr[512] = "";
+        int prc = t->vt->init(&t->host, &t->cfg->with, &t->state, perr, sizeof(perr));
+        if (prc != DC_OK)
+            return util_err(err, errlen, prc < 0 ? prc : DC_ERR,
+                            "tool '%s' (plugin %s): init failed: %s", t->cfg->name,
+                            t->plugin->name, perr[0] ? perr : "no reason given");
+    }
+    t->inited = 1;
+    return DC_OK;
+}
+
+static int configured(const struct dc_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->ntools; i++)
+        if (strcmp(cfg->tools[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The default tools, with no `with:` (declared defaults apply); one whose
+ * plugin is not installed is simply not offered. */
+static int builtin_tools_open(const struct dc_config *cfg, struct registry *reg,
+                              struct toolset *ts, char *err, size_t errlen)
+{
+    for (size_t j = 0; j < NBUILTIN; j++) {
+        if (configured(cfg, builtin_tools[j]))
+            continue;
+        const struct dc_plugin_ref *p = registry_resolve(reg, DC_KIND_TOOL, builtin_tools[j]);
+        if (!p)
+            continue;
+        struct cfg_tool *ct = &ts->builtin_cfg[j];
+        ct->name = util_strdup(builtin_tools[j]);
+        if (!ct->name)
+            return util_err(err, errlen, DC_ENOMEM, "out of memory");
+        ct->use = ct->name;
+        ct->with.decl = ((const struct dc_tool_vtable *)p->vtable)->options;
+        /* A built-in that writes DataPoints writes where they are read:
+         * the first user DataPoint directory of the config. */
+        if (strcmp(builtin_tools[j], "update_datapoint") == 0 && cfg->ndp_user_dirs > 0) {
+            struct cfg_opt *o = &ts->builtin_dir[j];
+            o->key = util_strdup("dir");
+            o->value = util_strdup(cfg->dp_user_dirs[0]);
+            if (!o->key || !o->value)
+                return util_err(err, errlen, DC_ENOMEM, "out of memory");
+            ct->with.opts = o;
+            ct->with.nopts = 1;
+        }
+        struct tool_inst *t = &ts->t[ts->n++];
+        t->cfg = ct;
+        t->plugin = p;
+        int rc = plugin_tool_open(cfg, reg, t, err, errlen);
+        if (rc != DC_OK)
+            return rc;
+    }
+    return DC_OK;
+}
+
+int tools_new(const struct dc_config *cfg, struct registry *reg, struct toolset **out,
               char *err, size_t errlen)
 {
     int rc = DC_OK;
+    char *vdir = NULL;
     struct toolset *ts = calloc(1, sizeof(*ts));
     if (!ts)
         return util_err(err, errlen, DC_ENOMEM, "out of memory");
-    ts->t = calloc(cfg->ntools ? cfg->ntools : 1, sizeof(*ts->t));
-    if (!ts->t) {
+    ts->t = calloc(cfg->ntools + NBUILTIN, sizeof(*ts->t));
+    vdir = util_dirname(cfg->audit_path ? cfg->audit_path : "var/audit.jsonl");
+    ts->approvals = vdir ? util_join_path(vdir, "approvals.json") : NULL;
+    if (!ts->t || !ts->approvals) {
         rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -142,9 +281,22 @@ int tools_new(const struct dc_config *cfg, const struct registry *reg, struct to
         t->cfg = &cfg->tools[i];
         if (luart_is_lua_use(t->cfg->use)) {
             ts->n++;
-            rc = lua_tool_open(cfg, t, err, errlen);
+            t->is_lua = 1;
+            rc = lua_sandboxed(t->cfg) ? sandbox_tool_open(cfg, t, err, errlen)
+                                       : lua_tool_open(cfg, t, err, errlen);
             if (rc != DC_OK)
                 goto cleanup;
+            continue;
+        }
+        if (httptool_is_use(t->cfg->use)) {
+            ts->n++;
+            char herr[512] = "";
+            rc = httptool_open(t->cfg->name, &t->cfg->with, &t->http, herr, sizeof(herr));
+            if (rc != DC_OK) {
+                rc = util_err(err, errlen, rc, "%s:%d:%d: %s", cfg->path, t->cfg->line,
+                              t->cfg->col, herr);
+                goto cleanup;
+            }
             continue;
         }
         t->plugin = registry_find(reg, DC_KIND_TOOL, t->cfg->use);
@@ -155,37 +307,18 @@ int tools_new(const struct dc_config *cfg, const struct registry *reg, struct to
                           cfg->path, t->cfg->line, t->cfg->col, t->cfg->name, t->cfg->use);
             goto cleanup;
         }
-        t->vt = t->plugin->vtable;
-        t->self.plugin_name = t->plugin->name;
-        t->self.min_level = DC_LOG_WARN;
-        hostapi_init(&t->host, &t->self);
         ts->n++;
-        /* Tier 5 is custom code: it runs in the worker; so does a plugin
-         * installed with `plugins install --sandbox`. */
-        const struct pluginlock *lk = registry_lock(reg);
-        const struct pluginlock_entry *le =
-            lk ? pluginlock_find_file(lk, t->plugin->path) : NULL;
-        if (t->cfg->sandbox || t->vt->tier >= 5 || (le && le->sandbox)) {
-            rc = sandbox_tool_open(cfg, t, err, errlen);
-            if (rc != DC_OK)
-                goto cleanup;
-            continue;
-        }
-        if (t->vt->init) {
-            char perr[512] = "";
-            int prc = t->vt->init(&t->host, &t->cfg->with, &t->state, perr, sizeof(perr));
-            if (prc != DC_OK) {
-                rc = util_err(err, errlen, prc < 0 ? prc : DC_ERR,
-                              "tool '%s' (plugin %s): init failed: %s", t->cfg->name,
-                              t->plugin->name, perr[0] ? perr : "no reason given");
-                goto cleanup;
-            }
-        }
-        t->inited = 1;
+        rc = plugin_tool_open(cfg, reg, t, err, errlen);
+        if (rc != DC_OK)
+            goto cleanup;
     }
+    rc = builtin_tools_open(cfg, reg, ts, err, errlen);
+    if (rc != DC_OK)
+        goto cleanup;
     *out = ts;
     ts = NULL;
 cleanup:
+    free(vdir);
     tools_free(ts);
     return rc;
 }
@@ -201,18 +334,116 @@ int tools_info(const struct toolset *ts, size_t i, struct tool_info *out)
         return DC_ENOTFOUND;
     const struct tool_inst *t = &ts->t[i];
     out->name = t->cfg->name;
-    out->plugin = t->lua ? t->cfg->use : t->plugin->name;
+    if (t->http) { /* core code, described by its `with:` */
+        out->plugin = "http";
+        out->description = httptool_description(t->http);
+        out->params_schema = httptool_params_schema(t->http);
+        out->tier = 5;
+        out->sandbox = 0;
+        return DC_OK;
+    }
+    out->plugin = t->is_lua ? t->cfg->use : t->plugin->name;
     /* A Lua tool is custom code: tier 5, described by its script's file. */
-    out->description = t->lua ? "Lua script tool" : t->vt->description;
-    out->params_schema = t->lua ? NULL : t->vt->params_schema;
-    out->tier = t->lua ? 5 : t->vt->tier;
-    out->sandbox = t->sb ? 1 : t->cfg->sandbox;
+    out->description = t->is_lua ? "Lua script tool" : t->vt->description;
+    out->params_schema = t->is_lua ? NULL : t->vt->params_schema;
+    out->tier = t->is_lua ? 5 : t->vt->tier;
+    out->sandbox = t->sb != NULL;
     return DC_OK;
+}
+
+static int tool_tier(const struct tool_inst *t)
+{
+    return t->is_lua || t->http ? 5 : t->vt->tier;
+}
+
+/* Takes "$approval_token" out of the arguments (it is not one of them).
+ * On success *rest is the remaining arguments as JSON text. */
+static int split_token(const char *args_json, char **rest, char **token, struct dc_ctx *ctx)
+{
+    json_error_t jerr;
+    *rest = NULL;
+    *token = NULL;
+    json_t *args = json_loads(args_json ? args_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
+    if (!args || !json_is_object(args)) {
+        const char *why = !args && strstr(jerr.text, "\\u0000")
+                              ? "NUL characters (\\u0000) are not allowed"
+                              : jerr.text;
+        ctx_fail(ctx, "E-TOOL-ARGS", "arguments: must be a JSON object%s%s", args ? "" : ": ",
+                 args ? "" : why);
+        json_decref(args);
+        return DC_EINVAL;
+    }
+    json_t *tok = json_object_get(args, "$approval_token");
+    if (tok) {
+        *token = util_strdup(json_is_string(tok) ? json_string_value(tok) : "");
+        json_object_del(args, "$approval_token");
+    }
+    *rest = json_dumps(args, JSON_COMPACT);
+    json_decref(args);
+    return *rest && (!tok || *token) ? DC_OK : DC_ENOMEM;
+}
+
+/* Tier 4 writes: no token, a pending approval is recorded and the call is
+ * refused with its id; a token must be this exact call's, unused, unexpired. */
+static int check_approval(struct toolset *ts, const char *name, const char *canon,
+                          const char *token, struct dc_ctx *ctx)
+{
+    char code[32] = "", err[512] = "", id[33] = "";
+    int64_t timeout = 0;
+    int rc = approval_timeout(&timeout, err, sizeof(err));
+    if (rc == DC_OK && !token) {
+        rc = approval_request(ts->approvals, name, canon, timeout, id, err, sizeof(err));
+        if (rc == DC_OK) {
+            if (ctx_set(ctx, "approval.id", id) != DC_OK ||
+                ctx_set(ctx, "refused", "E-APPROVAL-REQUIRED") != DC_OK)
+                return DC_ENOMEM;
+            ctx_fail(ctx, "E-APPROVAL-REQUIRED", "tool '%s' writes (tier 4) and needs "
+                     "approval '%s': approve it with `datachat tools approve %s` or POST "
+                     "/api/v1/approvals/%s, then call again with the token", name, id, id, id);
+            return DC_EDENIED;
+        }
+    } else if (rc == DC_OK) {
+        rc = approval_consume(ts->approvals, token, name, canon, code, err, sizeof(err));
+    }
+    if (rc == DC_OK)
+        return DC_OK;
+    if (code[0] && ctx_set(ctx, "refused", code) != DC_OK)
+        return DC_ENOMEM;
+    ctx_fail(ctx, code[0] ? code : "E-APPROVAL-STORE", "tool '%s': %s", name, err);
+    return rc;
+}
+
+int tools_approve(struct toolset *ts, const char *id, char token[65], char code[32], char *err,
+                  size_t errlen)
+{
+    int64_t timeout = 0;
+    code[0] = '\0';
+    int rc = approval_timeout(&timeout, err, errlen);
+    if (rc != DC_OK)
+        return rc;
+    rc = approval_grant(ts->approvals, id, timeout, token, code, err, errlen);
+    if (!ts->audit)
+        return rc;
+    char what[96], aerr[256];
+    snprintf(what, sizeof(what), "approval: %.40s", id);
+    struct audit_record r = {.event = rc == DC_OK ? "approval" : "refusal",
+                             .rows = -1,
+                             .duration_us = -1,
+                             .outcome = rc == DC_OK ? "ok" : code[0] ? "refused" : "error",
+                             .code = rc == DC_OK ? NULL : code[0] ? code : "E-APPROVAL-STORE",
+                             .reason = rc == DC_OK ? NULL : err,
+                             .question = what};
+    if (audit_append(ts->audit, &r, aerr, sizeof(aerr)) != DC_OK && rc == DC_OK)
+        return util_err(err, errlen, DC_EIO, "E-AUDIT-WRITE: %s", aerr);
+    return rc;
 }
 
 int tools_call(struct toolset *ts, const char *name, const char *args_json, struct dc_ctx *ctx)
 {
     struct tool_inst *t = NULL;
+    char *raw = NULL, *token = NULL, *canon = NULL;
+    char jerr[512] = "";
+    int64_t t0 = util_now_us();
     for (size_t i = 0; ts && i < ts->n; i++)
         if (strcmp(ts->t[i].cfg->name, name) == 0)
             t = &ts->t[i];
@@ -221,36 +452,53 @@ int tools_call(struct toolset *ts, const char *name, const char *args_json, stru
                                         "list`)", name);
         return DC_ENOTFOUND;
     }
-    json_error_t jerr;
-    json_t *args = json_loads(args_json ? args_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
-    if (!args || !json_is_object(args)) {
-        ctx_fail(ctx, "E-TOOL-ARGS", "tool '%s': arguments must be a JSON object%s%s", name,
-                 args ? "" : ": ", args ? "" : jerr.text);
-        json_decref(args);
-        return DC_EINVAL;
+    int tier = tool_tier(t);
+    const char *pname = t->is_lua ? t->cfg->use : t->http ? "http" : t->plugin->name;
+    int rc = split_token(args_json, &raw, &token, ctx);
+    if (rc == DC_OK) {
+        const char *schema = t->is_lua ? NULL
+                             : t->http ? httptool_params_schema(t->http)
+                                       : t->vt->params_schema;
+        rc = jschema_check_text(schema, raw, "arguments", &canon,
+                                jerr, sizeof(jerr));
+        if (rc == DC_EINVAL)
+            ctx_fail(ctx, "E-TOOL-ARGS", "tool '%s': %s (see `datachat tools list --json` for "
+                     "its parameters)", name, jerr);
     }
-    char *canon = json_dumps(args, JSON_COMPACT);
-    json_decref(args);
-    if (!canon || ctx_set(ctx, "args", canon) != DC_OK || ctx_set(ctx, "tool", name) != DC_OK) {
-        free(canon);
-        return DC_ENOMEM;
-    }
-    free(canon);
-    const char *pname = t->lua ? t->cfg->use : t->plugin->name;
-    if (ctx_trace_begin(ctx, name, pname) != DC_OK)
-        return DC_ENOMEM;
-    int64_t t0 = util_now_us();
-    char lerr[8] = ""; /* luart records its error in ctx itself */
-    int rc = t->lua  ? luart_run_tool(t->lua, &t->host, ctx, lerr, sizeof(lerr))
-             : t->sb ? sandbox_call(t->sb, ctx_get(ctx, "args"), ctx)
-                     : t->vt->invoke(t->state, ctx);
-    ctx_trace_end(ctx, rc == DC_OK ? "ok" : NULL, util_now_us() - t0);
-    if (rc != DC_OK && t->sb)
-        audit_sandbox_failure(ts, ctx, name, util_now_us() - t0);
+    if (rc == DC_OK && tier == 4)
+        rc = check_approval(ts, name, canon, token, ctx);
     if (rc != DC_OK) {
+        int arc = audit_tool_call(ts, ctx, name, tier, canon ? canon : raw,
+                                  ctx_get(ctx, "refused") || rc == DC_EINVAL ? "refused"
+                                                                               : "error",
+                                  util_now_us() - t0);
+        rc = arc != DC_OK ? arc : rc;
+        goto cleanup;
+    }
+    if (ctx_set(ctx, "args", canon) != DC_OK || ctx_set(ctx, "tool", name) != DC_OK ||
+        ctx_trace_begin(ctx, name, pname) != DC_OK) {
+        rc = DC_ENOMEM;
+        goto cleanup;
+    }
+    char lerr[8] = ""; /* luart records its error in ctx itself */
+    rc = t->http ? httptool_call(t->http, canon, ctx)
+         : t->lua ? luart_run_tool(t->lua, &t->host, ctx, lerr, sizeof(lerr))
+         : t->sb ? sandbox_call(t->sb, ctx_get(ctx, "args"), ctx)
+                 : t->vt->invoke(t->state, ctx);
+    ctx_trace_end(ctx, rc == DC_OK ? "ok" : NULL, util_now_us() - t0);
+    if (rc != DC_OK)
         ctx_fail(ctx, "E-TOOL-FAILED", "tool '%s' (plugin %s) failed without a reason", name,
                  pname);
-        return rc < 0 ? rc : DC_ERR;
-    }
-    return DC_OK;
+    int arc = audit_tool_call(ts, ctx, name, tier, canon,
+                              rc == DC_OK ? "ok" : ctx_get(ctx, "refused") ? "refused" : "error",
+                              util_now_us() - t0);
+    if (rc == DC_OK)
+        rc = arc;
+    else
+        rc = rc < 0 ? rc : DC_ERR;
+cleanup:
+    free(raw);
+    free(token);
+    free(canon);
+    return rc;
 }

@@ -24,17 +24,32 @@ struct tool_info {
     int sandbox;
 };
 
-int tools_new(const struct dc_config *cfg, const struct registry *reg, struct toolset **out,
+/* Instantiates the configured tools, then the built-in ones (plugins
+ * query_database, list_tables, ... from plugins/tool-builtin) that no
+ * configured tool shadows by name, so a bare install has the default set.
+ * Built-in plugins are loaded on demand, hence the non-const registry. */
+int tools_new(const struct dc_config *cfg, struct registry *reg, struct toolset **out,
               char *err, size_t errlen);
 void tools_free(struct toolset *t);
-/* Where failures of sandboxed tools are recorded (the runtime's log). */
+/* Where every call (and approval grant) is recorded: the runtime's log. */
 struct audit;
 void tools_set_audit(struct toolset *t, struct audit *a);
 size_t tools_count(const struct toolset *t);
 int tools_info(const struct toolset *t, size_t i, struct tool_info *out);
 
 /* Calls tool `name` with args_json (NULL = {}) in ctx. The result is the
- * JSON text in ctx "result"; failures are recorded in ctx. */
+ * JSON text in ctx "result"; failures are recorded in ctx. The arguments
+ * are checked and coerced against the tool's schema first (E-TOOL-ARGS
+ * naming the field). A member "$approval_token" of args_json is taken out
+ * and is the approval for a tier-4 call; without a valid one the call is
+ * refused (ctx "refused" = E-APPROVAL-*) and ctx "approval.id" names the
+ * pending approval. Every call is audited with tier and arguments hash. */
 int tools_call(struct toolset *t, const char *name, const char *args_json, struct dc_ctx *ctx);
+
+/* Grants pending approval id (the CLI prompt, `tools approve`, POST
+ * /api/v1/approvals/{id}): token receives the single-use token, code the
+ * E-APPROVAL-* reason on failure (see approval.h). */
+int tools_approve(struct toolset *t, const char *id, char token[65], char code[32], char *err,
+                  size_t errlen);
 
 #endif

@@ -101,6 +101,20 @@ void metrics_set_inflight(struct api_metrics *m, int64_t inflight)
     m->inflight = inflight;
 }
 
+char *metrics_cache_text(const uint64_t counts[4])
+{
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_adds(&b, "# HELP datachat_cache_lookups_total SQL and result cache lookups, by cache "
+                  "and outcome.\n# TYPE datachat_cache_lookups_total counter\n");
+    static const char *const series[] = {"sql\",outcome=\"hit", "sql\",outcome=\"miss",
+                                         "result\",outcome=\"hit", "result\",outcome=\"miss"};
+    for (size_t i = 0; i < 4; i++)
+        sbuf_addf(&b, "datachat_cache_lookups_total{cache=\"%s\"} %llu\n", series[i],
+                  (unsigned long long)counts[i]);
+    return sbuf_detach(&b);
+}
+
 /* Label values are route patterns and method names from our own table;
  * still escaped as the format requires. */
 static void label_value(struct sbuf *b, const char *s)

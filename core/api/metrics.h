@@ -19,6 +19,10 @@ void metrics_free(struct api_metrics *m);
 void metrics_observe(struct api_metrics *m, const char *method, const char *route, int status,
                      int64_t us, int refused, int audited);
 void metrics_set_inflight(struct api_metrics *m, int64_t inflight);
+/* The exposition of the runtime's cache counters (session.h: SQL hits,
+ * SQL misses, result hits, result misses), appended to metrics_render's by
+ * the /metrics route. malloc'd, NULL when out of memory. */
+char *metrics_cache_text(const uint64_t counts[4]);
 /* The exposition text (malloc'd) or NULL when out of memory. */
 char *metrics_render(const struct api_metrics *m, size_t *len);
 

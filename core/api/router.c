@@ -120,6 +120,8 @@ static json_t *error_response(const char *what)
                      "application/json", "schema", "$ref", "#/components/schemas/Error");
 }
 
+const struct api_field api_raw_body[] = {{NULL, 0, 0, NULL}};
+
 json_t *router_openapi(const struct router *r, const char *version)
 {
     json_t *paths = json_object();
@@ -154,10 +156,14 @@ json_t *router_openapi(const struct router *r, const char *version)
             json_object_set_new(op, "parameters", params);
         else
             json_decref(params);
-        if (rt->body)
+        if (rt->body && rt->body != api_raw_body)
             json_object_set_new(op, "requestBody",
                                 json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
                                           "application/json", "schema", body_schema(rt->body)));
+        else if (rt->body)
+            json_object_set_new(op, "requestBody",
+                                json_pack("{s:b, s:{s:{s:{}}}}", "required", 1, "content",
+                                          "application/json", "schema"));
         json_object_set_new(responses, "200",
                             json_pack("{s:s, s:{s:{}}}", "description", "success", "content",
                                       rt->response_type ? rt->response_type

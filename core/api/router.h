@@ -37,6 +37,10 @@ struct api_route {
     void *arg;                      /* the handler's own state (rq->route->arg) */
 };
 
+/* As a route's body table: the handler reads the body text itself
+ * (rq->raw_body, e.g. JSON-RPC batches); nothing is parsed for it. */
+extern const struct api_field api_raw_body[];
+
 /* One request, from the router's match to its reply. */
 struct api_req {
     const struct api_route *route;
@@ -45,6 +49,9 @@ struct api_req {
     const char *path;
     const char *principal;   /* who the token says is asking (or the --dev default) */
     json_t *body;            /* the checked body object; NULL when the route takes none */
+    const char *raw_body;    /* raw_body routes: the body text ("" when empty), raw_len bytes */
+    size_t raw_len;
+    const char *origin;      /* raw_body routes: the Origin header, NULL when absent */
     struct runtime *rt;
     void *server;            /* struct api_server, for handlers that report on it */
     int64_t t0_us;

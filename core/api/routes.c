@@ -11,6 +11,7 @@
 #include <datachat/value.h>
 
 #include "answerjson.h"
+#include "api/metrics.h"
 #include "api/router.h"
 #include "api/server.h"
 #include "ctx.h"
@@ -18,6 +19,8 @@
 #include "db.h"
 #include "registry.h"
 #include "runtime.h"
+#include "session.h"
+#include "store.h"
 #include "tools.h"
 #include "util.h"
 
@@ -49,6 +52,8 @@ static int ctx_status(struct dc_ctx *ctx, int rc, const char **field)
         *field = "arguments";
         return 422;
     }
+    if (strcmp(code, "E-TOOL-NO-TABLE") == 0 || strcmp(code, "E-FS-NOT-FOUND") == 0)
+        return 404;
     if (strcmp(code, "E-QUERY-TOO-LONG") == 0) {
         *field = "message";
         return 413;
@@ -96,8 +101,10 @@ static const struct api_field chat_fields[] = {
     {"message", API_T_STRING, 1, "the question, in words"},
     {"database", API_T_STRING, 0, "a configured database; default: the config's"},
     {"target_database", API_T_STRING, 0, "same as database (one of the two)"},
-    {"session_id", API_T_STRING, 0, "echoed back; groups a conversation's requests"},
+    {"session_id", API_T_STRING, 0,
+     "a conversation: follow-ups build on its earlier turns (docs/CONVERSATION.md)"},
     {"stream", API_T_BOOL, 0, "true: a text/event-stream of trace steps, then the answer"},
+    {"yes", API_T_BOOL, 0, "true: run SQL a language model wrote even below the review threshold"},
     {NULL, 0, 0, NULL},
 };
 
@@ -116,7 +123,14 @@ static void chat_work(struct api_req *rq)
     if (!db)
         db = opt_string(rq->body, "target_database");
     struct dc_ctx *ctx = NULL;
-    int rc = runtime_ask(rq->rt, msg, db, rq->principal, "text", &ctx);
+    int yes = json_is_true(json_object_get(rq->body, "yes"));
+    const char *session = opt_string(rq->body, "session_id");
+    if (session && !session_id_valid(session)) {
+        bad_field(rq, 400, "E-SESSION-ID", "session_id",
+                  "session_id must be 1-64 letters, digits or _.:-");
+        return;
+    }
+    int rc = runtime_ask_confirmed(rq->rt, msg, db, rq->principal, "text", session, yes, &ctx);
     if (!ctx) {
         bad_field(rq, 500, "E-API-NOMEM", NULL, "out of memory");
         return;
@@ -166,6 +180,47 @@ static int chat_handler(struct api_req *rq)
 }
 
 /* ------------------------------------------------------------------------
+ * POST /api/v1/feedback (docs/CONVERSATION.md)
+ */
+static const struct api_field feedback_fields[] = {
+    {"answer_id", API_T_STRING, 1, "the answer's \"answer_id\""},
+    {"verdict", API_T_STRING, 1, "\"right\" or \"wrong\""},
+    {"comment", API_T_STRING, 0, "what was wrong (a wrong verdict needs this or sql)"},
+    {"sql", API_T_STRING, 0, "the corrected SQL; checked by the gate, never run"},
+    {NULL, 0, 0, NULL},
+};
+
+static void feedback_work(struct api_req *rq)
+{
+    const char *aid = opt_string(rq->body, "answer_id");
+    const char *verdict = opt_string(rq->body, "verdict");
+    char err[1024] = "";
+    int64_t id = 0;
+    int rc = session_feedback(rq->rt, aid, verdict, opt_string(rq->body, "comment"),
+                              opt_string(rq->body, "sql"), &id, err, sizeof(err));
+    if (rc == DC_OK) {
+        api_reply_json(rq, 201,
+                       json_pack("{s:I, s:s, s:s}", "feedback_id", (json_int_t)id, "answer_id",
+                                 aid, "verdict", verdict));
+        return;
+    }
+    char code[40];
+    const char *msg = session_err_split(err, "E-API-INTERNAL", code, sizeof(code));
+    int status = rc == DC_ENOTFOUND ? 404 : rc == DC_EINVAL ? 400 : rc == DC_EDENIED ? 403 : 500;
+    const char *field = strstr(code, "VERDICT") || strstr(code, "CONFLICT") ? "verdict"
+                        : strstr(code, "SQL")                              ? "sql"
+                        : strstr(code, "ANSWER") || strstr(code, "-ID")    ? "answer_id"
+                                                                           : NULL;
+    bad_field(rq, status, code, field, msg);
+}
+
+static int feedback_handler(struct api_req *rq)
+{
+    api_req_defer(rq, feedback_work);
+    return API_ASYNC;
+}
+
+/* ------------------------------------------------------------------------
  * Tools.
  */
 static int tools_list_handler(struct api_req *rq)
@@ -192,6 +247,8 @@ static const struct api_field exec_fields[] = {
     {"tool", API_T_STRING, 1, "a configured tool's name (GET /api/v1/tools)"},
     {"arguments", API_T_OBJECT, 0, "the tool's arguments, per its JSON Schema"},
     {"target_database", API_T_STRING, 0, "the database the tool works on"},
+    {"approval_token", API_T_STRING, 0,
+     "for a tier-4 tool: the token POST /api/v1/approvals/{id} granted for these arguments"},
     {NULL, 0, 0, NULL},
 };
 
@@ -199,8 +256,16 @@ static void exec_work(struct api_req *rq)
 {
     char *args = NULL;
     json_t *a = json_object_get(rq->body, "arguments");
-    if (a)
+    const char *token = opt_string(rq->body, "approval_token");
+    if (a && token) {
+        /* tools_call takes the token out again before hashing the arguments */
+        json_t *withtok = json_deep_copy(a);
+        if (withtok && json_object_set_new(withtok, "$approval_token", json_string(token)) == 0)
+            args = json_dumps(withtok, JSON_COMPACT);
+        json_decref(withtok);
+    } else if (a) {
         args = json_dumps(a, JSON_COMPACT);
+    }
     struct dc_ctx *ctx = NULL;
     int rc = runtime_call_tool(rq->rt, opt_string(rq->body, "tool"), args ? args : "{}",
                                opt_string(rq->body, "target_database"), rq->principal, &ctx);
@@ -223,9 +288,36 @@ static void exec_work(struct api_req *rq)
     if (ctx_error_code(ctx))
         json_object_set_new(o, "error", json_pack("{s:s, s:s?}", "code", ctx_error_code(ctx),
                                                   "message", ctx_error_message(ctx)));
+    if (ctx_get(ctx, "approval.id"))
+        json_object_set_new(o, "approval_id", json_string(ctx_get(ctx, "approval.id")));
     add_error_members(o, ctx, status, field);
     api_reply_json(rq, status, o);
     ctx_free(ctx);
+}
+
+/* Grants a pending tier-4 approval; the token goes back to the caller once
+ * and is stored only as a hash. */
+static void approve_work(struct api_req *rq)
+{
+    const char *id = api_param(&rq->params, "id");
+    char token[65] = "", code[32] = "", err[512] = "";
+    int rc = tools_approve(rq->rt->tools, id ? id : "", token, code, err, sizeof(err));
+    if (rc == DC_OK) {
+        api_reply_json(rq, 200, json_pack("{s:s, s:s}", "approval_id", id, "approval_token",
+                                          token));
+        return;
+    }
+    int status = strcmp(code, "E-APPROVAL-UNKNOWN") == 0 ? 404
+                 : strcmp(code, "E-APPROVAL-GRANTED") == 0 ? 409
+                 : code[0]                                 ? 403
+                                                           : 500;
+    bad_field(rq, status, code[0] ? code : "E-APPROVAL-STORE", status == 404 ? "id" : NULL, err);
+}
+
+static int approve_handler(struct api_req *rq)
+{
+    api_req_defer(rq, approve_work);
+    return API_ASYNC;
 }
 
 static int exec_handler(struct api_req *rq)
@@ -287,6 +379,19 @@ static int metrics_handler(struct api_req *rq)
 {
     size_t len = 0;
     char *text = server_metrics_text(rq->server, &len);
+    struct store_cache_stats cs;
+    session_cache_stats(rq->rt, &cs);
+    const uint64_t counts[4] = {cs.sql_hits, cs.sql_misses, cs.result_hits, cs.result_misses};
+    char *cache = text ? metrics_cache_text(counts) : NULL;
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_adds(&b, text ? text : "");
+    sbuf_adds(&b, cache ? cache : "");
+    free(text);
+    free(cache);
+    len = b.len;
+    text = b.oom ? NULL : sbuf_detach(&b);
+    sbuf_free(&b);
     api_reply_text(rq, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     return API_DONE;
 }
@@ -525,10 +630,16 @@ static const struct api_route builtin[] = {
     {"POST", "/api/v1/chat", 1, chat_fields,
      "Answer a question: JSON, or an SSE stream of trace steps then the answer",
      "application/json", chat_handler, NULL},
+    {"POST", "/api/v1/feedback", 1, feedback_fields,
+     "Record whether an answer was right; corrected SQL becomes an example",
+     "application/json", feedback_handler, NULL},
     {"GET", "/api/v1/tools", 1, NULL, "List the configured tools with JSON-Schema parameters",
      "application/json", tools_list_handler, NULL},
     {"POST", "/api/v1/tools/execute", 1, exec_fields, "Call a configured tool",
      "application/json", exec_handler, NULL},
+    {"POST", "/api/v1/approvals/{id}", 1, NULL,
+     "Grant a pending tier-4 tool approval; returns its single-use token", "application/json",
+     approve_handler, NULL},
     {"GET", "/api/v1/databases", 1, NULL, "List the configured databases", "application/json",
      databases_handler, NULL},
     {"GET", "/api/v1/datapoints", 1, NULL, "List the DataPoints in effect",

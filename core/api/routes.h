@@ -12,6 +12,8 @@ struct router;
 
 /* Adds every built-in route to r. */
 int routes_add_builtin(struct router *r);
+/* Adds POST /mcp, the MCP server over streamable HTTP (api/mcp_route.c). */
+int routes_add_mcp(struct router *r);
 
 /* How many rows a chat answer carries at most (the rest: "truncated"). */
 #define API_MAX_ANSWER_ROWS 1000

@@ -324,7 +324,11 @@ static void dispatch(struct conn *c)
         s->active++;
         c->counted_active = 1;
     }
-    if (route->body) {
+    if (route->body == api_raw_body) {
+        rq->raw_body = c->body.p ? c->body.p : "";
+        rq->raw_len = c->body.len;
+        rq->origin = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Origin");
+    } else if (route->body) {
         if (api_body_parse(c->body.p ? c->body.p : "", c->body.len, route->body, &rq->body,
                            &e) != DC_OK) {
             api_reply_error(rq, &e);
@@ -502,6 +506,8 @@ int server_new(struct runtime *rt, const struct api_server_opts *o, struct api_s
         goto cleanup;
     }
     rc = routes_add_builtin(s->router);
+    if (rc == DC_OK)
+        rc = routes_add_mcp(s->router);
     if (rc != DC_OK) {
         util_err(err, errlen, rc, "cannot build the route table");
         goto cleanup;

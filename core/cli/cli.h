@@ -29,6 +29,13 @@ struct cli {
     int sandbox;      /* plugins install --sandbox */
     const char *listen; /* serve --listen HOST:PORT */
     int dev;          /* serve --dev */
+    int approve;      /* tools call --approve: grant a tier-4 approval without asking */
+    const char *approval_token; /* tools call --approval-token TOKEN */
+    const char *session;  /* query/chat --session ID */
+    const char *fb_wrong; /* feedback --wrong TEXT */
+    int fb_right;         /* feedback --right */
+    const char *fb_sql;   /* feedback --sql CORRECTED */
+    int yes;          /* query --yes: run model-written SQL below the review threshold */
     char **args;      /* positional arguments after the subcommand words */
     int nargs;
 };
@@ -53,6 +60,11 @@ int cmd_dp(struct cli *c);
 int cmd_profile(struct cli *c);
 int cmd_eval(struct cli *c);
 int cmd_serve(struct cli *c);
+int cmd_chat(struct cli *c);
+/* CLI_OK, or CLI_USAGE (said on stderr) when --session is not a valid id. */
+int cli_check_session(const struct cli *c);
+int cmd_feedback(struct cli *c);
+int cmd_mcp(struct cli *c);
 
 /* Loads the runtime (phase 1), printing config diagnostics on failure. */
 struct runtime;
@@ -64,7 +76,15 @@ int cli_start_runtime(struct cli *c, struct runtime **rt);
 int cli_read_text(struct cli *c, const char *what, char **out);
 /* The answer object of `query --json` / `sql --json`. */
 int cli_print_ctx_json(struct dc_ctx *ctx, int64_t total_us);
+/* An answer as `query` prints it: the text on stdout, the trace (-v) and
+ * any refusal or error on stderr. */
+void cli_print_answer(const struct cli *c, struct dc_ctx *ctx);
 /* The exit status for a finished request. */
 int cli_exit_code(struct dc_ctx *ctx, int rc);
+/* Prints doc (taking ownership; NULL = out of memory) indented, ASCII-only,
+ * one trailing newline (cli_json.c). On failure reports "cannot encode
+ * WHAT as JSON" and returns CLI_ERROR. */
+struct json_t;
+int cli_print_json(struct json_t *doc, const char *what);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <datachat/host.h>
 
@@ -16,15 +17,6 @@
 #include "schema.h"
 #include "ctx.h"
 #include "tools.h"
-
-static void print_json_obj(json_t *o)
-{
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-    if (s)
-        puts(s);
-    free(s);
-    json_decref(o);
-}
 
 int cmd_config(struct cli *c)
 {
@@ -148,7 +140,7 @@ static int tools_list(struct cli *c, struct runtime *rt)
 {
     json_t *arr = c->json ? json_array() : NULL;
     if (!c->json)
-        printf("%-16s %-12s %-4s %s\n", "TOOL", "PLUGIN", "TIER", "DESCRIPTION");
+        printf("%-16s %-12s %-4s %-10s %s\n", "TOOL", "PLUGIN", "TIER", "RUNS", "DESCRIPTION");
     for (size_t i = 0; i < tools_count(rt->tools); i++) {
         struct tool_info ti;
         if (tools_info(rt->tools, i, &ti) != DC_OK)
@@ -160,37 +152,101 @@ static int tools_list(struct cli *c, struct runtime *rt)
                                                  ti.description, "tier", ti.tier, "sandbox",
                                                  ti.sandbox, "parameters", params));
         } else {
-            printf("%-16s %-12s %-4d %s\n", ti.name, ti.plugin, ti.tier,
-                   ti.description ? ti.description : "");
+            printf("%-16s %-12s %-4d %-10s %s\n", ti.name, ti.plugin, ti.tier,
+                   ti.sandbox ? "sandboxed" : "in-process", ti.description ? ti.description : "");
         }
     }
     if (c->json)
-        print_json_obj(arr);
+        return cli_print_json(arr, "the tool list");
     return CLI_OK;
+}
+
+/* The arguments with "$approval_token" added (how tools_call receives a
+ * token); the text unchanged when it is not a JSON object, so the call
+ * reports that itself. Caller frees. */
+static char *with_token(const char *args, const char *token)
+{
+    json_t *o = json_loads(args ? args : "{}", JSON_REJECT_DUPLICATES, NULL);
+    char *s = NULL;
+    if (json_is_object(o) && token) {
+        json_object_set_new(o, "$approval_token", json_string(token));
+        s = json_dumps(o, JSON_COMPACT);
+    } else {
+        s = strdup(args ? args : "{}");
+    }
+    json_decref(o);
+    return s;
+}
+
+/* On a terminal the operator is asked; otherwise only --approve grants. */
+static int ask_approval(struct cli *c, const char *tool, const char *id)
+{
+    if (c->approve)
+        return 1;
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        return 0;
+    fprintf(stderr, "tool '%s' writes (tier 4). Approve this call (approval %s)? [y/N] ", tool,
+            id);
+    char line[16];
+    if (!fgets(line, sizeof(line), stdin))
+        return 0;
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
+static int tool_exit_code(struct dc_ctx *ctx)
+{
+    const char *code = ctx_error_code(ctx) ? ctx_error_code(ctx) : "E-TOOL-FAILED";
+    if (ctx_get(ctx, "refused"))
+        return CLI_REFUSED;
+    return strcmp(code, "E-TOOL-ARGS") == 0 || strcmp(code, "E-TOOL-UNKNOWN") == 0 ||
+                   strcmp(code, "E-DB-UNKNOWN") == 0
+               ? CLI_USAGE
+               : CLI_ERROR;
 }
 
 static int tools_call_cmd(struct cli *c, struct runtime *rt)
 {
     if (c->nargs < 2 || c->nargs > 3) {
-        cli_error("usage: datachat tools call NAME ['{\"arg\": ...}']");
+        cli_error("usage: datachat tools call NAME ['{\"arg\": ...}'] [--approve] "
+                  "[--approval-token TOKEN]");
         return CLI_USAGE;
     }
+    const char *tool = c->args[1], *args = c->nargs == 3 ? c->args[2] : NULL;
+    char token[65] = "";
+    char *targs = with_token(args, c->approval_token);
     struct dc_ctx *ctx = NULL;
-    int rc = runtime_call_tool(rt, c->args[1], c->nargs == 3 ? c->args[2] : NULL, rt->db_name,
-                               c->principal, &ctx);
-    int ret = CLI_OK;
+    int rc = targs ? runtime_call_tool(rt, tool, targs, rt->db_name, c->principal, &ctx)
+                   : DC_ENOMEM;
+    const char *refused = ctx ? ctx_get(ctx, "refused") : NULL;
+    if (ctx && refused && strcmp(refused, "E-APPROVAL-REQUIRED") == 0 &&
+        ask_approval(c, tool, ctx_get(ctx, "approval.id"))) {
+        char code[32] = "", err[512] = "";
+        if (tools_approve(rt->tools, ctx_get(ctx, "approval.id"), token, code, err,
+                          sizeof(err)) != DC_OK) {
+            cli_error("%s: %s", code[0] ? code : "E-APPROVAL-STORE", err);
+            ctx_free(ctx);
+            free(targs);
+            return code[0] ? CLI_REFUSED : CLI_ERROR;
+        }
+        ctx_free(ctx);
+        free(targs);
+        targs = with_token(args, token);
+        ctx = NULL;
+        rc = targs ? runtime_call_tool(rt, tool, targs, rt->db_name, c->principal, &ctx)
+                   : DC_ENOMEM;
+    }
+    free(targs);
     if (!ctx) {
         cli_error("out of memory");
         return CLI_ERROR;
     }
+    int ret = CLI_OK;
     if (rc != DC_OK || ctx_error_code(ctx)) {
         const char *code = ctx_error_code(ctx) ? ctx_error_code(ctx) : "E-TOOL-FAILED";
         cli_error("%s: %s", code, ctx_error_message(ctx) ? ctx_error_message(ctx) : "failed");
-        ret = ctx_get(ctx, "refused") ? CLI_REFUSED
-              : (strcmp(code, "E-TOOL-ARGS") == 0 || strcmp(code, "E-TOOL-UNKNOWN") == 0 ||
-                 strcmp(code, "E-DB-UNKNOWN") == 0)
-                  ? CLI_USAGE
-                  : CLI_ERROR;
+        if (ctx_get(ctx, "approval.id"))
+            fprintf(stderr, "approval id: %s\n", ctx_get(ctx, "approval.id"));
+        ret = tool_exit_code(ctx);
     } else {
         const char *res = ctx_get(ctx, "result");
         puts(res ? res : "{}");
@@ -199,19 +255,37 @@ static int tools_call_cmd(struct cli *c, struct runtime *rt)
     return ret;
 }
 
+static int tools_approve_cmd(struct cli *c, struct runtime *rt)
+{
+    if (c->nargs != 2) {
+        cli_error("usage: datachat tools approve ID (the id a refused tier-4 call printed)");
+        return CLI_USAGE;
+    }
+    char token[65] = "", code[32] = "", err[512] = "";
+    if (tools_approve(rt->tools, c->args[1], token, code, err, sizeof(err)) != DC_OK) {
+        cli_error("%s: %s", code[0] ? code : "E-APPROVAL-STORE", err);
+        return strcmp(code, "E-APPROVAL-UNKNOWN") == 0 ? CLI_USAGE
+               : code[0]                               ? CLI_REFUSED
+                                                       : CLI_ERROR;
+    }
+    puts(token);
+    return CLI_OK;
+}
+
 int cmd_tools(struct cli *c)
 {
-    int list = c->nargs >= 1 && strcmp(c->args[0], "list") == 0;
-    int call = c->nargs >= 1 && strcmp(c->args[0], "call") == 0;
-    if (!list && !call) {
-        cli_error("tools needs a subcommand: list, or call NAME [ARGS_JSON]");
+    const char *sub = c->nargs >= 1 ? c->args[0] : "";
+    int list = strcmp(sub, "list") == 0, call = strcmp(sub, "call") == 0;
+    int approve = strcmp(sub, "approve") == 0;
+    if (!list && !call && !approve) {
+        cli_error("tools needs a subcommand: list, call NAME [ARGS_JSON], or approve ID");
         return CLI_USAGE;
     }
     struct runtime *rt = NULL;
     int rc = cli_start_runtime(c, &rt);
     if (rc != CLI_OK)
         return rc;
-    rc = list ? tools_list(c, rt) : tools_call_cmd(c, rt);
+    rc = list ? tools_list(c, rt) : call ? tools_call_cmd(c, rt) : tools_approve_cmd(c, rt);
     runtime_free(rt);
     return rc;
 }

@@ -112,15 +112,9 @@ static int dp_list(struct cli *c)
                 arr = NULL;
             }
         }
-        char *txt = arr ? json_dumps(arr, JSON_INDENT(2)) : NULL;
-        json_decref(arr);
-        if (!txt) {
-            cli_error("out of memory");
-            ret = CLI_ERROR;
+        ret = cli_print_json(arr, "the DataPoint list");
+        if (ret != CLI_OK)
             goto cleanup;
-        }
-        printf("%s\n", txt);
-        free(txt);
     } else {
         int wid = 2, wty = 4, wna = 4;
         for (size_t i = 0; i < n; i++) {
@@ -397,16 +391,9 @@ static int dp_show(struct cli *c)
         goto cleanup;
     }
     if (c->json) {
-        json_t *o = info_json(d);
-        char *txt = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
-        json_decref(o);
-        if (!txt) {
-            cli_error("out of memory");
-            ret = CLI_ERROR;
+        ret = cli_print_json(info_json(d), "the DataPoint");
+        if (ret != CLI_OK)
             goto cleanup;
-        }
-        printf("%s\n", txt);
-        free(txt);
     } else {
         show_text(d);
     }

@@ -318,6 +318,40 @@ static void result_col0(const struct dc_result *r, size_t row, char *buf, size_t
     free(t);
 }
 
+/* A find answer names the expected thing among its best EVAL_FIND_TOP rows
+ * (column "name": a table, table.column or DataPoint id). A column of the
+ * expected table also counts: "which table has emails" is answered by
+ * customers.email as well as by customers. */
+#define EVAL_FIND_TOP 3
+
+static int check_find(const struct eval_item *it, const struct dc_result *r, struct verdict *v)
+{
+    size_t ncol = result_ncols(r), namecol = ncol;
+    for (size_t c = 0; c < ncol; c++) {
+        const char *cn = result_col_name(r, c);
+        if (cn && strcmp(cn, "name") == 0)
+            namecol = c;
+    }
+    if (namecol == ncol) {
+        sbuf_adds(&v->why, "the find answer has no name column");
+        return DC_OK;
+    }
+    size_t tlen = strlen(it->table);
+    for (size_t i = 0; i < result_nrows(r) && i < EVAL_FIND_TOP; i++) {
+        const struct dc_value *val = result_get(r, i, namecol);
+        if (!val || val->type != DC_TEXT)
+            continue;
+        const char *p = val->v.s.p;
+        size_t n = val->v.s.n;
+        if ((n == tlen || (n > tlen && p[tlen] == '.')) && strncasecmp(p, it->table, tlen) == 0) {
+            v->correct = 1;
+            return DC_OK;
+        }
+    }
+    sbuf_addf(&v->why, "%s is not among the best %d matches", it->table, EVAL_FIND_TOP);
+    return DC_OK;
+}
+
 /* The catalog answer against the live catalog (tables, columns, sample)
  * or against a gold COUNT(*) through the gate (count). */
 static int check_catalog(struct eval_run *ev, const struct eval_suite *s,
@@ -336,6 +370,8 @@ static int check_catalog(struct eval_run *ev, const struct eval_suite *s,
         sbuf_addf(&v->why, "expected catalog operation %s, got %s", it->arg, op ? op : "none");
         return DC_OK;
     }
+    if (strcmp(op, "find") == 0)
+        return check_find(it, r, v);
     if (it->table && !names_equal(it->table, table)) {
         sbuf_addf(&v->why, "expected table %s, the answer is about %s", it->table,
                   table ? table : "no table");

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "hostcaps.h"
 #include "pluginlock.h"
 #include "registry.h"
 #include "runtime.h"
@@ -35,23 +36,48 @@
 /* A descriptor report is small; more output than this is not one. */
 #define SCAN_OUTPUT_MAX (256 * 1024)
 
-static void print_json_obj(json_t *o)
+/* The capability groups a plugin's host table holds: what it declared, or
+ * every group when it declared nothing (built before ABI 1.3, or with
+ * DC_PLUGIN_DEFINE). */
+static json_t *caps_json(uint64_t caps)
 {
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-    if (s)
-        puts(s);
-    free(s);
-    json_decref(o);
+    json_t *arr = json_array();
+    for (int bit = 0; arr && bit < 64; bit++) {
+        uint64_t cap = (uint64_t)1 << bit;
+        if ((caps & cap) && (caps == DC_CAP_UNDECLARED ? dc_cap_name(cap) != NULL : 1)) {
+            const char *name = dc_cap_name(cap);
+            char hex[32];
+            snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)cap);
+            json_array_append_new(arr, json_string(name ? name : hex));
+        }
+    }
+    return arr;
 }
 
+/* "uses" is the same set written for people, as the text output shows it. */
 static json_t *ref_json(const struct dc_plugin_ref *p, const char *state)
 {
-    char abi[16];
+    char abi[16], uses[256];
     snprintf(abi, sizeof(abi), "%u.%u", p->abi_major, p->abi_minor);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", p->name, "kind",
-                     dc_kind_name(p->kind), "version", p->version, "license", p->license, "abi",
-                     abi, "path", p->path, "build", p->build_sig ? p->build_sig : "", "state",
-                     state);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s}", "name",
+                     p->name, "kind", dc_kind_name(p->kind), "version", p->version, "license",
+                     p->license, "abi", abi, "path", p->path, "build",
+                     p->build_sig ? p->build_sig : "", "state", state, "description",
+                     p->description ? p->description : "", "capabilities", caps_json(p->caps),
+                     "capabilities_declared", p->caps != DC_CAP_UNDECLARED, "uses",
+                     hostcaps_format(p->caps, uses, sizeof(uses)));
+}
+
+/* The descriptor lines `plugins check` and `plugins info` share. */
+static void print_ref_text(const struct dc_plugin_ref *p)
+{
+    char caps[256];
+    printf("  version  %s\n  license  %s\n  abi      %u.%u (host %d.%d)\n  build    %s\n"
+           "  uses     %s\n",
+           p->version, p->license, p->abi_major, p->abi_minor, DC_ABI_MAJOR, DC_ABI_MINOR,
+           p->build_sig ? p->build_sig : "", hostcaps_format(p->caps, caps, sizeof(caps)));
+    if (p->description && *p->description)
+        printf("  about    %s\n", p->description);
 }
 
 static int kind_from_name(const char *s)
@@ -62,11 +88,13 @@ static int kind_from_name(const char *s)
     return 0;
 }
 
-/* ok, or sandboxed when installed with --sandbox. */
+/* ok, or sandboxed when installed with --sandbox or a tier-5 (custom) tool,
+ * which runs in a worker unless a tool entry says `sandbox: false`. */
 static const char *ref_state(const struct runtime *rt, const struct dc_plugin_ref *p)
 {
     const struct pluginlock_entry *e = pluginlock_find_file(registry_lock(rt->reg), p->path);
-    return e && e->sandbox ? "sandboxed" : "ok";
+    const struct dc_tool_vtable *tv = p->kind == DC_KIND_TOOL ? p->vtable : NULL;
+    return (e && e->sandbox) || (tv && tv->tier >= 5) ? "sandboxed" : "ok";
 }
 
 static int refused_path(const struct runtime *rt, const char *file)
@@ -122,18 +150,28 @@ static int load_for_plugins(struct cli *c, struct runtime **rt)
     return cli_load_runtime(c, rt);
 }
 
-static int plugins_list(struct cli *c)
+/* load_for_plugins, then every plugin file: questions load only the
+ * plugins they use, while list and info show them all. */
+static int load_every_plugin(struct cli *c, struct runtime **rt)
 {
-    struct runtime *rt = NULL;
-    int rc = load_for_plugins(c, &rt);
+    int rc = load_for_plugins(c, rt);
     if (rc != CLI_OK)
         return rc;
-    /* Questions load only the plugins they use; the list shows every file. */
-    if (registry_load_all(rt->reg) < 0) {
-        runtime_free(rt);
+    if (registry_load_all((*rt)->reg) < 0) {
+        runtime_free(*rt);
+        *rt = NULL;
         cli_error("out of memory");
         return CLI_ERROR;
     }
+    return CLI_OK;
+}
+
+static int plugins_list(struct cli *c)
+{
+    struct runtime *rt = NULL;
+    int rc = load_every_plugin(c, &rt);
+    if (rc != CLI_OK)
+        return rc;
     size_t n = registry_count(rt->reg), nr = registry_nrefusals(rt->reg);
     const struct pluginlock *lock = registry_lock(rt->reg);
     json_t *arr = c->json ? json_array() : NULL;
@@ -178,9 +216,9 @@ static int plugins_list(struct cli *c)
             printf("refused: %s\n", why);
     }
     if (c->json)
-        print_json_obj(arr);
+        rc = cli_print_json(arr, "the plugin list");
     runtime_free(rt);
-    return CLI_OK;
+    return rc;
 }
 
 static int plugins_check(struct cli *c)
@@ -195,25 +233,22 @@ static int plugins_check(struct cli *c)
     int rc = registry_check_file(NULL, c->args[1], &info, err, sizeof(err));
     if (rc != DC_OK) {
         if (c->json)
-            print_json_obj(json_pack("{s:s, s:s, s:s}", "path", c->args[1], "state", "refused",
-                                     "reason", err));
+            cli_print_json(json_pack("{s:s, s:s, s:s}", "path", c->args[1], "state", "refused",
+                                     "reason", err), "the refusal");
         else
             cli_error("%s", err);
         return CLI_ERROR;
     }
+    int ret = CLI_OK;
     if (c->json) {
-        print_json_obj(ref_json(&info, "ok"));
+        ret = cli_print_json(ref_json(&info, "ok"), "the descriptor");
     } else {
-        printf("%s: ok\n  name     %s\n  kind     %s\n  version  %s\n  license  %s\n"
-               "  abi      %u.%u (host %d.%d)\n  build    %s\n",
-               info.path, info.name, dc_kind_name(info.kind), info.version, info.license,
-               info.abi_major, info.abi_minor, DC_ABI_MAJOR, DC_ABI_MINOR,
-               info.build_sig ? info.build_sig : "");
-        if (info.description)
-            printf("  about    %s\n", info.description);
+        printf("%s: ok\n  name     %s\n  kind     %s\n", info.path, info.name,
+               dc_kind_name(info.kind));
+        print_ref_text(&info);
     }
     registry_ref_clear(&info);
-    return CLI_OK;
+    return ret;
 }
 
 /* ---- plugins info ------------------------------------------------------- */
@@ -283,14 +318,15 @@ static void info_vtable(const struct dc_plugin_ref *p)
     }
 }
 
-/* The host table entries a plugin may call, by the ABI minor it was built
- * for: what it can use is what its headers declared. */
-static void print_host_caps(const struct dc_plugin_ref *p)
+/* What its host table holds beyond the capability groups: the entries of
+ * the ABI minor its headers had. */
+static void print_host_table(const struct dc_plugin_ref *p)
 {
     printf("  host     the host table of ABI %u.%u: logging, options, results, schemas, "
-           "context, ctx_query%s%s; newer entries only through DC_HOST_HAS after a rebuild\n",
+           "context%s%s%s; newer entries only through DC_HOST_HAS after a rebuild\n",
            p->abi_major, p->abi_minor, p->abi_minor >= 1 ? ", sha256_hex, DataPoints (1.1)" : "",
-           p->abi_minor >= 2 ? ", dp_render (1.2)" : "");
+           p->abi_minor >= 2 ? ", dp_render, retrieve (1.2)" : "",
+           p->abi_minor >= 3 ? ", llm_complete, sql_check, dp_validate (1.3)" : "");
 }
 
 /* NAME or KIND/NAME into kind (0 = any) and name. */
@@ -322,14 +358,9 @@ static int plugins_info(struct cli *c)
         return CLI_USAGE;
     }
     struct runtime *rt = NULL;
-    int rc = load_for_plugins(c, &rt);
+    int rc = load_every_plugin(c, &rt);
     if (rc != CLI_OK)
         return rc;
-    if (registry_load_all(rt->reg) < 0) {
-        runtime_free(rt);
-        cli_error("out of memory");
-        return CLI_ERROR;
-    }
     size_t shown = 0;
     json_t *arr = c->json ? json_array() : NULL;
     for (int k = DC_KIND_CONNECTOR; k <= DC_KIND_TOOL; k++) {
@@ -342,7 +373,6 @@ static int plugins_info(struct cli *c)
         shown++;
         if (c->json) {
             json_t *o = ref_json(p, ref_state(rt, p));
-            json_object_set_new(o, "description", json_string(p->description ? p->description : ""));
             json_object_set_new(o, "sha256", e ? json_string(e->sha256) : json_null());
             json_object_set_new(o, "installed", e && e->installed ? json_string(e->installed)
                                                                    : json_null());
@@ -350,23 +380,19 @@ static int plugins_info(struct cli *c)
             json_array_append_new(arr, o);
             continue;
         }
-        printf("%s %s\n  state    %s\n  version  %s\n  license  %s\n  abi      %u.%u (host "
-               "%d.%d)\n  build    %s\n  file     %s\n",
-               dc_kind_name(p->kind), p->name, ref_state(rt, p), p->version, p->license,
-               p->abi_major, p->abi_minor, DC_ABI_MAJOR, DC_ABI_MINOR,
-               p->build_sig ? p->build_sig : "", p->path);
+        printf("%s %s\n  state    %s\n  file     %s\n", dc_kind_name(p->kind), p->name,
+               ref_state(rt, p), p->path);
+        print_ref_text(p);
         if (e)
             printf("  pinned   sha256 %s (installed %s)\n", e->sha256,
                    e->installed ? e->installed : "?");
         else
             printf("  pinned   no (not installed with `datachat plugins install`)\n");
-        if (p->description && *p->description)
-            printf("  about    %s\n", p->description);
-        print_host_caps(p);
+        print_host_table(p);
         info_vtable(p);
     }
     if (c->json && shown)
-        print_json_obj(arr);
+        rc = cli_print_json(arr, "the plugin descriptions");
     else
         json_decref(arr);
     if (!shown) {
@@ -397,7 +423,6 @@ static int plugins_scan_child(struct cli *c)
         return CLI_REFUSED;
     }
     json_t *o = ref_json(&info, "ok");
-    json_object_set_new(o, "description", json_string(info.description ? info.description : ""));
     json_object_set_new(o, "scan", json_string("ok"));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -996,9 +1021,10 @@ static int plugins_install(struct cli *c)
     }
     free(tmp);
     tmp = NULL;
-    printf("installed %s %s %s (ABI %s, %s) as %s%s\n  sha256 %s, recorded in %s\n", kindname,
-           name, version, abi, license, dest_real, c->sandbox ? " (sandboxed)" : "", hex_copy,
-           lock_path);
+    printf("installed %s %s %s (ABI %s, %s) as %s%s\n  sha256 %s, recorded in %s\n"
+           "  uses   %s\n",
+           kindname, name, version, abi, license, dest_real, c->sandbox ? " (sandboxed)" : "",
+           hex_copy, lock_path, json_string_value(json_object_get(rep.desc, "uses")));
 
 cleanup:
     if (tmp) {

@@ -105,20 +105,12 @@ int cmd_profile(struct cli *c)
                                   "inferred_fks", (int)t->ninferred);
             json_array_append_new(tabs, x);
         }
-        char *txt = NULL;
-        if (root && tabs && json_object_set_new(root, "tables", tabs) == 0) {
-            tabs = NULL;
-            txt = json_dumps(root, JSON_INDENT(2));
+        if (root && (!tabs || json_object_set(root, "tables", tabs) != 0)) {
+            json_decref(root);
+            root = NULL;
         }
         json_decref(tabs);
-        json_decref(root);
-        if (!txt) {
-            cli_error("out of memory");
-            ret = CLI_ERROR;
-            goto cleanup;
-        }
-        printf("%s\n", txt);
-        free(txt);
+        ret = cli_print_json(root, "the profile report");
         goto cleanup;
     }
     for (size_t i = 0; i < rep.ntables; i++) {

@@ -73,6 +73,8 @@ struct ask_job {
     const char *db;
     const char *principal;
     const char *format;
+    const char *session;
+    int yes;
     struct dc_ctx *ctx;
     int rc;
     int done;
@@ -81,7 +83,8 @@ struct ask_job {
 static void ask_work(void *arg)
 {
     struct ask_job *j = arg;
-    j->rc = runtime_ask(j->rt, j->question, j->db, j->principal, j->format, &j->ctx);
+    j->rc = runtime_ask_confirmed(j->rt, j->question, j->db, j->principal, j->format,
+                                  j->session, j->yes, &j->ctx);
 }
 
 static void ask_done(struct loop *l, void *arg)
@@ -178,6 +181,26 @@ static void print_trace(struct dc_ctx *ctx)
     }
 }
 
+void cli_print_answer(const struct cli *c, struct dc_ctx *ctx)
+{
+    const char *text = ctx_get(ctx, "output");
+    if (!text)
+        text = ctx_get(ctx, "answer");
+    if (text) {
+        fputs(text, stdout);
+        if (*text && text[strlen(text) - 1] != '\n')
+            fputc('\n', stdout);
+    }
+    if (c->verbose)
+        print_trace(ctx);
+    const char *refused = ctx_get(ctx, "refused");
+    const char *msg = ctx_error_message(ctx);
+    if (refused)
+        cli_error("refused (%s)%s%s", refused, msg ? ": " : "", msg ? msg : "");
+    else if (ctx_error_code(ctx))
+        cli_error("%s: %s", ctx_error_code(ctx), msg ? msg : "");
+}
+
 int cmd_query(struct cli *c)
 {
     int64_t t0 = util_now_us();
@@ -192,6 +215,8 @@ int cmd_query(struct cli *c)
         cli_error("query needs a question, e.g. datachat query \"list tables\"");
         return CLI_USAGE;
     }
+    if (cli_check_session(c) != CLI_OK)
+        return CLI_USAGE;
     ret = cli_read_text(c, "question", &question);
     if (ret != CLI_OK)
         goto cleanup;
@@ -210,7 +235,9 @@ int cmd_query(struct cli *c)
                            .question = question,
                            .db = rt->db_name,
                            .principal = c->principal,
-                           .format = c->json ? "json" : "text"};
+                           .format = c->json ? "json" : "text",
+                           .session = c->session,
+                           .yes = c->yes};
     if (pool_submit(p, ask_work, ask_done, &job) != DC_OK) {
         cli_error("cannot schedule the question");
         ret = CLI_ERROR;
@@ -235,22 +262,7 @@ int cmd_query(struct cli *c)
         if (jr != CLI_OK)
             ret = jr;
     } else {
-        const char *text = ctx_get(job.ctx, "output");
-        if (!text)
-            text = ctx_get(job.ctx, "answer");
-        if (text) {
-            fputs(text, stdout);
-            if (*text && text[strlen(text) - 1] != '\n')
-                fputc('\n', stdout);
-        }
-        if (c->verbose)
-            print_trace(job.ctx);
-        const char *refused = ctx_get(job.ctx, "refused");
-        const char *msg = ctx_error_message(job.ctx);
-        if (refused)
-            cli_error("refused (%s)%s%s", refused, msg ? ": " : "", msg ? msg : "");
-        else if (ctx_error_code(job.ctx))
-            cli_error("%s: %s", ctx_error_code(job.ctx), msg ? msg : "");
+        cli_print_answer(c, job.ctx);
     }
 cleanup:
     pool_free(p);

@@ -91,14 +91,8 @@ static int explain_print(struct cli *c, const char *sql, const char *db, const c
         if (o && !accepted)
             json_object_set_new(o, "refused",
                                 json_pack("{s:s, s:s}", "code", dec->code, "reason", dec->reason));
-        char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-        json_decref(o);
-        if (!s) {
-            cli_error("cannot encode the decision as JSON");
+        if (cli_print_json(o, "the decision") != CLI_OK)
             return CLI_ERROR;
-        }
-        puts(s);
-        free(s);
     } else {
         printf("decision   %s\n", accepted ? "accepted" : "REFUSED");
         if (!accepted)

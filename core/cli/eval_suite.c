@@ -14,7 +14,7 @@
 #define SUITE_MAX_BYTES (16u << 20)
 #define LABEL_MAX 64
 
-static const char *const catalog_ops[] = {"tables", "columns", "sample", "count"};
+static const char *const catalog_ops[] = {"tables", "columns", "sample", "count", "find"};
 
 static int fail(char *err, size_t errlen, const char *path, int line, size_t col,
                 const char *code, const char *msg)
@@ -137,7 +137,12 @@ static int parse_expect(struct eval_item *it, const char *e, const char **why)
                 known = 1;
         if (!known) {
             *why = "unknown catalog operation; use catalog:tables, catalog:columns:TABLE, "
-                   "catalog:sample:TABLE or catalog:count:TABLE";
+                   "catalog:sample:TABLE, catalog:count:TABLE or catalog:find:NAME";
+            return DC_EINVAL;
+        }
+        if (!colon && oplen == 4 && strncmp(op, "find", 4) == 0) {
+            *why = "catalog:find needs the table, table.column or DataPoint id the answer must "
+                   "name, e.g. catalog:find:customers.email";
             return DC_EINVAL;
         }
         if (colon) {

@@ -16,7 +16,12 @@ static const char usage[] =
     "usage: datachat [OPTIONS] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
-    "  query QUESTION          answer a question about a database\n"
+    "  query QUESTION [--yes]  answer a question about a database; --yes runs SQL a\n"
+    "                          language model wrote even below the review threshold\n"
+    "                          (--session ID: a turn of a conversation, follow-ups allowed)\n"
+    "  chat [--session ID]     an interactive conversation (/sql, /history, /quit)\n"
+    "  feedback ANSWER_ID (--right | --wrong TEXT [--sql CORRECTED])\n"
+    "                          record whether an answer was right (docs/CONVERSATION.md)\n"
     "  sql STATEMENT           run one SQL statement through the gate (- reads stdin)\n"
     "  gate explain STATEMENT  show what the gate decides for a statement, running nothing\n"
     "  config check [FILE]    validate a config file without running anything\n"
@@ -33,6 +38,9 @@ static const char usage[] =
     "  audit verify [FILE]     verify the audit log's hash chain\n"
     "  tools list              list the configured tools\n"
     "  tools call NAME [JSON]  call a configured tool with JSON arguments\n"
+    "                          tier 4 asks for approval; --approve grants it,\n"
+    "                          --approval-token TOKEN spends one granted earlier\n"
+    "  tools approve ID        grant a pending approval; prints its token\n"
     "  doctor                  check the installation: plugins, config, databases\n"
     "  dp list                 list the DataPoints (user and managed, which one is in effect)\n"
     "  dp show ID              show one DataPoint and the file it came from\n"
@@ -44,6 +52,8 @@ static const char usage[] =
     "  serve [--listen HOST:PORT] [--dev]\n"
     "                          the HTTP API (docs/API.md); bearer tokens from server.tokens,\n"
     "                          --dev: no authentication, loopback addresses only\n"
+    "  mcp                     an MCP server on stdin/stdout (JSON-RPC, one message a line):\n"
+    "                          the configured tools plus `ask` (docs/MCP.md)\n"
     "\n"
     "Options:\n"
     "  --config FILE   config file (default: $DATACHAT_CONFIG, ./config/datachat.yaml,\n"
@@ -131,6 +141,20 @@ int cli_parse(int argc, char **argv, struct cli *c)
             rc = take_value(argc, argv, &i, &c->listen);
         } else if (strcmp(a, "--dev") == 0) {
             c->dev = 1;
+        } else if (strcmp(a, "--approve") == 0) {
+            c->approve = 1;
+        } else if (opt_is(a, "--approval-token")) {
+            rc = take_value(argc, argv, &i, &c->approval_token);
+        } else if (opt_is(a, "--session")) {
+            rc = take_value(argc, argv, &i, &c->session);
+        } else if (opt_is(a, "--wrong")) {
+            rc = take_value(argc, argv, &i, &c->fb_wrong);
+        } else if (strcmp(a, "--right") == 0) {
+            c->fb_right = 1;
+        } else if (opt_is(a, "--sql")) {
+            rc = take_value(argc, argv, &i, &c->fb_sql);
+        } else if (strcmp(a, "--yes") == 0) {
+            c->yes = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             c->verbose = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -195,6 +219,12 @@ int main(int argc, char **argv)
         rc = cmd_eval(&c);
     else if (strcmp(cmd, "serve") == 0)
         rc = cmd_serve(&c);
+    else if (strcmp(cmd, "chat") == 0)
+        rc = cmd_chat(&c);
+    else if (strcmp(cmd, "feedback") == 0)
+        rc = cmd_feedback(&c);
+    else if (strcmp(cmd, "mcp") == 0)
+        rc = cmd_mcp(&c);
     else {
         cli_error("unknown command '%s' (see datachat --help)", cmd);
         rc = CLI_USAGE;

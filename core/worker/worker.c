@@ -20,24 +20,35 @@
 #include "ctx.h"
 #include "hostapi.h"
 #include "ipc.h"
+#include "luart.h"
+#include "util.h"
 
 struct worker {
     int fd;
     char *buf;
     const struct dc_tool_vtable *vt;
     void *state;
+    struct luart *lua; /* a Lua tool: the script instead of vt */
     struct host_self self;
     struct dc_host host;
     struct dc_opts opts;
     int64_t next_id;
 };
 
-static void drop_log(void *arg, int level, const char *plugin, const char *msg)
+static void send_msg(struct worker *w, json_t *m);
+
+/* The tool's log lines go to the core's log: the worker has no stderr. */
+static void forward_log(void *arg, int level, const char *plugin, const char *msg)
 {
-    (void)arg;
-    (void)level;
+    struct worker *w = arg;
     (void)plugin;
-    (void)msg;
+    json_t *m = ipc_msg_new(IPC_LOG);
+    if (m && (json_object_set_new(m, "level", json_integer(level < 0 ? 0 : level)) != 0 ||
+              json_object_set_new(m, "message", json_string(msg ? msg : "")) != 0)) {
+        /* not UTF-8: say so rather than drop the line */
+        json_object_set_new(m, "message", json_string("(a log line that is not UTF-8)"));
+    }
+    send_msg(w, m);
 }
 
 /* Receives and decodes one message from the core; exits on anything else. */
@@ -123,6 +134,46 @@ static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char
     return DC_OK;
 }
 
+/* dc.http of a sandboxed script: the core decides and fetches. */
+static int http_via_core(void *arg, const char *method, const char *url, const char *body,
+                         long *status, char **resp, char *err, size_t errlen)
+{
+    struct worker *w = arg;
+    int64_t id = w->next_id++;
+    json_t *m = ipc_msg_new(IPC_HTTP);
+    if (!m || json_object_set_new(m, "id", json_integer(id)) != 0 ||
+        json_object_set_new(m, "method", json_string(method)) != 0 ||
+        json_object_set_new(m, "url", json_string(url)) != 0 ||
+        json_object_set_new(m, "body", body ? json_string(body) : json_null()) != 0) {
+        json_decref(m);
+        return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP: the request could not be "
+                        "encoded (is it valid UTF-8?)");
+    }
+    int rc = ipc_send(w->fd, m, err, errlen);
+    json_decref(m);
+    if (rc == DC_ELIMIT)
+        return util_err(err, errlen, rc, "E-SANDBOX-TOO-BIG: the request is over the %u-byte "
+                        "message limit", IPC_MAX_MSG);
+    if (rc != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+    int type;
+    json_t *r = recv_msg(w, &type);
+    if (type != IPC_HTTP_REPLY || json_integer_value(json_object_get(r, "id")) != id)
+        _exit(WORKER_EXIT_PROTOCOL);
+    const json_t *e = json_object_get(r, "error");
+    if (e) {
+        rc = util_err(err, errlen, DC_EDENIED, "%s: %s",
+                      json_string_value(json_object_get(e, "code")),
+                      json_string_value(json_object_get(e, "message")));
+    } else {
+        *status = (long)json_integer_value(json_object_get(r, "status"));
+        *resp = util_strdup(json_string_value(json_object_get(r, "body")));
+        rc = *resp ? DC_OK : util_err(err, errlen, DC_ENOMEM, "out of memory");
+    }
+    json_decref(r);
+    return rc;
+}
+
 static void serve_call(struct worker *w, const json_t *m)
 {
     struct ctx_backend be = {.arg = w, .query = backend_query};
@@ -139,7 +190,9 @@ static void serve_call(struct worker *w, const json_t *m)
         ctx_set(c, "tool", json_string_value(json_object_get(m, "tool"))) != DC_OK)
         _exit(WORKER_EXIT_PROTOCOL);
     free(args);
-    int rc = w->vt->invoke(w->state, c);
+    char lerr[8]; /* luart records its error in c */
+    int rc = w->lua ? luart_run_tool(w->lua, &w->host, c, lerr, sizeof(lerr))
+                    : w->vt->invoke(w->state, c);
     if (rc != DC_OK || ctx_error_code(c)) {
         send_error(w, ctx_error_code(c) ? ctx_error_code(c) : "E-TOOL-FAILED",
                    ctx_error_message(c) ? ctx_error_message(c) : "the tool failed without a "
@@ -198,21 +251,65 @@ static int build_opts(struct worker *w, const json_t *with, const struct dc_opti
     return DC_OK;
 }
 
-static const struct dc_tool_vtable *load_plugin(const char *path, const char **name)
+static const struct dc_tool_vtable *load_plugin(const char *path, const char **name,
+                                                uint64_t *caps)
 {
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl)
         return NULL;
     dc_plugin_describe_fn fn = (dc_plugin_describe_fn)dlsym(dl, DC_PLUGIN_SYMBOL);
     const struct dc_plugin_descriptor *d = fn ? fn() : NULL;
-    if (!d || d->magic != DC_PLUGIN_MAGIC || d->struct_size < sizeof(*d) ||
+    /* The core's registry checked the file; a descriptor built before ABI
+     * 1.3 is shorter than today's and has no capabilities field. */
+    size_t min_size = offsetof(struct dc_plugin_descriptor, description) + sizeof(d->description);
+    if (!d || d->magic != DC_PLUGIN_MAGIC || d->struct_size < min_size ||
         d->abi_major != DC_ABI_MAJOR || d->kind != DC_KIND_TOOL || !d->vtable)
         return NULL;
     const struct dc_tool_vtable *vt = d->vtable;
     if (vt->struct_size < sizeof(*vt) || !vt->invoke)
         return NULL;
     *name = d->name;
+    *caps = d->struct_size >= sizeof(*d) ? d->capabilities : DC_CAP_UNDECLARED;
     return vt;
+}
+
+/* A Lua tool's script and helper library, read while open() is allowed. */
+struct lua_src {
+    char *text, *lib;
+    size_t len, lib_len;
+    const char *lib_path;
+};
+
+static void read_lua(const json_t *hello, struct lua_src *src)
+{
+    char err[512];
+    src->lib_path = json_string_value(json_object_get(hello, "lua_lib"));
+    if (luart_read_source(json_string_value(json_object_get(hello, "plugin")), &src->text,
+                          &src->len, err, sizeof(err)) != DC_OK ||
+        (src->lib_path &&
+         luart_read_source(src->lib_path, &src->lib, &src->lib_len, err, sizeof(err)) != DC_OK))
+        _exit(WORKER_EXIT_PLUGIN);
+}
+
+/* Compiles the script and runs its top level, now under the filter. */
+static int open_lua(struct worker *w, const char *name, struct lua_src *src, char *err,
+                    size_t errlen)
+{
+    int rc = luart_open_sources(src->text, src->len, name, src->lib, src->lib_len,
+                                src->lib_path, NULL, &w->lua, err, errlen);
+    for (size_t i = 0; rc == DC_OK && i < w->opts.nopts; i++) {
+        const struct cfg_opt *o = &w->opts.opts[i];
+        rc = luart_set_option(w->lua, o->key, o->value,
+                              o->is_list ? (const char *const *)o->items : NULL, o->nitems);
+    }
+    if (rc == DC_OK)
+        luart_set_http(w->lua, http_via_core, w);
+    if (rc == DC_OK && !luart_defines(w->lua, "invoke"))
+        rc = util_err(err, errlen, DC_EINVAL,
+                      "E-LUA-NO-INVOKE: the script defines no function invoke(args)");
+    free(src->text);
+    free(src->lib);
+    return rc;
 }
 
 static void set_limit(int res, rlim_t v)
@@ -249,23 +346,41 @@ int main(void)
     if (type != IPC_HELLO)
         _exit(WORKER_EXIT_PROTOCOL);
     const char *name = NULL;
-    w.vt = load_plugin(json_string_value(json_object_get(hello, "plugin")), &name);
-    if (!w.vt)
-        _exit(WORKER_EXIT_PLUGIN);
-    if (build_opts(&w, json_object_get(hello, "with"), w.vt->options) != DC_OK)
+    uint64_t caps = DC_CAP_UNDECLARED;
+    const char *lua_name = json_string_value(json_object_get(hello, "lua"));
+    struct lua_src src = {0};
+    if (lua_name) {
+        name = strdup(lua_name); /* outlives the hello; kept for the process's life */
+        if (!name)
+            _exit(WORKER_EXIT_SETUP);
+        read_lua(hello, &src);
+    } else {
+        w.vt = load_plugin(json_string_value(json_object_get(hello, "plugin")), &name, &caps);
+        if (!w.vt)
+            _exit(WORKER_EXIT_PLUGIN);
+    }
+    if (build_opts(&w, json_object_get(hello, "with"), w.vt ? w.vt->options : NULL) != DC_OK)
         _exit(WORKER_EXIT_SETUP);
     w.self.plugin_name = name;
-    w.self.sink = drop_log;
-    w.self.min_level = DC_LOG_ERROR;
+    w.self.sink = forward_log;
+    w.self.sink_arg = &w;
+    w.self.min_level = DC_LOG_DEBUG; /* the core's log decides what it keeps */
+    w.self.denied = ~caps;
     hostapi_init(&w.host, &w.self);
     if (worker_confine(w.fd, json_integer_value(json_object_get(hello, "mem_mb")),
                        json_integer_value(json_object_get(hello, "cpu_s"))) != DC_OK)
         _exit(WORKER_EXIT_SETUP);
-    json_decref(hello);
 
-    /* From here on everything runs under the filter, init included. */
-    char perr[512] = "";
-    if (w.vt->init && w.vt->init(&w.host, &w.opts, &w.state, perr, sizeof(perr)) != DC_OK) {
+    /* From here on everything runs under the filter, init included: a Lua
+     * script's top level first runs here. */
+    char perr[1024] = "";
+    if (lua_name && open_lua(&w, lua_name, &src, perr, sizeof(perr)) != DC_OK) {
+        send_error(&w, "E-SANDBOX-INIT", perr);
+        _exit(0);
+    }
+    json_decref(hello);
+    if (w.vt && w.vt->init &&
+        w.vt->init(&w.host, &w.opts, &w.state, perr, sizeof(perr)) != DC_OK) {
         send_error(&w, "E-SANDBOX-INIT", perr[0] ? perr : "init failed without a reason");
         _exit(0);
     }

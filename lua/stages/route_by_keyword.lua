@@ -9,6 +9,12 @@
 
 outcomes = { "match", "other" }
 
+-- What `with:` may hold; the config loader refuses anything else.
+options = {
+  keyword = { type = "string", required = true, help = "the word that routes to `match`" },
+  reply = { type = "string", help = "an answer for matching questions" },
+}
+
 function run(ctx)
   local word = dc.util.option("keyword")
   if word == nil then

@@ -4,6 +4,10 @@
 --   datachat tools call row_count '{"table": "orders"}'
 -- returns {"table": "orders", "rows": 1234}
 
+options = {
+  database = { type = "string", help = "the database to count in when args.database is absent" },
+}
+
 function invoke(args)
   local tbl = args.table
   if not dc.util.is_identifier(tbl) then

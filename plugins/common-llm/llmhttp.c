@@ -151,34 +151,6 @@ int llm_conf_key(const struct llm_conf *c, const char **key, char *err, size_t e
     return DC_OK;
 }
 
-/* ---- buffers ------------------------------------------------------------- */
-
-int llm_buf_add(struct llm_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return DC_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return DC_OK;
-}
-
-void llm_buf_free(struct llm_buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 /* ---- limiter --------------------------------------------------------------- */
 
 int llm_limiter_init(struct llm_limiter *l, int max)
@@ -244,8 +216,8 @@ void llm_sse_init(struct llm_sse *s, size_t max_line, llm_sse_fn fn, void *arg)
 
 void llm_sse_free(struct llm_sse *s)
 {
-    llm_buf_free(&s->line);
-    llm_buf_free(&s->data);
+    textbuf_free(&s->line);
+    textbuf_free(&s->data);
 }
 
 static int sse_dispatch(struct llm_sse *s)
@@ -279,9 +251,9 @@ static int sse_line(struct llm_sse *s, const char *line, size_t n)
         vlen--;
     }
     if (flen == 4 && memcmp(line, "data", 4) == 0) {
-        if (s->has_data && llm_buf_add(&s->data, "\n", 1) != DC_OK)
+        if (s->has_data && llm_text_add(&s->data, "\n", 1) != DC_OK)
             return DC_ENOMEM;
-        if (llm_buf_add(&s->data, val, vlen) != DC_OK)
+        if (llm_text_add(&s->data, val, vlen) != DC_OK)
             return DC_ENOMEM;
         s->has_data = 1;
     } else if (flen == 5 && memcmp(line, "event", 5) == 0) {
@@ -317,7 +289,7 @@ int llm_sse_feed(struct llm_sse *s, const char *p, size_t n)
             s->stopped = 1;
             return DC_ELIMIT;
         }
-        if (llm_buf_add(&s->line, &ch, 1) != DC_OK) {
+        if (llm_text_add(&s->line, &ch, 1) != DC_OK) {
             s->stopped = 1;
             return DC_ENOMEM;
         }
@@ -492,7 +464,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
     }
     if (!ok2xx && x->r->body.len + n > ERROR_BODY_MAX)
         return n; /* quoted only; the rest is not needed */
-    if (llm_buf_add(&x->r->body, p, n) != DC_OK) {
+    if (llm_text_add(&x->r->body, p, n) != DC_OK) {
         x->cb_rc = DC_ENOMEM;
         return 0;
     }
@@ -745,7 +717,7 @@ cleanup:
 
 void llm_reply_clear(struct llm_reply *r)
 {
-    llm_buf_free(&r->body);
+    textbuf_free(&r->body);
 }
 
 /* ---- requests and outcomes ------------------------------------------------------ */
@@ -870,4 +842,101 @@ int llm_done(const struct dc_host *h, struct dc_ctx *ctx, const struct llm_conf 
                  (long long)(r->latency_us / 1000), r->attempts, r->attempts == 1 ? "" : "s",
                  stream ? ", streamed" : "");
     return DC_OK;
+}
+
+int llm_complete_call(const struct dc_host *h, struct dc_ctx *ctx, const struct llm_conf *c,
+                      struct llm_limiter *lim, const struct llm_provider *p, const void *st,
+                      const char *extra_header, const char *request_json)
+{
+    char err[1024] = "", code[32] = "";
+    const char *key = NULL;
+    char *body = NULL, *url = NULL, *auth = NULL;
+    struct llm_req q;
+    struct llm_reply r;
+    struct llm_acc a;
+    int rc, entered = 0;
+    memset(&q, 0, sizeof(q));
+    memset(&r, 0, sizeof(r));
+    memset(&a, 0, sizeof(a));
+    a.conf = c;
+
+    if ((rc = llm_conf_key(c, &key, err, sizeof(err))) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-NO-KEY");
+        goto cleanup;
+    }
+    if ((rc = llm_req_parse(c, request_json, &q, err, sizeof(err))) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-REQUEST");
+        goto cleanup;
+    }
+    body = p->build_body(st, &q, h, ctx);
+    size_t ul = strlen(c->base_url) + strlen(p->path) + 1;
+    url = malloc(ul);
+    if (key) {
+        size_t al = strlen(p->key_header) + strlen(key) + 1;
+        auth = malloc(al);
+        if (auth)
+            snprintf(auth, al, "%s%s", p->key_header, key);
+    }
+    if (!body || !url || (key && !auth)) {
+        rc = DC_ENOMEM;
+        snprintf(code, sizeof(code), "E-LLM-INTERNAL");
+        snprintf(err, sizeof(err), "llm provider %s: out of memory", c->name);
+        goto cleanup;
+    }
+    snprintf(url, ul, "%s%s", c->base_url, p->path);
+    /* A missing extra header leaves the key in its slot, never a gap. */
+    const char *headers[] = {"Content-Type: application/json",
+                             q.stream ? "Accept: text/event-stream" : "Accept: application/json",
+                             extra_header ? extra_header : auth, extra_header ? auth : NULL,
+                             NULL};
+    if ((rc = llm_limiter_enter(lim, llm_now_us() + c->timeout_ms * 1000)) != DC_OK) {
+        snprintf(code, sizeof(code), "E-LLM-BUSY");
+        snprintf(err, sizeof(err),
+                 "llm provider %s: all %lld slots (max_concurrency) stayed busy for "
+                 "timeout_ms (%lld ms); raise max_concurrency or try again",
+                 c->name, (long long)c->max_concurrency, (long long)c->timeout_ms);
+        goto cleanup;
+    }
+    entered = 1;
+    struct llm_call call = {.conf = c,
+                            .url = url,
+                            .headers = headers,
+                            .body = body,
+                            .stream = q.stream,
+                            .on_event = p->on_event,
+                            .arg = &a,
+                            .secret = key};
+    rc = llm_http_post(&call, &r, code, sizeof(code), err, sizeof(err));
+    if (rc == DC_OK && !q.stream)
+        rc = p->parse_plain(&a, r.body.p ? r.body.p : "", r.body.len);
+    if (rc == DC_OK && q.stream && !a.done && !(p->finish_ends_stream && a.finish[0])) {
+        char what[96];
+        snprintf(what, sizeof(what), "the stream ended before %s", p->stream_end);
+        rc = p->bad_reply(&a, what);
+    }
+    if (rc != DC_OK && !code[0]) {
+        snprintf(code, sizeof(code), "%s", a.code[0] ? a.code : "E-LLM-INTERNAL");
+        if (a.err[0])
+            snprintf(err, sizeof(err), "%s", a.err);
+        else
+            snprintf(err, sizeof(err), "llm provider %s: out of memory", c->name);
+    }
+    if (rc == DC_OK)
+        rc = llm_done(h, ctx, c, a.text.p ? a.text.p : "", a.in_tokens, a.out_tokens, &r,
+                      q.stream, a.finish[0] ? a.finish : NULL);
+cleanup:
+    if (entered)
+        llm_limiter_leave(lim);
+    if (rc != DC_OK && code[0])
+        rc = llm_fail(h, ctx, c, rc, code, err, sizeof(err), key);
+    if (auth) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    free(url);
+    free(body);
+    textbuf_free(&a.text);
+    llm_reply_clear(&r);
+    llm_req_clear(&q);
+    return rc;
 }

@@ -18,6 +18,8 @@
 
 #include <datachat/host.h>
 
+#include "textbuf.h"
+
 /* Options both providers declare, after each plugin's base_url and
  * api_key_env (whose defaults differ). */
 #define LLM_COMMON_OPTIONS                                                                    \
@@ -58,13 +60,12 @@ void llm_conf_clear(struct llm_conf *c);
  * unset or empty variable. The pointer is the environment's. */
 int llm_conf_key(const struct llm_conf *c, const char **key, char *err, size_t errlen);
 
-/* ---- growable bytes ------------------------------------------------------ */
-struct llm_buf {
-    char *p; /* NUL-terminated once anything was added */
-    size_t len, cap;
-};
-int llm_buf_add(struct llm_buf *b, const char *s, size_t n);
-void llm_buf_free(struct llm_buf *b);
+/* ---- growable bytes: plugins/common/textbuf with a status ------------------- */
+static inline int llm_text_add(struct textbuf *b, const char *s, size_t n)
+{
+    textbuf_add(b, s, n);
+    return b->oom ? DC_ENOMEM : DC_OK;
+}
 
 /* ---- concurrency cap -------------------------------------------------------- */
 struct llm_limiter {
@@ -90,8 +91,8 @@ typedef int (*llm_sse_fn)(void *arg, const char *event, const char *data, size_t
 struct llm_sse {
     llm_sse_fn fn;
     void *arg;
-    struct llm_buf line;
-    struct llm_buf data;
+    struct textbuf line;
+    struct textbuf data;
     char event[64];
     int has_data;
     int last_cr;     /* the previous byte was CR: a following LF is not a new line */
@@ -118,7 +119,7 @@ struct llm_call {
 
 struct llm_reply {
     long status;
-    struct llm_buf body; /* non-streamed 2xx body, or an error body (capped) */
+    struct textbuf body; /* non-streamed 2xx body, or an error body (capped) */
     int attempts;
     int64_t latency_us;
     int64_t retry_wait_us; /* time spent waiting between attempts */
@@ -169,5 +170,41 @@ int llm_fail(const struct dc_host *h, struct dc_ctx *ctx, const struct llm_conf 
 int llm_done(const struct dc_host *h, struct dc_ctx *ctx, const struct llm_conf *c,
              const char *text, int64_t in_tokens, int64_t out_tokens, const struct llm_reply *r,
              int stream, const char *finish);
+
+/* ---- one complete() call, shared by the providers ----------------------------- */
+
+/* What an answer accumulates, plain or streamed. A parse callback that
+ * fails fills code and err (the user-facing text). */
+struct llm_acc {
+    const struct llm_conf *conf;
+    struct textbuf text;
+    int64_t in_tokens, out_tokens;
+    char finish[32];
+    int done;
+    char code[32];
+    char err[512];
+};
+
+/* What differs between providers. */
+struct llm_provider {
+    const char *path;        /* appended to base_url, e.g. "/chat/completions" */
+    const char *key_header;  /* the key's header up to the key, e.g. "x-api-key: " */
+    /* The request body for q (malloc'ed JSON text, NULL on failure); may
+     * note in ctx's trace what the provider cannot honour. */
+    char *(*build_body)(const void *st, const struct llm_req *q, const struct dc_host *h,
+                        struct dc_ctx *ctx);
+    llm_sse_fn on_event;     /* arg: the struct llm_acc */
+    int (*parse_plain)(struct llm_acc *a, const char *body, size_t len);
+    int (*bad_reply)(struct llm_acc *a, const char *what);
+    const char *stream_end;  /* the event that ends a stream, for the error text */
+    int finish_ends_stream;  /* a finish reason also counts as a complete stream */
+};
+
+/* The whole call: key, request, body, headers (extra_header: one more
+ * "Name: value" line or NULL), concurrency slot, POST with retries, parse,
+ * then llm_done or llm_fail; the key's header is wiped before it is freed. */
+int llm_complete_call(const struct dc_host *h, struct dc_ctx *ctx, const struct llm_conf *c,
+                      struct llm_limiter *lim, const struct llm_provider *p, const void *st,
+                      const char *extra_header, const char *request_json);
 
 #endif

@@ -18,7 +18,9 @@
  * gives it back, so callers on several threads run in parallel, up to the
  * pool size, and wait beyond it. A connection found dropped (server
  * restart, pg_terminate_backend) is re-established once before its next
- * statement; if that fails the statement fails with E-DB-CONNECTION.
+ * statement; if that fails the statement fails with the cause's code
+ * (E-DB-UNREACHABLE, E-DB-AUTH). A statement whose connection drops while
+ * it runs fails with E-DB-CONNECTION-LOST.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -49,7 +51,12 @@
 #define PG_DEFAULT_POOL_SIZE 4
 #define PG_MAX_POOL_SIZE 64
 /* The stable code a lost connection carries in its message (docs/CONFIG.md). */
-#define PG_E_CONNECTION "E-DB-CONNECTION"
+/* Stable codes at the head of connection failures ("postgres: E-DB-...: "),
+ * which the gate takes over as the decision's code: one per cause. */
+#define PG_E_AUTH "E-DB-AUTH"             /* wrong password or role */
+#define PG_E_UNREACHABLE "E-DB-UNREACHABLE" /* no server at host:port, or no answer */
+#define PG_E_CONNECTION "E-DB-CONNECTION" /* anything else (TLS, database name, ...) */
+#define PG_E_LOST "E-DB-CONNECTION-LOST"  /* dropped while a statement ran */
 
 /* Type OIDs from PostgreSQL's pg_type.dat (stable across versions). */
 enum {
@@ -281,6 +288,19 @@ static const char *pg_connect_hint(const char *msg)
     return "check the connection options";
 }
 
+/* The stable code of a failed connection, judged on libpq's message. */
+static const char *pg_connect_code(const char *msg)
+{
+    if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied") ||
+        (strstr(msg, "does not exist") && strstr(msg, "role")))
+        return PG_E_AUTH;
+    if (strstr(msg, "timeout expired") || strstr(msg, "Connection refused") ||
+        strstr(msg, "No such file or directory") || strstr(msg, "could not translate host name") ||
+        strstr(msg, "No route to host"))
+        return PG_E_UNREACHABLE;
+    return PG_E_CONNECTION;
+}
+
 static void pg_set_label(struct pg_conn *c)
 {
     const char *db = PQdb(c->pg), *host = PQhost(c->pg), *port = PQport(c->pg);
@@ -366,8 +386,8 @@ static int pg_conn_new(struct pg_pool *p, struct pg_conn **out, char *err, size_
     pg_set_label(c);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
-        rc = pg_err(err, errlen, DC_EIO, "postgres: cannot connect to %s: %s; %s", c->label,
-                    line, pg_connect_hint(line));
+        rc = pg_err(err, errlen, DC_EIO, "postgres: %s: cannot connect to %s: %s; %s",
+                    pg_connect_code(line), c->label, line, pg_connect_hint(line));
         goto cleanup;
     }
     rc = pg_session_setup(c, err, errlen);
@@ -628,9 +648,9 @@ static int pg_ensure(struct pg_conn *c, char *err, size_t errlen)
     if (PQstatus(c->pg) != CONNECTION_OK) {
         pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
         return pg_err(err, errlen, DC_EIO,
-                      "postgres: " PG_E_CONNECTION ": %s: the connection was lost and "
-                      "reconnecting failed: %s; %s",
-                      c->label, line, pg_connect_hint(line));
+                      "postgres: %s: %s: the connection was lost and reconnecting failed "
+                      "(cannot connect): %s; %s",
+                      pg_connect_code(line), c->label, line, pg_connect_hint(line));
     }
     return pg_session_setup(c, err, errlen);
 }
@@ -654,7 +674,7 @@ static int pg_result_err(struct pg_conn *c, PGresult *r, const char *doing, char
         else
             pg_one_line(PQerrorMessage(c->pg), line, sizeof(line));
         return pg_err(err, errlen, DC_EIO,
-                      "postgres: " PG_E_CONNECTION ": %s: the connection was lost while %s: "
+                      "postgres: " PG_E_LOST ": %s: the connection was lost while %s: "
                       "%s; the next statement reconnects",
                       c->label, doing, line[0] ? line : "the server closed the connection");
     }
@@ -1305,7 +1325,9 @@ static int pg_introspect_on(struct pg_conn *c, struct dc_schema *out, char *err,
         ti.struct_size = sizeof(ti);
         ti.schema_name = PQgetvalue(tr, row, 1);
         ti.name = PQgetvalue(tr, row, 2);
-        ti.kind = (kind == 'v' || kind == 'm') ? "view" : "table";
+        /* A foreign table reads another server: not a "table" to the gate,
+         * whose policies cannot reach behind it. */
+        ti.kind = (kind == 'v' || kind == 'm') ? "view" : kind == 'f' ? "foreign table" : "table";
         /* reltuples is -1 until the table is first vacuumed or analyzed. */
         ti.row_count = kind == 'v' ? -1 : strtoll(PQgetvalue(tr, row, 4), NULL, 10);
         if (ti.row_count < 0)
@@ -1388,7 +1410,8 @@ static const struct dc_connector_vtable pg_vtable = {
     .concurrent = 1,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_CONNECTOR, "postgres", "0.1.0", "MIT",
-                 "PostgreSQL databases through libpq, read-only transactions, validated by "
-                 "PostgreSQL's own parser in the gate",
-                 &pg_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_CONNECTOR, "postgres", "0.1.0", "MIT",
+                      "PostgreSQL databases through libpq, read-only transactions, validated by "
+                      "PostgreSQL's own parser in the gate",
+                      &pg_vtable,
+                      DC_CAP_NONE)

@@ -1406,6 +1406,7 @@ static const struct dc_connector_vtable sq_vtable = {
     .fingerprint = sq_fingerprint,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_CONNECTOR, "sqlite", "0.1.0", "MIT",
-                 "SQLite databases, read-only, parsed and authorized by SQLite itself",
-                 &sq_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_CONNECTOR, "sqlite", "0.1.0", "MIT",
+                      "SQLite databases, read-only, parsed and authorized by SQLite itself",
+                      &sq_vtable,
+                      DC_CAP_NONE)

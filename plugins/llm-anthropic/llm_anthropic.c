@@ -93,10 +93,15 @@ static void anthropic_fini(void *state)
 }
 
 /* System messages move to "system"; the rest keep their order. */
-static char *build_body(const struct anthropic *st, const struct llm_req *q)
+static char *build_body(const void *state, const struct llm_req *q, const struct dc_host *h,
+                        struct dc_ctx *ctx)
 {
+    const struct anthropic *st = state;
+    if (q->json)
+        h->ctx_trace(ctx, "llm anthropic: JSON output is asked in the prompt only (the "
+                          "Messages API has no JSON mode)");
     json_t *msgs = json_array();
-    struct llm_buf sys = {0};
+    struct textbuf sys = {0};
     char *s = NULL;
     json_t *b = NULL;
     size_t i;
@@ -108,8 +113,8 @@ static char *build_body(const struct anthropic *st, const struct llm_req *q)
         const char *role = json_string_value(json_object_get(m, "role"));
         json_t *content = json_object_get(m, "content");
         if (strcmp(role, "system") == 0) {
-            if ((sys.len && llm_buf_add(&sys, "\n\n", 2) != DC_OK) ||
-                llm_buf_add(&sys, json_string_value(content), json_string_length(content)) !=
+            if ((sys.len && llm_text_add(&sys, "\n\n", 2) != DC_OK) ||
+                llm_text_add(&sys, json_string_value(content), json_string_length(content)) !=
                     DC_OK)
                 goto cleanup;
         } else if (json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", role, "content",
@@ -126,23 +131,13 @@ static char *build_body(const struct anthropic *st, const struct llm_req *q)
         goto cleanup;
     s = json_dumps(b, JSON_COMPACT);
 cleanup:
-    llm_buf_free(&sys);
+    textbuf_free(&sys);
     json_decref(b);
     json_decref(msgs);
     return s;
 }
 
-struct acc {
-    const struct llm_conf *conf;
-    struct llm_buf text;
-    int64_t in_tokens, out_tokens;
-    char finish[32];
-    int done;
-    char code[32];
-    char err[512];
-};
-
-static void read_usage(struct acc *a, json_t *usage)
+static void read_usage(struct llm_acc *a, json_t *usage)
 {
     json_t *i = json_object_get(usage, "input_tokens");
     json_t *o = json_object_get(usage, "output_tokens");
@@ -152,7 +147,7 @@ static void read_usage(struct acc *a, json_t *usage)
         a->out_tokens = json_integer_value(o);
 }
 
-static int bad_reply(struct acc *a, const char *what)
+static int bad_reply(struct llm_acc *a, const char *what)
 {
     snprintf(a->code, sizeof(a->code), "E-LLM-BAD-REPLY");
     snprintf(a->err, sizeof(a->err),
@@ -163,7 +158,7 @@ static int bad_reply(struct acc *a, const char *what)
 
 static int on_event(void *arg, const char *event, const char *data, size_t len)
 {
-    struct acc *a = arg;
+    struct llm_acc *a = arg;
     json_t *o = json_loadb(data, len, 0, NULL);
     int rc = DC_OK;
     if (!o || !json_is_object(o)) {
@@ -187,7 +182,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
         json_t *d = json_object_get(o, "delta");
         json_t *t = json_object_get(d, "text");
         if (json_is_string(t) &&
-            llm_buf_add(&a->text, json_string_value(t), json_string_length(t)) != DC_OK)
+            llm_text_add(&a->text, json_string_value(t), json_string_length(t)) != DC_OK)
             rc = DC_ENOMEM;
     } else if (strcmp(type, "message_delta") == 0) {
         const char *sr = json_string_value(json_object_get(json_object_get(o, "delta"),
@@ -205,7 +200,7 @@ cleanup:
     return rc;
 }
 
-static int parse_plain(struct acc *a, const char *body, size_t len)
+static int parse_plain(struct llm_acc *a, const char *body, size_t len)
 {
     json_error_t je;
     json_t *o = json_loadb(body, len, 0, &je);
@@ -231,7 +226,7 @@ static int parse_plain(struct acc *a, const char *body, size_t len)
         const char *bt = json_string_value(json_object_get(blk, "type"));
         if (bt && strcmp(bt, "text") == 0 && json_is_string(t)) {
             texts++;
-            if (llm_buf_add(&a->text, json_string_value(t), json_string_length(t)) != DC_OK) {
+            if (llm_text_add(&a->text, json_string_value(t), json_string_length(t)) != DC_OK) {
                 rc = DC_ENOMEM;
                 goto cleanup;
             }
@@ -251,101 +246,29 @@ cleanup:
     return rc;
 }
 
+static const struct llm_provider anthropic_provider = {
+    .path = "/v1/messages",
+    .key_header = "x-api-key: ",
+    .build_body = build_body,
+    .on_event = on_event,
+    .parse_plain = parse_plain,
+    .bad_reply = bad_reply,
+    .stream_end = "message_stop",
+    .finish_ends_stream = 0};
+
 static int anthropic_complete(void *state, struct dc_ctx *ctx, const char *request_json)
 {
     struct anthropic *st = state;
-    const struct dc_host *h = st->h;
-    const struct llm_conf *c = &st->conf;
-    char err[1024] = "", code[32] = "";
-    const char *key = NULL;
-    char *body = NULL, *url = NULL, *auth = NULL, *ver = NULL;
-    struct llm_req q;
-    struct llm_reply r;
-    struct acc a;
-    int rc, entered = 0;
-    memset(&q, 0, sizeof(q));
-    memset(&r, 0, sizeof(r));
-    memset(&a, 0, sizeof(a));
-    a.conf = c;
-
-    if ((rc = llm_conf_key(c, &key, err, sizeof(err))) != DC_OK) {
-        snprintf(code, sizeof(code), "E-LLM-NO-KEY");
-        goto cleanup;
-    }
-    if ((rc = llm_req_parse(c, request_json, &q, err, sizeof(err))) != DC_OK) {
-        snprintf(code, sizeof(code), "E-LLM-REQUEST");
-        goto cleanup;
-    }
-    if (q.json)
-        h->ctx_trace(ctx, "llm anthropic: JSON output is asked in the prompt only (the "
-                          "Messages API has no JSON mode)");
-    body = build_body(st, &q);
-    size_t ul = strlen(c->base_url) + sizeof("/v1/messages");
-    url = malloc(ul);
     size_t vl = strlen(st->version) + sizeof("anthropic-version: ");
-    ver = malloc(vl);
-    if (key) {
-        size_t al = strlen(key) + sizeof("x-api-key: ");
-        auth = malloc(al);
-        if (auth)
-            snprintf(auth, al, "x-api-key: %s", key);
+    char *ver = malloc(vl);
+    if (!ver) {
+        st->h->ctx_fail(ctx, "E-LLM-INTERNAL", "llm provider anthropic: out of memory");
+        return DC_ENOMEM;
     }
-    if (!body || !url || !ver || (key && !auth)) {
-        rc = DC_ENOMEM;
-        snprintf(code, sizeof(code), "E-LLM-INTERNAL");
-        snprintf(err, sizeof(err), "llm provider anthropic: out of memory");
-        goto cleanup;
-    }
-    snprintf(url, ul, "%s/v1/messages", c->base_url);
     snprintf(ver, vl, "anthropic-version: %s", st->version);
-    const char *headers[] = {"Content-Type: application/json",
-                             q.stream ? "Accept: text/event-stream" : "Accept: application/json",
-                             ver, auth, NULL};
-    if ((rc = llm_limiter_enter(&st->lim, llm_now_us() + c->timeout_ms * 1000)) != DC_OK) {
-        snprintf(code, sizeof(code), "E-LLM-BUSY");
-        snprintf(err, sizeof(err),
-                 "llm provider anthropic: all %lld slots (max_concurrency) stayed busy for "
-                 "timeout_ms (%lld ms); raise max_concurrency or try again",
-                 (long long)c->max_concurrency, (long long)c->timeout_ms);
-        goto cleanup;
-    }
-    entered = 1;
-    struct llm_call call = {.conf = c,
-                            .url = url,
-                            .headers = headers,
-                            .body = body,
-                            .stream = q.stream,
-                            .on_event = on_event,
-                            .arg = &a,
-                            .secret = key};
-    rc = llm_http_post(&call, &r, code, sizeof(code), err, sizeof(err));
-    if (rc == DC_OK && !q.stream)
-        rc = parse_plain(&a, r.body.p ? r.body.p : "", r.body.len);
-    if (rc == DC_OK && q.stream && !a.done)
-        rc = bad_reply(&a, "the stream ended before message_stop");
-    if (rc != DC_OK && !code[0]) {
-        snprintf(code, sizeof(code), "%s", a.code[0] ? a.code : "E-LLM-INTERNAL");
-        snprintf(err, sizeof(err), "%s",
-                 a.err[0] ? a.err : "llm provider anthropic: out of memory");
-    }
-    if (rc == DC_OK)
-        rc = llm_done(h, ctx, c, a.text.p ? a.text.p : "", a.in_tokens, a.out_tokens, &r,
-                      q.stream, a.finish[0] ? a.finish : NULL);
-cleanup:
-    if (entered)
-        llm_limiter_leave(&st->lim);
-    if (rc != DC_OK && code[0])
-        rc = llm_fail(h, ctx, c, rc, code, err, sizeof(err), key);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    int rc = llm_complete_call(st->h, ctx, &st->conf, &st->lim, &anthropic_provider, st, ver,
+                               request_json);
     free(ver);
-    free(url);
-    free(body);
-    llm_buf_free(&a.text);
-    llm_reply_clear(&r);
-    llm_req_clear(&q);
     return rc;
 }
 
@@ -353,5 +276,6 @@ static const struct dc_llm_vtable anthropic_vtable = {
     sizeof(struct dc_llm_vtable), anthropic_options, anthropic_init, anthropic_fini,
     anthropic_complete};
 
-DC_PLUGIN_DEFINE(DC_KIND_LLM, "anthropic", "0.1.0", "MIT",
-                 "Anthropic Messages API, plain and streamed", &anthropic_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_LLM, "anthropic", "0.1.0", "MIT",
+                      "Anthropic Messages API, plain and streamed", &anthropic_vtable,
+                      DC_CAP_NONE)

@@ -84,8 +84,12 @@ static void openai_fini(void *state)
     free(st);
 }
 
-static char *build_body(const struct openai *st, const struct llm_req *q)
+static char *build_body(const void *state, const struct llm_req *q, const struct dc_host *h,
+                        struct dc_ctx *ctx)
 {
+    const struct openai *st = state;
+    (void)h;
+    (void)ctx;
     json_t *b = json_pack("{s:s, s:O, s:I, s:f, s:b}", "model", st->conf.model, "messages",
                           q->messages, "max_tokens", (json_int_t)q->max_tokens, "temperature",
                           q->temperature, "stream", q->stream);
@@ -112,18 +116,7 @@ cleanup:
     return s;
 }
 
-/* What a streamed answer accumulates. */
-struct acc {
-    const struct llm_conf *conf;
-    struct llm_buf text;
-    int64_t in_tokens, out_tokens;
-    char finish[32];
-    int done;
-    char code[32];
-    char err[512];
-};
-
-static void read_usage(struct acc *a, json_t *usage)
+static void read_usage(struct llm_acc *a, json_t *usage)
 {
     if (!json_is_object(usage))
         return;
@@ -135,7 +128,7 @@ static void read_usage(struct acc *a, json_t *usage)
         a->out_tokens = json_integer_value(c);
 }
 
-static int bad_reply(struct acc *a, const char *what)
+static int bad_reply(struct llm_acc *a, const char *what)
 {
     snprintf(a->code, sizeof(a->code), "E-LLM-BAD-REPLY");
     snprintf(a->err, sizeof(a->err),
@@ -147,7 +140,7 @@ static int bad_reply(struct acc *a, const char *what)
 
 static int on_event(void *arg, const char *event, const char *data, size_t len)
 {
-    struct acc *a = arg;
+    struct llm_acc *a = arg;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
         a->done = 1;
         return DC_OK;
@@ -179,7 +172,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     if (c0) {
         json_t *content = json_object_get(json_object_get(c0, "delta"), "content");
         if (json_is_string(content) &&
-            llm_buf_add(&a->text, json_string_value(content), json_string_length(content)) !=
+            llm_text_add(&a->text, json_string_value(content), json_string_length(content)) !=
                 DC_OK) {
             rc = DC_ENOMEM;
             goto cleanup;
@@ -193,7 +186,7 @@ cleanup:
     return rc;
 }
 
-static int parse_plain(struct acc *a, const char *body, size_t len)
+static int parse_plain(struct llm_acc *a, const char *body, size_t len)
 {
     json_error_t je;
     json_t *o = json_loadb(body, len, 0, &je);
@@ -211,7 +204,7 @@ static int parse_plain(struct acc *a, const char *body, size_t len)
         rc = bad_reply(a, "no choices[0].message.content text");
         goto cleanup;
     }
-    if (llm_buf_add(&a->text, json_string_value(content), json_string_length(content)) != DC_OK) {
+    if (llm_text_add(&a->text, json_string_value(content), json_string_length(content)) != DC_OK) {
         rc = DC_ENOMEM;
         goto cleanup;
     }
@@ -225,99 +218,28 @@ cleanup:
     return rc;
 }
 
+static const struct llm_provider openai_provider = {
+    .path = "/chat/completions",
+    .key_header = "Authorization: Bearer ",
+    .build_body = build_body,
+    .on_event = on_event,
+    .parse_plain = parse_plain,
+    .bad_reply = bad_reply,
+    .stream_end = "[DONE]",
+    .finish_ends_stream = 1};
+
 static int openai_complete(void *state, struct dc_ctx *ctx, const char *request_json)
 {
     struct openai *st = state;
-    const struct dc_host *h = st->h;
-    const struct llm_conf *c = &st->conf;
-    char err[1024] = "", code[32] = "";
-    const char *key = NULL;
-    char *body = NULL, *url = NULL, *auth = NULL;
-    struct llm_req q;
-    struct llm_reply r;
-    struct acc a;
-    int rc, entered = 0;
-    memset(&q, 0, sizeof(q));
-    memset(&r, 0, sizeof(r));
-    memset(&a, 0, sizeof(a));
-    a.conf = c;
-
-    if ((rc = llm_conf_key(c, &key, err, sizeof(err))) != DC_OK) {
-        snprintf(code, sizeof(code), "E-LLM-NO-KEY");
-        goto cleanup;
-    }
-    if ((rc = llm_req_parse(c, request_json, &q, err, sizeof(err))) != DC_OK) {
-        snprintf(code, sizeof(code), "E-LLM-REQUEST");
-        goto cleanup;
-    }
-    body = build_body(st, &q);
-    size_t ul = strlen(c->base_url) + sizeof("/chat/completions");
-    url = malloc(ul);
-    if (key) {
-        size_t al = strlen(key) + sizeof("Authorization: Bearer ");
-        auth = malloc(al);
-        if (auth)
-            snprintf(auth, al, "Authorization: Bearer %s", key);
-    }
-    if (!body || !url || (key && !auth)) {
-        rc = DC_ENOMEM;
-        snprintf(code, sizeof(code), "E-LLM-INTERNAL");
-        snprintf(err, sizeof(err), "llm provider openai: out of memory");
-        goto cleanup;
-    }
-    snprintf(url, ul, "%s/chat/completions", c->base_url);
-    const char *headers[] = {"Content-Type: application/json",
-                             q.stream ? "Accept: text/event-stream" : "Accept: application/json",
-                             auth, NULL};
-    if ((rc = llm_limiter_enter(&st->lim, llm_now_us() + c->timeout_ms * 1000)) != DC_OK) {
-        snprintf(code, sizeof(code), "E-LLM-BUSY");
-        snprintf(err, sizeof(err),
-                 "llm provider openai: all %lld slots (max_concurrency) stayed busy for "
-                 "timeout_ms (%lld ms); raise max_concurrency or try again",
-                 (long long)c->max_concurrency, (long long)c->timeout_ms);
-        goto cleanup;
-    }
-    entered = 1;
-    struct llm_call call = {.conf = c,
-                            .url = url,
-                            .headers = headers,
-                            .body = body,
-                            .stream = q.stream,
-                            .on_event = on_event,
-                            .arg = &a,
-                            .secret = key};
-    rc = llm_http_post(&call, &r, code, sizeof(code), err, sizeof(err));
-    if (rc == DC_OK && !q.stream)
-        rc = parse_plain(&a, r.body.p ? r.body.p : "", r.body.len);
-    if (rc == DC_OK && q.stream && !a.done && !a.finish[0])
-        rc = bad_reply(&a, "the stream ended before [DONE]");
-    if (rc != DC_OK && !code[0]) {
-        snprintf(code, sizeof(code), "%s", a.code[0] ? a.code : "E-LLM-INTERNAL");
-        snprintf(err, sizeof(err), "%s", a.err[0] ? a.err : "llm provider openai: out of memory");
-    }
-    if (rc == DC_OK)
-        rc = llm_done(h, ctx, c, a.text.p ? a.text.p : "", a.in_tokens, a.out_tokens, &r,
-                      q.stream, a.finish[0] ? a.finish : NULL);
-cleanup:
-    if (entered)
-        llm_limiter_leave(&st->lim);
-    if (rc != DC_OK && code[0])
-        rc = llm_fail(h, ctx, c, rc, code, err, sizeof(err), key);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
-    free(url);
-    free(body);
-    llm_buf_free(&a.text);
-    llm_reply_clear(&r);
-    llm_req_clear(&q);
-    return rc;
+    return llm_complete_call(st->h, ctx, &st->conf, &st->lim, &openai_provider, st, NULL,
+                             request_json);
 }
 
 static const struct dc_llm_vtable openai_vtable = {
     sizeof(struct dc_llm_vtable), openai_options, openai_init, openai_fini, openai_complete};
 
-DC_PLUGIN_DEFINE(DC_KIND_LLM, "openai", "0.1.0", "MIT",
-                 "OpenAI-compatible chat completions (OpenAI, Ollama, vLLM, llama.cpp, LM Studio)",
-                 &openai_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_LLM, "openai", "0.1.0", "MIT",
+                      "OpenAI-compatible chat completions (OpenAI, Ollama, vLLM, llama.cpp, LM "
+                      "Studio)",
+                      &openai_vtable,
+                      DC_CAP_NONE)

@@ -147,6 +147,7 @@ static const struct dc_stage_vtable answer_vtable = {
     sizeof(struct dc_stage_vtable), answer_options, answer_outcomes, answer_init,
     answer_fini, answer_run};
 
-DC_PLUGIN_DEFINE(DC_KIND_STAGE, "answer", "0.1.0", "MIT",
-                 "Renders the answer sentence, the result table and the SQL as text",
-                 &answer_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "answer", "0.1.0", "MIT",
+                      "Renders the answer sentence, the result table and the SQL as text",
+                      &answer_vtable,
+                      DC_CAP_NONE)

@@ -803,6 +803,8 @@ static const struct dc_stage_vtable catalog_vtable = {
     sizeof(struct dc_stage_vtable), catalog_options, catalog_outcomes, catalog_init,
     catalog_fini, catalog_run};
 
-DC_PLUGIN_DEFINE(DC_KIND_STAGE, "catalog", "0.1.0", "MIT",
-                 "Deterministic catalog answers: tables, columns, sample rows, row counts, find",
-                 &catalog_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "catalog", "0.1.0", "MIT",
+                      "Deterministic catalog answers: tables, columns, sample rows, row counts, "
+                      "find",
+                      &catalog_vtable,
+                      DC_CAP_DB_QUERY | DC_CAP_DB_SCHEMA | DC_CAP_DATAPOINTS | DC_CAP_RETRIEVE)

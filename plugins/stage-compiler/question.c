@@ -6,13 +6,9 @@
 #include <string.h>
 
 #include "lexicon.h"
+#include "qword.h"
 
 /* ---- tokens ------------------------------------------------------------ */
-
-static int word_byte(unsigned char c)
-{
-    return isalnum(c) || c == '_' || c >= 0x80;
-}
 
 static void set_number(struct q_token *t)
 {
@@ -77,28 +73,9 @@ int q_tokenize(const char *q, size_t n, struct q_tokens *out)
     out->n = 0;
     if (n > Q_MAX_BYTES)
         return -1;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)q[i];
-        if (!word_byte(c)) {
-            i++;
-            continue;
-        }
-        size_t s = i;
-        for (;;) {
-            while (i < n && word_byte((unsigned char)q[i]))
-                i++;
-            /* Joiners between word characters: "isn't", "PG-13",
-             * "2024-03-01", "1,000", "12.5". */
-            if (i + 1 < n && word_byte((unsigned char)q[i + 1]) &&
-                (q[i] == '\'' || q[i] == '-' ||
-                 ((q[i] == '.' || q[i] == ',') && isdigit((unsigned char)q[i - 1]) &&
-                  isdigit((unsigned char)q[i + 1])))) {
-                i++;
-                continue;
-            }
-            break;
-        }
+    size_t pos = 0, s, i;
+    /* Digits join across '.' and ',': "12.5", "1,000". */
+    while (qword_next(q, n, &pos, ".,", &s, &i)) {
         /* "non-cancelled" is a negation and a word. */
         if (i - s > 4 && prefix_ci(q + s, "non-")) {
             if (push(out, q, s, s + 3) != 0)

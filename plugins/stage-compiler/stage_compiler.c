@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <datachat/host.h>
 #include <datachat/plugin.h>
@@ -20,6 +19,8 @@
 #include "planner.h"
 #include "question.h"
 #include "sqlemit.h"
+#include "stagereq.h"
+#include "textbuf.h"
 
 #define DEFAULT_MAX_PROBES 24
 
@@ -108,28 +109,6 @@ static int probe(void *arg, const char *table, const char *column, const char *v
     }
     pr->h->result_free(r);
     return found;
-}
-
-/* Today's date: the "today" key when set (tests, evals, replays), else the
- * real UTC date. */
-static int today_of(const struct dc_host *h, struct dc_ctx *ctx, long *today)
-{
-    const char *t = h->ctx_get(ctx, "today");
-    if (t) {
-        if (q_parse_day(t, today) != 0) {
-            h->ctx_fail(ctx, "E-COMPILER-TODAY",
-                        "the context key 'today' is '%.40s'; it must be a date as YYYY-MM-DD",
-                        t);
-            return DC_EINVAL;
-        }
-        return DC_OK;
-    }
-    time_t now = time(NULL);
-    struct tm tm;
-    if (!gmtime_r(&now, &tm))
-        return DC_ERR;
-    *today = q_days(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    return DC_OK;
 }
 
 static int build_lexicon(const struct dc_host *h, const struct dc_schema *s,
@@ -245,6 +224,94 @@ static void trace_plan(const struct dc_host *h, struct dc_ctx *ctx, const struct
     h->ctx_trace(ctx, "join path from %s: %s", lx->tables[p->entity].name, path);
 }
 
+/* Schema names may hold quotes or control bytes. */
+static void json_str(struct textbuf *b, const char *s)
+{
+    textbuf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            textbuf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            textbuf_printf(b, "\\u%04x", ch);
+        else
+            textbuf_add(b, s, 1);
+    }
+    textbuf_puts(b, "\"");
+}
+
+static void json_ref(struct textbuf *b, const struct lexicon *lx, struct plan_ref r)
+{
+    char name[512];
+    if (r.c < 0)
+        snprintf(name, sizeof(name), "%s", lx->tables[r.t].name);
+    else
+        snprintf(name, sizeof(name), "%s.%s", lx->tables[r.t].name,
+                 lx->tables[r.t].cols[r.c].name);
+    json_str(b, name);
+}
+
+/* The plan as JSON in "compiler.structure": a conversation turn records it
+ * (docs/CONVERSATION.md). */
+static int set_structure(const struct dc_host *h, struct dc_ctx *ctx, const struct lexicon *lx,
+                         const struct plan *p)
+{
+    static const char *const aggs[] = {"none", "count", "count_distinct", "sum", "avg", "min",
+                                       "max"};
+    static const char *const units[] = {"", "day", "week", "month", "quarter", "year"};
+    static const char *const ops[] = {"", "=", "<>", ">", ">=", "<", "<="};
+    struct textbuf b = {0};
+    textbuf_puts(&b, "{\"entity\":");
+    json_str(&b, lx->tables[p->entity].name);
+    textbuf_printf(&b, ",\"aggregate\":\"%s\"",
+                   p->agg >= 0 && p->agg <= AGG_MAX ? aggs[p->agg] : "none");
+    if (p->agg != AGG_NONE) {
+        textbuf_puts(&b, ",\"measure\":");
+        json_ref(&b, lx, p->measure);
+    }
+    textbuf_puts(&b, ",\"group_by\":[");
+    for (size_t i = 0; i < p->ngroups; i++) {
+        textbuf_puts(&b, i ? ",{\"column\":" : "{\"column\":");
+        json_ref(&b, lx, p->groups[i].col);
+        if (p->groups[i].bucket > 0 && p->groups[i].bucket <= U_YEAR)
+            textbuf_printf(&b, ",\"bucket\":\"%s\"", units[p->groups[i].bucket]);
+        textbuf_puts(&b, "}");
+    }
+    textbuf_puts(&b, "],\"filters\":[");
+    for (size_t i = 0; i < p->nfilters; i++) {
+        const struct plan_filter *f = &p->filters[i];
+        textbuf_puts(&b, i ? ",{\"column\":" : "{\"column\":");
+        json_ref(&b, lx, f->col);
+        textbuf_printf(&b, ",\"op\":\"%s\"", f->op > 0 && f->op <= CMP_LE ? ops[f->op] : "");
+        if (f->kind == F_DATE) {
+            char day[11];
+            if (f->range.has_from) {
+                q_format_day(f->range.from, day);
+                textbuf_printf(&b, ",\"from\":\"%s\"", day);
+            }
+            if (f->range.has_to) {
+                q_format_day(f->range.to, day);
+                textbuf_printf(&b, ",\"before\":\"%s\"", day); /* exclusive */
+            }
+        } else if (f->kind == F_NUM) {
+            textbuf_printf(&b, ",\"value\":%.17g", f->num);
+        } else {
+            textbuf_puts(&b, ",\"values\":[");
+            for (size_t k = 0; k < f->nvals; k++) {
+                if (k)
+                    textbuf_puts(&b, ",");
+                json_str(&b, f->vals[k]);
+            }
+            textbuf_puts(&b, "]");
+        }
+        textbuf_puts(&b, "}");
+    }
+    textbuf_printf(&b, "],\"limit\":%ld}", p->limit);
+    int rc = b.oom ? DC_ENOMEM : h->ctx_set(ctx, "compiler.structure", b.p);
+    textbuf_free(&b);
+    return rc;
+}
+
 static int compiler_run(void *state, struct dc_ctx *ctx, const char **outcome)
 {
     struct compiler_state *st = state;
@@ -255,11 +322,17 @@ static int compiler_run(void *state, struct dc_ctx *ctx, const char **outcome)
     struct dc_result *res = NULL;
     int rc;
 
-    const char *q = h->ctx_get(ctx, "question");
-    long today;
-    rc = today_of(h, ctx, &today);
+    struct stage_req req;
+    rc = stage_req_read(h, ctx, "E-COMPILER-TODAY", st->dialect->name, &req);
     if (rc != DC_OK)
         goto cleanup;
+    const char *q = req.question;
+    long today = req.today;
+    /* The connector's dialect when the compiler can write it, else the
+     * configured one. */
+    const struct sql_dialect *dialect = emit_dialect(req.dialect);
+    if (!dialect)
+        dialect = st->dialect;
     const struct dc_schema *schema = DC_HOST_HAS(h, ctx_schema) ? h->ctx_schema(ctx, NULL) : NULL;
     if (!q || !schema) {
         rc = say_unsure(h, ctx, q ? "the database catalog is not available" : "no question");
@@ -283,7 +356,7 @@ static int compiler_run(void *state, struct dc_ctx *ctx, const char **outcome)
         h->ctx_fail(ctx, "E-INTERNAL", "compiler: out of memory");
         goto cleanup;
     }
-    struct prober pr = {h, ctx, st->dialect};
+    struct prober pr = {h, ctx, dialect};
     struct plan_opts po = {today, probe, &pr, (int)st->max_probes};
     rc = plan_question(lx, q, strlen(q), &po, plan);
     if (rc != DC_OK) {
@@ -300,7 +373,7 @@ static int compiler_run(void *state, struct dc_ctx *ctx, const char **outcome)
         goto cleanup;
     }
     trace_plan(h, ctx, lx, plan);
-    rc = emit_sql(lx, plan, st->dialect, em);
+    rc = emit_sql(lx, plan, dialect, em);
     if (rc != DC_OK) {
         h->ctx_fail(ctx, "E-INTERNAL", "compiler: cannot build the statement (%d)", rc);
         goto cleanup;
@@ -311,6 +384,8 @@ static int compiler_run(void *state, struct dc_ctx *ctx, const char **outcome)
     rc = h->ctx_set(ctx, "sql", em->sql);
     if (rc == DC_OK)
         rc = h->ctx_set(ctx, "answer", em->summary);
+    if (rc == DC_OK)
+        rc = set_structure(h, ctx, lx, plan);
     if (rc != DC_OK) {
         h->ctx_fail(ctx, "E-INTERNAL", "compiler: cannot record the answer (%d)", rc);
         goto cleanup;
@@ -333,6 +408,7 @@ static const struct dc_stage_vtable compiler_vtable = {
     sizeof(struct dc_stage_vtable), compiler_options, compiler_outcomes, compiler_init,
     compiler_fini, compiler_run};
 
-DC_PLUGIN_DEFINE(DC_KIND_STAGE, "compiler", "0.1.0", "MIT",
-                 "Deterministic NL->SQL compiler: grounded questions to SQL, else unsure",
-                 &compiler_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "compiler", "0.1.0", "MIT",
+                      "Deterministic NL->SQL compiler: grounded questions to SQL, else unsure",
+                      &compiler_vtable,
+                      DC_CAP_DB_QUERY | DC_CAP_DB_SCHEMA | DC_CAP_DATAPOINTS)

@@ -267,6 +267,7 @@ static const struct dc_stage_vtable intent_vtable = {
     sizeof(struct dc_stage_vtable), intent_options, intent_outcomes, intent_init,
     intent_fini, intent_run};
 
-DC_PLUGIN_DEFINE(DC_KIND_STAGE, "intent", "0.1.0", "MIT",
-                 "Deterministic intent gate: catalog, sql, metric, tool, clarify or refuse",
-                 &intent_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "intent", "0.1.0", "MIT",
+                      "Deterministic intent gate: catalog, sql, metric, tool, clarify or refuse",
+                      &intent_vtable,
+                      DC_CAP_DB_SCHEMA | DC_CAP_DATAPOINTS)

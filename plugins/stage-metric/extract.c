@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "datephrase.h"
+#include "qword.h"
 
 #define W_MAX 48
 
@@ -24,11 +25,6 @@ struct toks {
 };
 
 /* ---- words ---------------------------------------------------------------- */
-
-static int word_byte(unsigned char c)
-{
-    return isalnum(c) || c == '_' || c >= 0x80;
-}
 
 /* Plural to singular, enough for metric names: "sales" -> "sale",
  * "categories" -> "category", "boxes" stays close enough ("boxe") on both
@@ -89,25 +85,8 @@ static int tokenize(const char *q, size_t n, struct toks *out)
     out->n = 0;
     if (n > MX_MAX_BYTES)
         return -1;
-    size_t i = 0;
-    while (i < n) {
-        if (!word_byte((unsigned char)q[i])) {
-            i++;
-            continue;
-        }
-        size_t s = i;
-        for (;;) {
-            while (i < n && word_byte((unsigned char)q[i]))
-                i++;
-            if (i + 1 < n && word_byte((unsigned char)q[i + 1]) &&
-                (q[i] == '\'' || q[i] == '-' ||
-                 (q[i] == '.' && isdigit((unsigned char)q[i - 1]) &&
-                  isdigit((unsigned char)q[i + 1])))) {
-                i++;
-                continue;
-            }
-            break;
-        }
+    size_t pos = 0, s, i;
+    while (qword_next(q, n, &pos, ".", &s, &i)) {
         if (out->n >= MX_MAX_TOKENS)
             return -1;
         struct tok *t = &out->t[out->n];
@@ -413,32 +392,57 @@ static int schema_word(const struct mx_schema_words *sw, const char *st)
     return 0;
 }
 
-/* A metric phrase the catalog grounds word for word (filler aside) is the
- * compiler's to answer literally. */
-static int grounded_by_schema(const struct phrase *p, const struct mx_schema_words *sw)
+/* Business meaning before bare names: a metric phrase whose every content
+ * word also names a catalog object ("active customers" next to is_active
+ * and customers) is still the DataPoint's, since its owner defined what the
+ * phrase counts and the catalog only shares the words. The catalog names
+ * the phrase shadows go to out, for the trace; "" when it shadows none. */
+static void shadowed_names(const struct phrase *p, const struct mx_schema_words *sw, char *out,
+                           size_t cap)
 {
+    size_t len = 0, content = 0;
+    out[0] = '\0';
     if (!sw || sw->n == 0)
-        return 0;
-    size_t content = 0;
+        return;
     for (size_t k = 0; k < p->n; k++) {
         if (word_in(p->w[k], filler))
             continue;
         content++;
-        if (!schema_word(sw, p->w[k]))
-            return 0;
+        if (!schema_word(sw, p->w[k])) {
+            out[0] = '\0';
+            return;
+        }
+        for (size_t i = 0; i < sw->n; i++) {
+            const char *name = sw->words[i];
+            if (!name || !name_has_word(name, p->w[k]))
+                continue;
+            /* Each name once, however many words it shares. */
+            size_t nl = strlen(name);
+            const char *seen = out;
+            int dup = 0;
+            while (!dup && (seen = strstr(seen, name)) != NULL) {
+                dup = (seen == out || seen[-1] == ' ') && (seen[nl] == ',' || seen[nl] == '\0');
+                seen += nl;
+            }
+            if (dup || len + nl + 3 >= cap)
+                continue;
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", name);
+        }
     }
-    return content > 0;
+    if (content == 0)
+        out[0] = '\0';
 }
 
 struct best {
     size_t score, at;
+    struct phrase p; /* the phrase that matched */
 };
 
 /* The longest phrase of dp (id, name, synonyms) in the question. */
-static struct best match_metric(const struct toks *tk, const struct dc_datapoint_info *dp,
-                                const struct mx_schema_words *sw)
+static struct best match_metric(const struct toks *tk, const struct dc_datapoint_info *dp)
 {
-    struct best b = {0, 0};
+    struct best b;
+    memset(&b, 0, sizeof(b));
     for (size_t s = 0; s < dp->nsynonyms + 2; s++) {
         char idtext[160];
         const char *text;
@@ -451,12 +455,13 @@ static struct best match_metric(const struct toks *tk, const struct dc_datapoint
             text = dp->synonyms[s - 2];
         }
         struct phrase p;
-        if (!text || phrase_of(text, &p) != 0 || grounded_by_schema(&p, sw))
+        if (!text || phrase_of(text, &p) != 0)
             continue;
         for (size_t i = 0; i < tk->n; i++)
             if (p.n > b.score && phrase_at(tk, i, &p)) {
                 b.score = p.n;
                 b.at = i;
+                b.p = p;
             }
     }
     return b;
@@ -556,9 +561,11 @@ static void clarify_breakdown(struct mx_match *m, const char *word)
                  "parameters.", dp->name, word);
 }
 
-int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint_info *const *dps,
-               size_t ndps, const char *db, const struct mx_schema_words *sw,
-               struct mx_match *out)
+/* Returns 1 when the metric is known but the rest of the question asks for
+ * what its parameters do not offer (a clarify about this metric alone). */
+static int extract(const char *q, size_t qlen, long today,
+                   const struct dc_datapoint_info *const *dps, size_t ndps, const char *db,
+                   const struct mx_schema_words *sw, struct mx_match *out)
 {
     struct toks tkbuf;
     struct toks *tk = &tkbuf;
@@ -572,15 +579,18 @@ int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint
     /* 1. The metric: the longest phrase wins; equal best phrases of
      * different metrics are a question to ask back. */
     size_t best = 0, at = 0;
+    struct phrase winner;
+    memset(&winner, 0, sizeof(winner));
     for (size_t i = 0; i < ndps; i++) {
         if (!is_metric(dps[i], db))
             continue;
-        struct best b = match_metric(tk, dps[i], sw);
+        struct best b = match_metric(tk, dps[i]);
         if (b.score == 0 || b.score < best)
             continue;
         if (b.score > best) {
             best = b.score;
             at = b.at;
+            winner = b.p;
             out->nchoices = 0;
         }
         if (out->nchoices < MX_MAX_CHOICES)
@@ -610,12 +620,13 @@ int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint
     out->dp = out->choices[0];
     out->nchoices = 0;
     span_text(tk, at, best, out->phrase, sizeof(out->phrase));
+    shadowed_names(&winner, sw, out->shadowed, sizeof(out->shadowed));
     mark(tk, at, best);
     const struct dc_datapoint_info *dp = out->dp;
     /* Another metric named elsewhere in the question ("revenue or order
      * count") is a question to ask back, whatever the phrase lengths. */
     for (size_t i = 0; i < ndps; i++) {
-        if (dps[i] == dp || !is_metric(dps[i], db) || match_metric(tk, dps[i], sw).score == 0)
+        if (dps[i] == dp || !is_metric(dps[i], db) || match_metric(tk, dps[i]).score == 0)
             continue;
         out->outcome = MX_CLARIFY;
         snprintf(out->why, sizeof(out->why),
@@ -654,7 +665,7 @@ int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint
             snprintf(out->why, sizeof(out->why),
                      "The question names two time ranges (the second is '%s'); ask for %s over "
                      "one range.", phrase, dp->name);
-            return 0;
+            return 1;
         }
         if (!has_date_params(dp)) {
             out->outcome = MX_CLARIFY;
@@ -662,7 +673,7 @@ int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint
             snprintf(out->why, sizeof(out->why),
                      "%s has no date parameters, so it cannot be limited to '%s'.", dp->name,
                      phrase);
-            return 0;
+            return 1;
         }
         apply_range(out, &r, phrase);
         mark(tk, i, n);
@@ -698,7 +709,7 @@ int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint
             const char *v = grain ? unit_value(grain, unit) : NULL;
             if (!v) {
                 clarify_breakdown(out, unit_names[unit]);
-                return 0;
+                return 1;
             }
             set_value(out, grain, v, phrase);
             mark(tk, i, lead + 1);
@@ -712,7 +723,7 @@ int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint
             char word[64];
             span_text(tk, i + lead, 1, word, sizeof(word));
             clarify_breakdown(out, word);
-            return 0;
+            return 1;
         }
         span_text(tk, i, lead + n, phrase, sizeof(phrase));
         set_value(out, p, v, phrase);
@@ -770,5 +781,27 @@ int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint
         return 0;
     }
     out->outcome = MX_OK;
+    return 0;
+}
+
+int mx_extract(const char *q, size_t qlen, long today, const struct dc_datapoint_info *const *dps,
+               size_t ndps, const char *db, const struct mx_schema_words *sw,
+               struct mx_match *out)
+{
+    int rest = extract(q, qlen, today, dps, ndps, db, sw, out);
+    /* The metric takes its phrase over the catalog's names only when it can
+     * answer the question. When the rest asks for what its parameters do
+     * not offer ("number of orders per shipping country") and the catalog
+     * has every word of the phrase, the literal reading gets its chance
+     * instead of a question back about the metric. */
+    if (rest && out->outcome == MX_CLARIFY && out->dp && out->shadowed[0]) {
+        char why[sizeof(out->why)];
+        snprintf(why, sizeof(why), "%.60s matched '%.60s' but cannot answer the rest (%.300s); "
+                 "the catalog names %.150s may", out->dp->id, out->phrase, out->why,
+                 out->shadowed);
+        memcpy(out->why, why, sizeof(why));
+        out->outcome = MX_NO_MATCH;
+        out->bad_param = 0;
+    }
     return 0;
 }

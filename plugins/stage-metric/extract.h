@@ -33,6 +33,9 @@ struct mx_match {
     int outcome;
     const struct dc_datapoint_info *dp; /* MX_OK, and MX_CLARIFY about one metric */
     char phrase[96];                    /* the words that named the metric */
+    char shadowed[160]; /* catalog names that also cover every word of phrase
+                         * ("is_active, customers"), which the DataPoint
+                         * takes precedence over; "" when none */
     const struct dc_datapoint_info *choices[MX_MAX_CHOICES]; /* equal matches */
     size_t nchoices;
     struct mx_value vals[MX_MAX_VALUES];
@@ -43,10 +46,10 @@ struct mx_match {
 };
 
 /* The database's table and column names, as the catalog spells them (they
- * are split at '_' and case changes here): a metric phrase made only of
- * their words, like
- * "active customers" next to customers.is_active, is left to the compiler,
- * which answers it literally from the schema. */
+ * are split at '_' and case changes here). A metric phrase made only of
+ * their words, like "active customers" next to customers.is_active, stays
+ * the metric's (business meaning before bare names); the names it shadows
+ * are reported in mx_match.shadowed for the trace. */
 struct mx_schema_words {
     const char *const *words;
     size_t n;

@@ -12,13 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <datachat/host.h>
 #include <datachat/plugin.h>
 
-#include "datephrase.h"
 #include "extract.h"
+#include "stagereq.h"
 
 struct metric_state {
     const struct dc_host *h;
@@ -57,28 +56,8 @@ static void metric_fini(void *state)
     free(state);
 }
 
-/* The same reference day the compiler uses: the "today" key, else UTC. */
-static int today_of(const struct dc_host *h, struct dc_ctx *ctx, long *today)
-{
-    const char *t = h->ctx_get(ctx, "today");
-    if (t) {
-        if (q_parse_day(t, today) != 0) {
-            h->ctx_fail(ctx, "E-METRIC-TODAY",
-                        "the context key 'today' is '%.40s'; it must be a date as YYYY-MM-DD", t);
-            return DC_EINVAL;
-        }
-        return DC_OK;
-    }
-    time_t now = time(NULL);
-    struct tm tm;
-    if (!gmtime_r(&now, &tm))
-        return DC_ERR;
-    *today = q_days(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    return DC_OK;
-}
-
-/* Table and column names of the request database, for the rule that
- * leaves schema-grounded phrases to the compiler. */
+/* Table and column names of the request database: the trace names those a
+ * metric phrase takes precedence over (extract.h, mx_schema_words). */
 static const char **schema_names(const struct dc_host *h, struct dc_ctx *ctx, size_t *n)
 {
     *n = 0;
@@ -200,6 +179,11 @@ static void trace_values(const struct dc_host *h, struct dc_ctx *ctx, const stru
     const struct dc_datapoint_info *dp = m->dp;
     h->ctx_trace(ctx, "metric %s (matched '%s', %s:%d), variant %s", dp->id, m->phrase,
                  dp->file ? dp->file : "?", dp->line, variant);
+    if (m->shadowed[0])
+        h->ctx_trace(ctx,
+                     "precedence: %s DataPoint %s defines '%s'; it wins over the catalog names "
+                     "%s (DataPoints before bare column names)",
+                     dp->source ? dp->source : "user", dp->id, m->phrase, m->shadowed);
     for (size_t i = 0; i < dp->nparams; i++) {
         const struct dc_dp_param *p = dp->params[i];
         const char *phrase = NULL, *v = NULL;
@@ -309,9 +293,9 @@ static int metric_run(void *state, struct dc_ctx *ctx, const char **outcome)
         h->ctx_trace(ctx, "the host cannot render DataPoints (needs ABI 1.2)");
         goto cleanup;
     }
-    const char *q = h->ctx_get(ctx, "question");
-    long today;
-    rc = today_of(h, ctx, &today);
+    struct stage_req req;
+    rc = stage_req_read(h, ctx, "E-METRIC-TODAY", st->dialect, &req);
+    const char *q = req.question;
     if (rc != DC_OK || !q)
         goto cleanup;
     size_t ndp = h->dp_count(ctx);
@@ -327,7 +311,7 @@ static int metric_run(void *state, struct dc_ctx *ctx, const char **outcome)
     size_t nnames = 0;
     names = schema_names(h, ctx, &nnames);
     struct mx_schema_words sw = {names, nnames};
-    mx_extract(q, strlen(q), today, dps, ndp, h->ctx_get(ctx, "database"), &sw, m);
+    mx_extract(q, strlen(q), req.today, dps, ndp, h->ctx_get(ctx, "database"), &sw, m);
 
     if (m->outcome == MX_NO_MATCH) {
         h->ctx_trace(ctx, "no metric: %s", m->why);
@@ -342,9 +326,7 @@ static int metric_run(void *state, struct dc_ctx *ctx, const char **outcome)
         goto cleanup;
     }
 
-    const char *dialect = h->ctx_get(ctx, "database.dialect");
-    if (!dialect)
-        dialect = st->dialect;
+    const char *dialect = req.dialect;
     pnames = calloc(m->nvals + 1, sizeof(*pnames));
     pvalues = calloc(m->nvals + 1, sizeof(*pvalues));
     if (!pnames || !pvalues) {
@@ -407,6 +389,7 @@ static const struct dc_stage_vtable metric_vtable = {
     sizeof(struct dc_stage_vtable), metric_options, metric_outcomes, metric_init, metric_fini,
     metric_run};
 
-DC_PLUGIN_DEFINE(DC_KIND_STAGE, "metric", "0.1.0", "MIT",
-                 "Metric questions answered from metric DataPoints' execution templates",
-                 &metric_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "metric", "0.1.0", "MIT",
+                      "Metric questions answered from metric DataPoints' execution templates",
+                      &metric_vtable,
+                      DC_CAP_DB_QUERY | DC_CAP_DB_SCHEMA | DC_CAP_DATAPOINTS)

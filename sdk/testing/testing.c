@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hostcaps.h"
+#include "result.h"
 #include "sha256.h"
 
 #if defined(__GNUC__)
@@ -31,20 +33,6 @@ struct tk_pair {
 struct tk_pairs {
     struct tk_pair *v;
     size_t n, cap;
-};
-
-struct tk_col {
-    char *name, *decl;
-    int type;
-};
-
-struct dc_result {
-    struct tk_col *cols;
-    size_t ncols;
-    struct dc_value *cells; /* nrows * ncols, text copied and NUL-terminated */
-    size_t nrows, caprows;
-    int truncated;
-    char *rendered;
 };
 
 struct dc_schema {
@@ -91,6 +79,7 @@ struct dc_test_host {
     struct dc_schema **schemas;
     size_t nschemas;
     struct dc_schema *schema;  /* what ctx_schema returns */
+    char *plugin;              /* from dc_test_use_descriptor, for messages */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -208,201 +197,34 @@ static void pairs_clear(struct tk_pairs *p)
 
 /* ---- results -------------------------------------------------------------- */
 
-static int is_text_type(int type)
-{
-    return type == DC_TEXT || type == DC_BLOB || type == DC_DATE || type == DC_TIMESTAMP ||
-           type == DC_NUMERIC || type == DC_JSON;
-}
-
-static struct dc_result *tk_result_new(void)
-{
-    return calloc(1, sizeof(struct dc_result));
-}
-
-static void tk_result_free(struct dc_result *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->ncols; i++) {
-        free(r->cols[i].name);
-        free(r->cols[i].decl);
-    }
-    free(r->cols);
-    for (size_t i = 0; i < r->nrows * r->ncols; i++)
-        if (is_text_type(r->cells[i].type))
-            free((char *)r->cells[i].v.s.p);
-    free(r->cells);
-    free(r->rendered);
-    free(r);
-}
-
-static int tk_result_add_column(struct dc_result *r, const char *name, int type,
-                                const char *decl_type)
-{
-    if (!r || !name || r->nrows > 0)
-        return DC_EINVAL;
-    struct tk_col *c = realloc(r->cols, (r->ncols + 1) * sizeof(*c));
-    if (!c)
-        return DC_ENOMEM;
-    r->cols = c;
-    c[r->ncols].name = tk_strdup(name);
-    c[r->ncols].decl = tk_strdup(decl_type);
-    c[r->ncols].type = type;
-    if (!c[r->ncols].name) {
-        free(c[r->ncols].decl);
-        return DC_ENOMEM;
-    }
-    r->ncols++;
-    return DC_OK;
-}
-
-static int tk_result_append_row(struct dc_result *r, const struct dc_value *vals, size_t n)
-{
-    if (!r || n != r->ncols || (n && !vals))
-        return DC_EINVAL;
-    if (r->nrows == r->caprows) {
-        size_t cap = r->caprows ? r->caprows * 2 : 8;
-        struct dc_value *c = realloc(r->cells, cap * (r->ncols ? r->ncols : 1) * sizeof(*c));
-        if (!c)
-            return DC_ENOMEM;
-        r->cells = c;
-        r->caprows = cap;
-    }
-    struct dc_value *row = r->cells + r->nrows * r->ncols;
-    for (size_t i = 0; i < n; i++) {
-        row[i] = vals[i];
-        if (is_text_type(vals[i].type)) {
-            char *p = tk_strndup(vals[i].v.s.p ? vals[i].v.s.p : "", vals[i].v.s.n);
-            if (!p) {
-                for (size_t j = 0; j < i; j++)
-                    if (is_text_type(row[j].type))
-                        free((char *)row[j].v.s.p);
-                return DC_ENOMEM;
-            }
-            row[i].v.s.p = p;
-        }
-    }
-    r->nrows++;
-    return DC_OK;
-}
-
-static void tk_result_set_truncated(struct dc_result *r, int truncated)
-{
-    if (r)
-        r->truncated = truncated != 0;
-}
-
-static size_t tk_result_ncols(const struct dc_result *r)
-{
-    return r ? r->ncols : 0;
-}
-
-static size_t tk_result_nrows(const struct dc_result *r)
-{
-    return r ? r->nrows : 0;
-}
-
-static const char *tk_result_col_name(const struct dc_result *r, size_t col)
-{
-    return r && col < r->ncols ? r->cols[col].name : NULL;
-}
-
-static int tk_result_col_type(const struct dc_result *r, size_t col)
-{
-    return r && col < r->ncols ? r->cols[col].type : DC_NULL;
-}
-
-static const struct dc_value *tk_result_get(const struct dc_result *r, size_t row, size_t col)
-{
-    if (!r || row >= r->nrows || col >= r->ncols)
-        return NULL;
-    return &r->cells[row * r->ncols + col];
-}
-
-static int tk_result_truncated(const struct dc_result *r)
-{
-    return r ? r->truncated : 0;
-}
-
+/* Results are the core's own (core/result.c, compiled into this library),
+ * so a plugin's unit tests see exactly what the host would build. */
 static struct dc_result *result_copy(const struct dc_result *src)
 {
-    struct dc_result *r = tk_result_new();
+    struct dc_result *r = result_new();
     if (!r)
         return NULL;
-    for (size_t i = 0; src && i < src->ncols; i++)
-        if (tk_result_add_column(r, src->cols[i].name, src->cols[i].type, src->cols[i].decl) !=
+    size_t nc = result_ncols(src);
+    struct dc_value *row = calloc(nc ? nc : 1, sizeof(*row));
+    if (!row)
+        goto fail;
+    for (size_t i = 0; i < nc; i++)
+        if (result_add_column(r, result_col_name(src, i), result_col_type(src, i), NULL) !=
             DC_OK)
             goto fail;
-    for (size_t i = 0; src && i < src->nrows; i++)
-        if (tk_result_append_row(r, src->cells + i * src->ncols, src->ncols) != DC_OK)
+    for (size_t i = 0; i < result_nrows(src); i++) {
+        for (size_t c = 0; c < nc; c++)
+            row[c] = *result_get(src, i, c);
+        if (result_append_row(r, row, nc) != DC_OK)
             goto fail;
-    if (src)
-        r->truncated = src->truncated;
+    }
+    result_set_truncated(r, result_truncated(src));
+    free(row);
     return r;
 fail:
-    tk_result_free(r);
+    free(row);
+    result_free(r);
     return NULL;
-}
-
-/* Plain rows of "a | b" cells: a readable stand-in for the core's table. */
-static const char *tk_result_render(const struct dc_result *rc, size_t max_rows,
-                                    size_t max_cell_width)
-{
-    struct dc_result *r = (struct dc_result *)rc;
-    if (!r)
-        return "";
-    size_t cap = 1, len = 0;
-    char *out = NULL;
-    for (int pass = 0; pass < 2; pass++) {
-        len = 0;
-        for (size_t row = 0; row <= r->nrows && row <= max_rows; row++) {
-            for (size_t c = 0; c < r->ncols; c++) {
-                char num[64];
-                const char *cell;
-                size_t n;
-                if (row == 0) {
-                    cell = r->cols[c].name;
-                    n = strlen(cell);
-                } else {
-                    const struct dc_value *v = &r->cells[(row - 1) * r->ncols + c];
-                    if (is_text_type(v->type)) {
-                        cell = v->v.s.p;
-                        n = v->v.s.n;
-                    } else {
-                        if (v->type == DC_INT || v->type == DC_BOOL)
-                            snprintf(num, sizeof(num), "%lld", (long long)v->v.i);
-                        else if (v->type == DC_REAL)
-                            snprintf(num, sizeof(num), "%g", v->v.d);
-                        else
-                            snprintf(num, sizeof(num), "NULL");
-                        cell = num;
-                        n = strlen(num);
-                    }
-                }
-                if (max_cell_width && n > max_cell_width)
-                    n = max_cell_width;
-                const char *sep = c + 1 < r->ncols ? " | " : "\n";
-                if (pass == 1) {
-                    for (size_t k = 0; k < n; k++) {
-                        unsigned char ch = (unsigned char)cell[k];
-                        out[len + k] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-                    }
-                    memcpy(out + len + n, sep, strlen(sep));
-                }
-                len += n + strlen(sep);
-            }
-        }
-        if (pass == 0) {
-            cap = len + 1;
-            out = malloc(cap);
-            if (!out)
-                return "";
-        }
-    }
-    out[len] = '\0';
-    free(r->rendered);
-    r->rendered = out;
-    return out;
 }
 
 /* ---- schemas -------------------------------------------------------------- */
@@ -696,10 +518,10 @@ static const struct dc_schema *tk_ctx_schema(struct dc_ctx *c, const char *db)
 static void tk_ctx_set_result(struct dc_ctx *c, struct dc_result *r)
 {
     if (!c) {
-        tk_result_free(r);
+        result_free(r);
         return;
     }
-    tk_result_free(c->t->result);
+    result_free(c->t->result);
     c->t->result = r;
 }
 
@@ -787,15 +609,6 @@ static int tk_ctx_result_set(struct dc_ctx *c, const char *name, const struct dc
     return rc;
 }
 
-static void tk_sha256_hex(const void *data, size_t n, char *out)
-{
-    struct sha256 s;
-    unsigned char d[32];
-    sha256_init(&s);
-    sha256_update(&s, data, n);
-    sha256_final(&s, d);
-    sha256_hex(d, out);
-}
 
 /* The test host has no DataPoints. */
 static size_t tk_dp_count(struct dc_ctx *c)
@@ -854,21 +667,79 @@ static int tk_retrieve(struct dc_ctx *c, const char *query, size_t k,
     return DC_OK;
 }
 
-/* ---- the public API ------------------------------------------------------- */
-
-TK_API struct dc_test_host *dc_test_host_new(void)
+/* ABI 1.3 entries. An llm answers with the scripted "llm.reply". */
+static int tk_llm_complete(struct dc_ctx *c, const char *instance, const char *request_json,
+                           const char **reply, char *err, size_t errlen)
 {
-    struct dc_test_host *t = calloc(1, sizeof(*t));
-    if (!t)
-        return NULL;
-    t->ctx.t = t;
-    t->opts.t = t;
-    t->schema = calloc(1, sizeof(*t->schema));
-    if (!t->schema) {
-        free(t);
-        return NULL;
+    (void)instance;
+    (void)request_json;
+    if (reply)
+        *reply = NULL;
+    if (!c || !reply)
+        return DC_EINVAL;
+    *reply = pairs_get(&c->t->values, "llm.reply");
+    if (*reply)
+        return DC_OK;
+    fail_set(c->t, "E-LLM-NONE",
+             tk_strdup("the test host has no scripted reply; script one with "
+                       "dc_test_ctx_put(t, \"llm.reply\", ...)"));
+    if (err && errlen)
+        snprintf(err, errlen, "E-LLM-NONE: the test host has no scripted \"llm.reply\"");
+    return DC_ENOTFOUND;
+}
+
+/* The gate's verdict is what ctx_query would answer: the first matching
+ * dc_test_on_query rule's rc. Nothing is recorded as a query. */
+static int tk_sql_check(struct dc_ctx *c, const char *db, const char *sql, char *err,
+                        size_t errlen)
+{
+    (void)db;
+    if (!c || !sql)
+        return DC_EINVAL;
+    const struct dc_test_host *t = c->t;
+    for (size_t i = 0; i < t->nrules; i++) {
+        const struct tk_rule *r = &t->rules[i];
+        if (r->prefix && strncmp(sql, r->prefix, strlen(r->prefix)) != 0)
+            continue;
+        if (r->rc != DC_OK && err && errlen)
+            snprintf(err, errlen, "%s: %s", r->code ? r->code : "E-TEST-SCRIPTED",
+                     r->message ? r->message : "scripted failure");
+        return r->rc;
     }
+    return DC_OK;
+}
+
+/* The test host accepts every DataPoint text; `datachat dp lint` checks. */
+static int tk_dp_validate(struct dc_ctx *c, const char *text, size_t len, const char *name,
+                          char *err, size_t errlen)
+{
+    (void)c;
+    (void)len;
+    (void)name;
+    (void)err;
+    (void)errlen;
+    return text ? DC_OK : DC_EINVAL;
+}
+
+/* hostcaps.c's stubs end here: the same E-PLUGIN-CAPABILITY as the core. */
+void hostcaps_fail(struct dc_ctx *c, const char *cap, const char *entry)
+{
+    if (!c)
+        return;
+    const char *who = c->t->plugin ? c->t->plugin : "the plugin under test";
+    size_t n = strlen(who) + strlen(cap) + strlen(entry) + 160;
+    char *msg = malloc(n);
+    if (msg)
+        snprintf(msg, n, "plugin '%s' called %s, which needs the host capability \"%s\" that "
+                         "the plugin does not declare; declare it in DC_PLUGIN_DEFINE_CAPS",
+                 who, entry, cap);
+    fail_set(c->t, "E-PLUGIN-CAPABILITY", msg);
+}
+
+static void fill_table(struct dc_test_host *t)
+{
     struct dc_host *h = &t->table;
+    memset(h, 0, sizeof(*h));
     h->struct_size = sizeof(*h);
     h->abi_major = DC_ABI_MAJOR;
     h->abi_minor = DC_ABI_MINOR;
@@ -881,17 +752,17 @@ TK_API struct dc_test_host *dc_test_host_new(void)
     h->opt_number = tk_opt_number;
     h->opt_list_len = tk_opt_list_len;
     h->opt_list_item = tk_opt_list_item;
-    h->result_new = tk_result_new;
-    h->result_free = tk_result_free;
-    h->result_add_column = tk_result_add_column;
-    h->result_append_row = tk_result_append_row;
-    h->result_set_truncated = tk_result_set_truncated;
-    h->result_ncols = tk_result_ncols;
-    h->result_nrows = tk_result_nrows;
-    h->result_col_name = tk_result_col_name;
-    h->result_col_type = tk_result_col_type;
-    h->result_get = tk_result_get;
-    h->result_truncated = tk_result_truncated;
+    h->result_new = result_new;
+    h->result_free = result_free;
+    h->result_add_column = result_add_column;
+    h->result_append_row = result_append_row;
+    h->result_set_truncated = result_set_truncated;
+    h->result_ncols = result_ncols;
+    h->result_nrows = result_nrows;
+    h->result_col_name = result_col_name;
+    h->result_col_type = result_col_type;
+    h->result_get = result_get;
+    h->result_truncated = result_truncated;
     h->schema_add_table = tk_schema_add_table;
     h->schema_ntables = tk_schema_ntables;
     h->schema_table = tk_schema_table;
@@ -906,14 +777,52 @@ TK_API struct dc_test_host *dc_test_host_new(void)
     h->ctx_result = tk_ctx_result;
     h->ctx_arg = tk_ctx_arg;
     h->ctx_result_set = tk_ctx_result_set;
-    h->result_render = tk_result_render;
-    h->sha256_hex = tk_sha256_hex;
+    h->result_render = result_render;
+    h->sha256_hex = sha256_hex_of;
     h->dp_count = tk_dp_count;
     h->dp_at = tk_dp_at;
     h->dp_find = tk_dp_find;
     h->dp_render = tk_dp_render;
     h->dp_rendered_free = tk_dp_rendered_free;
     h->retrieve = tk_retrieve;
+    h->llm_complete = tk_llm_complete;
+    h->sql_check = tk_sql_check;
+    h->dp_validate = tk_dp_validate;
+}
+
+/* ---- the public API ------------------------------------------------------- */
+
+TK_API int dc_test_use_descriptor(struct dc_test_host *t, const struct dc_plugin_descriptor *d)
+{
+    if (!t || !d || d->magic != DC_PLUGIN_MAGIC)
+        return DC_EINVAL;
+    char *name = tk_strdup(d->name ? d->name : "");
+    if (!name)
+        return DC_ENOMEM;
+    free(t->plugin);
+    t->plugin = name;
+    uint64_t caps = DC_CAP_UNDECLARED;
+    if (d->struct_size >= offsetof(struct dc_plugin_descriptor, capabilities) +
+                              sizeof(d->capabilities))
+        caps = d->capabilities;
+    fill_table(t);
+    hostcaps_restrict(&t->table, caps);
+    return DC_OK;
+}
+
+TK_API struct dc_test_host *dc_test_host_new(void)
+{
+    struct dc_test_host *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->ctx.t = t;
+    t->opts.t = t;
+    t->schema = calloc(1, sizeof(*t->schema));
+    if (!t->schema) {
+        free(t);
+        return NULL;
+    }
+    fill_table(t);
     return t;
 }
 
@@ -929,7 +838,7 @@ TK_API void dc_test_reset(struct dc_test_host *t)
     free(t->fail_code);
     free(t->fail_message);
     t->fail_code = t->fail_message = NULL;
-    tk_result_free(t->result);
+    result_free(t->result);
     t->result = NULL;
 }
 
@@ -949,12 +858,13 @@ TK_API void dc_test_host_free(struct dc_test_host *t)
     }
     free(t->rules);
     for (size_t i = 0; i < t->nowned; i++)
-        tk_result_free(t->owned[i]);
+        result_free(t->owned[i]);
     free(t->owned);
     for (size_t i = 0; i < t->nschemas; i++)
         tk_schema_free(t->schemas[i]);
     free(t->schemas);
     tk_schema_free(t->schema);
+    free(t->plugin);
     free(t);
 }
 
@@ -1027,7 +937,7 @@ TK_API struct dc_result *dc_test_result_new(struct dc_test_host *t)
     if (!v)
         return NULL;
     t->owned = v;
-    v[t->nowned] = tk_result_new();
+    v[t->nowned] = result_new();
     return v[t->nowned] ? v[t->nowned++] : NULL;
 }
 

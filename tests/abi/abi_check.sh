@@ -46,6 +46,8 @@ compat)
     for so in "$tmp"/plugins/*.so; do
         out=$("$dc" plugins check "$so" 2>&1) || { echo "$out" >&2; fail "the host refused $so"; }
         echo "$out" | grep -q "abi      1.0 (host 1\." || { echo "$out" >&2; fail "$so is not an ABI 1.0 plugin"; }
+        # No capabilities field before ABI 1.3: the whole host table.
+        echo "$out" | grep -q "uses     undeclared (all)$" || { echo "$out" >&2; fail "$so is not shown as using the whole host table"; }
     done
     sqlite3 "$tmp/demo.db" "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);" || fail "sqlite3 failed"
     cat >"$tmp/datachat.yaml" <<YAML

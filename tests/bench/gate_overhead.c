@@ -3,14 +3,22 @@
  *
  * 1,000 queries are generated from realistic shapes over the demo schema
  * (joins, aggregates, CTEs, subqueries, filters) with varying constants,
- * then timed one by one: pgparse_check alone (libpg_query parse and the
- * walk), gate_explain on the SQLite demo database (the connector's prepare
- * with the gate's authorizer) and, with PG_DBNAME (PGHOST... in the
- * environment), gate_explain on PostgreSQL (pgparse plus the server's
- * prepare). Beside them, the connector's own prepare + execute of a trivial
- * SELECT 1 on each database. Prints medians, p95s and ratios. Fails only
- * when a generated query is not accepted (the figures would then measure
- * refusals) or a database cannot be used; the 50 us target is reported. */
+ * then timed one by one, without and with an access policy (a row filter
+ * on orders, payments and order_items, a row filter and an e-mail mask
+ * on customers: every query reads at least one of them):
+ * pgparse_check alone (libpg_query parse and the walk); with the policy,
+ * pgparse_check_rewrite (one parse that checks and collects, the splice,
+ * one parse of the result that re-checks and verifies) and, for
+ * comparison, the separate passes (check, rewrite with its verification,
+ * check again); gate_explain on the SQLite demo database (the connector's
+ * prepare with the gate's authorizer) and, with PG_DBNAME (PGHOST... in
+ * the environment), gate_explain on PostgreSQL (pgparse plus the server's
+ * prepare, and with the policy the catalog check of the names used).
+ * Beside them, the connector's own prepare + execute of a trivial SELECT 1
+ * on each database. Prints medians, p95s and ratios to that round trip.
+ * Fails only when a generated query is not accepted (the figures would
+ * then measure refusals) or a database cannot be used; the 50 us target
+ * (parse + policy + rewrite) is reported. */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +35,8 @@
 #include "gate.h"
 #include "hostapi.h"
 #include "pgparse.h"
+#include "policy.h"
+#include "schema.h"
 #include "registry.h"
 #include "result.h"
 #include "util.h"
@@ -208,6 +218,98 @@ static int gate_times(struct gate *g, struct conn *c, char **qs, double *med, do
     return 0;
 }
 
+/* The policy of the "with policy" figures, on both databases. */
+static const char bench_policy[] =
+    "principals:\n"
+    "  bench:\n"
+    "    databases:\n"
+    "      sqlite: &rules\n"
+    "        default_table: { allowed: true }\n"
+    "        tables:\n"
+    "          orders: { row_filter: \"status <> 'test'\" }\n"
+    "          payments: { row_filter: \"amount >= 0\" }\n"
+    "          order_items: { row_filter: \"quantity > 0\" }\n"
+    "          customers:\n"
+    "            row_filter: \"is_active = 1\"\n"
+    "            columns: { masked: { email: email } }\n"
+    "      postgres: *rules\n";
+
+struct shadows {
+    struct policy_rules *rules;
+    struct pgparse_shadow sh[8];
+    size_t n;
+};
+
+/* The shadows the gate would build for principal bench on s. */
+static int shadows_build(const struct policy_set *ps, const char *db, const struct dc_schema *s,
+                         struct shadows *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (policy_resolve(ps, "bench", db, &out->rules) != DC_OK)
+        return -1;
+    for (size_t i = 0; i < out->rules->ntables && out->n < 8; i++) {
+        const struct policy_table *pt = out->rules->tables[i].t;
+        const struct dc_table_info *ti = schema_find(s, pt->name);
+        if (!policy_table_shadowed(pt) || !ti)
+            continue;
+        struct pgparse_shadow *sh = &out->sh[out->n++];
+        sh->schema = ti->schema_name;
+        sh->name = ti->name;
+        if (!(sh->query = policy_shadow_query(pt, ti, "postgres")))
+            return -1;
+    }
+    return out->n ? 0 : -1;
+}
+
+static void shadows_free(struct shadows *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free((char *)s->sh[i].query);
+    policy_rules_free(s->rules);
+}
+
+/* pgparse_check_rewrite (mode 0), or the separate passes (mode 1). */
+static int rewrite_times(char **qs, const struct shadows *sh, int mode, double *med, double *p95)
+{
+    static int64_t ns[NQUERIES];
+    char err[512] = "";
+    for (size_t i = 0; i < NQUERIES; i++) {
+        struct pgparse_info info, again;
+        struct pgparse_rewrite rw;
+        memset(&info, 0, sizeof(info));
+        memset(&again, 0, sizeof(again));
+        memset(&rw, 0, sizeof(rw));
+        int64_t t0 = now_ns();
+        int rc;
+        if (mode == 0) {
+            rc = pgparse_check_rewrite(qs[i], sh->sh, sh->n, &info, &rw, err, sizeof(err));
+        } else {
+            rc = pgparse_check(qs[i], &info, err, sizeof(err));
+            if (rc == DC_OK)
+                rc = pgparse_rewrite(qs[i], sh->sh, sh->n, &rw, err, sizeof(err));
+            if (rc == DC_OK && rw.nrewritten)
+                rc = pgparse_check(rw.sql, &again, err, sizeof(err));
+        }
+        ns[i] = now_ns() - t0;
+        int rewritten = rw.nrewritten > 0;
+        pgparse_info_clear(&info);
+        pgparse_info_clear(&again);
+        pgparse_rewrite_clear(&rw);
+        if (rc != DC_OK || !rewritten) {
+            fprintf(stderr, "gate_overhead: policy rewrite of query %zu: %s\n  %s\n", i,
+                    rc != DC_OK ? err : "nothing rewritten", qs[i]);
+            return -1;
+        }
+    }
+    stats(ns, NQUERIES, med, p95);
+    return 0;
+}
+
+static void row(const char *what, double med, double p95)
+{
+    printf("  %-52s %10.1f %10.1f\n", what, med, p95);
+}
+
 int main(int argc, char **argv)
 {
     static int64_t ns[NQUERIES];
@@ -215,13 +317,18 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/dc-bench-gate-XXXXXX", apath[128], err[512] = "";
     struct conn lite, pg;
     struct audit *audit = NULL;
-    struct gate *g = NULL;
+    struct gate *g = NULL, *gp = NULL;
+    struct policy_set *ps = NULL;
+    struct shadows sh;
+    static struct cfg_diags diags;
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     int status = 1;
-    double pp_med, pp_p95, gl_med, gl_p95, gp_med = 0, gp_p95 = 0, rl_med, rl_p95, rp_med = 0,
-                                                                               rp_p95 = 0;
+    double pp_med, pp_p95, pr_med, pr_p95, po_med, po_p95, gl_med, gl_p95, glp_med, glp_p95,
+        rl_med, rl_p95;
+    double gp_med = 0, gp_p95 = 0, gpp_med = 0, gpp_p95 = 0, rp_med = 0, rp_p95 = 0;
     memset(&lite, 0, sizeof(lite));
     memset(&pg, 0, sizeof(pg));
+    memset(&sh, 0, sizeof(sh));
     memset(qs, 0, sizeof(qs));
     if (argc < 3) {
         fprintf(stderr, "usage: %s BUILD_DIR SQLITE_DB [PG_DBNAME]\n", argv[0]);
@@ -246,18 +353,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "gate_overhead: %s\n", err);
         goto cleanup;
     }
-    struct gate_limits lim = {1000, 30000, 1 << 20};
-    if (gate_new(audit, &lim, &g) != DC_OK)
+    if (policy_load_string(bench_policy, sizeof(bench_policy) - 1, "bench-policy.yaml", &ps,
+                           &diags) != DC_OK) {
+        fprintf(stderr, "gate_overhead: the bench policy does not load\n");
         goto cleanup;
+    }
+    struct gate_limits lim = {1000, 30000, 1 << 20};
+    if (gate_new(audit, &lim, &g) != DC_OK || gate_new(audit, &lim, &gp) != DC_OK)
+        goto cleanup;
+    gate_set_policies(gp, ps);
     if (conn_init(&lite, argv[1], "connector-sqlite", "path", argv[2], "sqlite") != 0)
         goto cleanup;
     if (pgdb && conn_init(&pg, argv[1], "connector-postgres", "dbname", pgdb, "postgres") != 0)
         goto cleanup;
+    const struct dc_schema *schema = db_schema(pgdb ? &pg.db : &lite.db, err, sizeof(err));
+    if (!schema || shadows_build(ps, pgdb ? "postgres" : "sqlite", schema, &sh) != 0) {
+        fprintf(stderr, "gate_overhead: no shadows for the bench policy: %s\n", err);
+        goto cleanup;
+    }
 
     /* Warm caches (catalog, libpg_query's memory contexts) outside the timing. */
     for (size_t i = 0; i < 20; i++) {
         struct gate_decision dec;
         gate_explain(g, "bench", &lite.db, qs[i], &dec);
+        gate_decision_clear(&dec);
+        gate_explain(gp, "bench", pgdb ? &pg.db : &lite.db, qs[i], &dec);
         gate_decision_clear(&dec);
     }
     for (size_t i = 0; i < NQUERIES; i++) {
@@ -274,39 +394,54 @@ int main(int argc, char **argv)
         }
     }
     stats(ns, NQUERIES, &pp_med, &pp_p95);
+    if (rewrite_times(qs, &sh, 0, &pr_med, &pr_p95) != 0 ||
+        rewrite_times(qs, &sh, 1, &po_med, &po_p95) != 0)
+        goto cleanup;
     if (gate_times(g, &lite, qs, &gl_med, &gl_p95) != 0 ||
+        gate_times(gp, &lite, qs, &glp_med, &glp_p95) != 0 ||
         round_trip(&lite, &rl_med, &rl_p95) != 0)
         goto cleanup;
     if (pgdb && (gate_times(g, &pg, qs, &gp_med, &gp_p95) != 0 ||
+                 gate_times(gp, &pg, qs, &gpp_med, &gpp_p95) != 0 ||
                  round_trip(&pg, &rp_med, &rp_p95) != 0))
         goto cleanup;
 
-    printf("gate_overhead: %d queries from %zu shapes over the demo schema\n", NQUERIES,
-           sizeof(shapes) / sizeof(shapes[0]));
-    printf("  %-44s %10s %10s\n", "", "median us", "p95 us");
-    printf("  %-44s %10.1f %10.1f\n", "pgparse_check (libpg_query parse + walk)", pp_med,
-           pp_p95);
-    printf("  %-44s %10.1f %10.1f\n", "gate_explain, SQLite (prepare + authorizer)", gl_med,
-           gl_p95);
-    printf("  %-44s %10.1f %10.1f\n", "connector SELECT 1, SQLite", rl_med, rl_p95);
+    printf("gate_overhead: %d queries from %zu shapes over the demo schema, without and with "
+           "a policy (%zu shadowed tables)\n",
+           NQUERIES, sizeof(shapes) / sizeof(shapes[0]), sh.n);
+    printf("  %-52s %10s %10s\n", "", "median us", "p95 us");
+    row("pgparse_check, no policy (parse + walk)", pp_med, pp_p95);
+    row("pgparse_check_rewrite, policy (parse once + verify)", pr_med, pr_p95);
+    row("separate passes, policy (check, rewrite, check)", po_med, po_p95);
+    row("gate_explain, SQLite, no policy", gl_med, gl_p95);
+    row("gate_explain, SQLite, policy (temp views)", glp_med, glp_p95);
+    row("connector SELECT 1, SQLite", rl_med, rl_p95);
     if (pgdb) {
-        printf("  %-44s %10.1f %10.1f\n", "gate_explain, PostgreSQL (pgparse + prepare)", gp_med,
-               gp_p95);
-        printf("  %-44s %10.1f %10.1f\n", "connector SELECT 1, PostgreSQL", rp_med, rp_p95);
+        row("gate_explain, PostgreSQL, no policy (+ prepare)", gp_med, gp_p95);
+        row("gate_explain, PostgreSQL, policy (+ catalog, prepare)", gpp_med, gpp_p95);
+        row("connector SELECT 1, PostgreSQL", rp_med, rp_p95);
     } else {
         printf("  PostgreSQL: not measured (no database named; PGHOST unset?)\n");
     }
-    printf("  ratios (median): gate_explain/SELECT 1 SQLite %.2f", gl_med / rl_med);
+    printf("  ratios to the connector's SELECT 1 (medians):\n");
+    printf("    SQLite: gate_explain %.2f, with policy %.2f\n", gl_med / rl_med,
+           glp_med / rl_med);
     if (pgdb)
-        printf("; pgparse/SELECT 1 PostgreSQL %.2f; gate_explain/SELECT 1 PostgreSQL %.2f",
-               pp_med / rp_med, gp_med / rp_med);
-    printf("\n  target: pgparse median < %.0f us: %s (%.1f us)\n", TARGET_US,
-           pp_med < TARGET_US ? "met" : "NOT met", pp_med);
+        printf("    PostgreSQL: pgparse %.2f, with policy %.2f; gate_explain %.2f, with policy "
+               "%.2f\n",
+               pp_med / rp_med, pr_med / rp_med, gp_med / rp_med, gpp_med / rp_med);
+    printf("  target: parse + policy + rewrite median < %.0f us: no policy %s (%.1f us), policy "
+           "%s (%.1f us)\n",
+           TARGET_US, pp_med < TARGET_US ? "met" : "NOT met", pp_med,
+           pr_med < TARGET_US ? "met" : "NOT met", pr_med);
     status = 0;
 cleanup:
+    shadows_free(&sh);
     conn_fini(&pg);
     conn_fini(&lite);
+    gate_free(gp);
     gate_free(g);
+    policy_set_free(ps);
     audit_close(audit);
     if (audit) {
         char p[200];

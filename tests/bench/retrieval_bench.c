@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <datachat/host.h>
@@ -352,11 +353,23 @@ static const struct dp_set *load_dps(void *arg)
 
 /* One process's startup: catalog, fingerprint, index (loading DataPoints
  * only when the index asks). */
+/* CPU time of this process: on a machine shared with other builds, wall
+ * time mostly measures the neighbours, CPU time what this code costs. */
+static int64_t cpu_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int startup_once(const char *dpdir, const char *catalog, const char *idx,
-                        struct loader *l, int64_t *us, char *origin, size_t olen, size_t *ndocs)
+                        struct loader *l, int64_t *us, int64_t *cpu, char *origin, size_t olen,
+                        size_t *ndocs)
 {
     char fp[65], err[256] = "";
     struct retrieval *r = NULL;
+    int64_t c0 = cpu_us();
     int64_t t0 = util_now_us();
     struct dc_schema *s = catcache_load(catalog, "bench");
     if (!s || dp_dirs_fingerprint(NULL, 0, dpdir, fp) != DC_OK) {
@@ -367,6 +380,7 @@ static int startup_once(const char *dpdir, const char *catalog, const char *idx,
     struct retrieval_src src = {NULL, s, "bench", fp, load_dps, l};
     int rc = retrieval_open(&src, idx, &r, err, sizeof(err));
     *us = util_now_us() - t0;
+    *cpu = cpu_us() - c0;
     if (rc != DC_OK)
         fprintf(stderr, "retrieval_open: %s\n", err);
     else {
@@ -406,9 +420,9 @@ static int run_startup(const char *dir, const char *dpdir, const char *catalog, 
     if (!s || frc != DC_OK || !ndps)
         goto cleanup;
 
-    int64_t cold, warm;
-    if (startup_once(dpdir, catalog, idx, &first, &cold, o1, sizeof(o1), &ndocs) ||
-        startup_once(dpdir, catalog, idx, &later, &warm, o2, sizeof(o2), &ndocs))
+    int64_t cold, warm, ccold, cwarm;
+    if (startup_once(dpdir, catalog, idx, &first, &cold, &ccold, o1, sizeof(o1), &ndocs) ||
+        startup_once(dpdir, catalog, idx, &later, &warm, &cwarm, o2, sizeof(o2), &ndocs))
         goto cleanup;
     int reused = strcmp(o2, "file") == 0;
     double ratio = (double)warm / (double)(base > 0 ? base : 1);
@@ -421,8 +435,11 @@ static int run_startup(const char *dir, const char *dpdir, const char *catalog, 
     printf("  first process: catalog + DataPoints + build + save  %8.1f ms  (%s)\n", ms(cold),
            o1);
     printf("  later process: catalog + fingerprint + index file   %8.1f ms  (%s, DataPoints "
-           "loaded %d times; target < 200 ms; %.2fx baseline, limit %.1fx)\n",
+           "loaded %d times; %.2fx baseline, limit %.1fx)\n",
            ms(warm), o2, later.calls, ratio, max_ratio);
+    printf("  vs the issue's target (load + index < 200 ms): wall %.2fx (%.1f ms), CPU %.2fx "
+           "(%.1f ms); first process CPU %.1f ms\n",
+           ms(warm) / 200.0, ms(warm), ms(cwarm) / 200.0, ms(cwarm), ms(ccold));
     ret = 0;
     if (!reused || later.calls != 0 || warm >= cold) {
         fprintf(stderr, "FAIL: a later process did not reuse the index file without loading "
@@ -441,8 +458,9 @@ cleanup:
 }
 
 static int percentile_search(struct retrieval *r, char **qs, size_t rounds, int64_t *p50,
-                             int64_t *p95)
+                             int64_t *p95, double *cpu_mean)
 {
+    int64_t c0 = cpu_us();
     int64_t *t = calloc(rounds, sizeof(*t));
     if (!t)
         return -1;
@@ -458,6 +476,8 @@ static int percentile_search(struct retrieval *r, char **qs, size_t rounds, int6
         }
         t[i] = util_now_us() - t0;
     }
+    if (cpu_mean)
+        *cpu_mean = (double)(cpu_us() - c0) / (double)rounds;
     qsort(t, rounds, sizeof(*t), cmp_i64);
     *p50 = t[rounds / 2];
     *p95 = t[rounds * 95 / 100];
@@ -486,11 +506,12 @@ static int run_query(struct gen *g, const struct catalog *c, const char *dpdir,
     }
     int64_t p50, p95, b50, b95, w50, w95;
     /* Warm both up first: the first searches pay for page reads. */
-    if (percentile_search(r, qs, NQUESTIONS, &p50, &p95) ||
-        percentile_search(tiny, qs, NQUESTIONS, &b50, &b95) ||
-        percentile_search(tiny, qs, ROUNDS, &b50, &b95) ||
-        percentile_search(r, qs, ROUNDS, &p50, &p95) ||
-        percentile_search(r, worst, ROUNDS / 4, &w50, &w95))
+    double cpu = 0;
+    if (percentile_search(r, qs, NQUESTIONS, &p50, &p95, NULL) ||
+        percentile_search(tiny, qs, NQUESTIONS, &b50, &b95, NULL) ||
+        percentile_search(tiny, qs, ROUNDS, &b50, &b95, NULL) ||
+        percentile_search(r, qs, ROUNDS, &p50, &p95, &cpu) ||
+        percentile_search(r, worst, ROUNDS / 4, &w50, &w95, NULL))
         goto cleanup;
     double ratio = (double)p50 / (double)(b50 > 0 ? b50 : 1);
     printf("query: %zu documents, %d searches of %d generated questions, top 10\n",
@@ -498,9 +519,12 @@ static int run_query(struct gen *g, const struct catalog *c, const char *dpdir,
     printf("  e.g. \"%s\", \"%s\"\n", qs[0], qs[1]);
     printf("  baseline (1-document index)  p50 %6lld us  p95 %6lld us\n", (long long)b50,
            (long long)b95);
-    printf("  full index                   p50 %6lld us  p95 %6lld us  (target p50 < 1000 us; "
-           "%.1fx baseline, limit %.0fx)\n",
+    printf("  full index                   p50 %6lld us  p95 %6lld us  (%.1fx baseline, "
+           "limit %.0fx)\n",
            (long long)p50, (long long)p95, ratio, max_ratio);
+    printf("  vs the issue's target (p50 < 1000 us): wall p50 %.2fx, mean CPU per search "
+           "%.2fx (%.0f us)\n",
+           (double)p50 / 1000.0, cpu / 1000.0, cpu);
     printf("  worst case, only the 5 most common words (information only): p50 %lld us  p95 "
            "%lld us\n",
            (long long)w50, (long long)w95);

@@ -1,7 +1,8 @@
 /* The sandbox's cost: a warm worker round trip for the no-op tool sbnoop
  * against calling the same tool in process, both measured in this run.
- * Fails when the sandboxed p50 is over MAX_US (the target is 2 ms).
- * Usage: sandbox_bench WORKER PLUGIN.so CALLS MAX_US */
+ * With NOOP.lua, the same no-op as a Lua tool in a warm worker too.
+ * Fails when a sandboxed p50 is over MAX_US (the target is 2 ms).
+ * Usage: sandbox_bench WORKER PLUGIN.so CALLS MAX_US [NOOP.lua] */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +38,42 @@ static double p50(int64_t *v, int n)
     return (double)v[n / 2];
 }
 
+/* n warm calls of a started sandbox; the p50 in us, or -1 on a failure. */
+static double run_boxed(const struct sandbox_opts *so, int n, int64_t *t, int64_t *start_us)
+{
+    char err[512] = "";
+    struct sandbox *sb = NULL;
+    int64_t s0 = util_now_us();
+    if (sandbox_new(so, &sb, err, sizeof(err)) != DC_OK) {
+        fprintf(stderr, "sandbox: %s\n", err);
+        return -1;
+    }
+    *start_us = util_now_us() - s0;
+    for (int i = 0; i < n; i++) {
+        struct dc_ctx *c = ctx_new(NULL);
+        if (!c)
+            return -1;
+        int64_t t0 = now_ns();
+        int rc = sandbox_call(sb, "{}", c);
+        t[i] = now_ns() - t0;
+        const char *res = ctx_get(c, "result");
+        if (rc != DC_OK || !res || strcmp(res, "{\"ok\":1}") != 0) {
+            fprintf(stderr, "call %d failed: %s\n", i,
+                    ctx_error_message(c) ? ctx_error_message(c) : "wrong result");
+            ctx_free(c);
+            sandbox_free(sb);
+            return -1;
+        }
+        ctx_free(c);
+    }
+    sandbox_free(sb);
+    return p50(t, n) / 1000.0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s WORKER PLUGIN.so CALLS MAX_US\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s WORKER PLUGIN.so CALLS MAX_US [NOOP.lua]\n", argv[0]);
         return 2;
     }
     int n = atoi(argv[3]);
@@ -76,34 +109,19 @@ int main(int argc, char **argv)
     }
     double inproc = p50(t, n) / 1000.0;
 
-    char err[512] = "";
     struct sandbox_opts so = {.worker_path = argv[1], .plugin_path = argv[2], .tool = "noop",
                               .with = &none};
-    struct sandbox *sb = NULL;
-    int64_t s0 = util_now_us();
-    if (sandbox_new(&so, &sb, err, sizeof(err)) != DC_OK) {
-        fprintf(stderr, "sandbox: %s\n", err);
-        return 1;
+    int64_t start_us = 0, lua_start_us = 0;
+    double boxed = run_boxed(&so, n, t, &start_us);
+    double lua_boxed = 0;
+    if (boxed >= 0 && argc == 6) {
+        struct sandbox_opts lo = {.worker_path = argv[1], .plugin_path = argv[5],
+                                  .tool = "lua_noop", .with = &none, .lua_name = "noop.lua"};
+        lua_boxed = run_boxed(&lo, n, t, &lua_start_us);
     }
-    int64_t start_us = util_now_us() - s0;
-    for (int i = 0; i < n; i++) {
-        struct dc_ctx *c = ctx_new(NULL);
-        if (!c)
-            return 1;
-        int64_t t0 = now_ns();
-        int rc = sandbox_call(sb, "{}", c);
-        t[i] = now_ns() - t0;
-        const char *res = ctx_get(c, "result");
-        if (rc != DC_OK || !res || strcmp(res, "{\"ok\":1}") != 0) {
-            fprintf(stderr, "call %d failed: %s\n", i,
-                    ctx_error_message(c) ? ctx_error_message(c) : "wrong result");
-            return 1;
-        }
-        ctx_free(c);
-    }
-    double boxed = p50(t, n) / 1000.0;
-    sandbox_free(sb);
     free(t);
+    if (boxed < 0 || lua_boxed < 0)
+        return 1;
     if (vt->fini)
         vt->fini(state);
     dlclose(dl);
@@ -111,8 +129,13 @@ int main(int argc, char **argv)
     printf("no-op tool, %d calls: in process p50 %.3f us; sandboxed (warm worker) p50 %.1f us "
            "(target < 2000 us); ratio %.0fx; worker start %lld us\n",
            n, inproc, boxed, boxed / base, (long long)start_us);
-    if (boxed > max_us) {
-        printf("FAIL: sandboxed p50 %.0f us is over %.0f us\n", boxed, max_us);
+    if (argc == 6)
+        printf("no-op Lua tool, %d calls: sandboxed (warm worker) p50 %.1f us (target < 2000 us); "
+               "ratio %.0fx the in-process no-op; worker start %lld us\n",
+               n, lua_boxed, lua_boxed / base, (long long)lua_start_us);
+    if (boxed > max_us || lua_boxed > max_us) {
+        printf("FAIL: a sandboxed p50 (%.0f us, Lua %.0f us) is over %.0f us\n", boxed, lua_boxed,
+               max_us);
         return 1;
     }
     return 0;

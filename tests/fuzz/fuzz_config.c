@@ -32,7 +32,7 @@ static const struct dc_tool_vtable tool_vt = {
 
 #define FUZZ_DESC(kind_, vt_) \
     {DC_PLUGIN_MAGIC, sizeof(struct dc_plugin_descriptor), DC_ABI_MAJOR, DC_ABI_MINOR, \
-     DC_BUILD_SIG, "any", "1", "MIT", kind_, vt_, "fuzz"}
+     DC_BUILD_SIG, "any", "1", "MIT", kind_, vt_, "fuzz", DC_CAP_UNDECLARED}
 static const struct dc_plugin_descriptor descs[] = {
     FUZZ_DESC(DC_KIND_CONNECTOR, &conn_vt), FUZZ_DESC(DC_KIND_LLM, &llm_vt),
     FUZZ_DESC(DC_KIND_STAGE, &stage_vt), FUZZ_DESC(DC_KIND_TOOL, &tool_vt)};

@@ -4,7 +4,9 @@
  * pgparse_check, and PostgreSQL's parser finds in it exactly as many
  * references to the shadowed table as the rewrite inserted subqueries
  * (each inserted subquery reads it once, by its schema-qualified name),
- * so no original reference survived unrewritten. */
+ * so no original reference survived unrewritten. pgparse_check_rewrite,
+ * the one-parse path the gate takes, decides exactly as the separate
+ * passes do, on every input: same outcome, same code, same text. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 die("a reference to the shadowed table survived the rewrite", sql, rw.sql);
         }
     }
+    struct pgparse_info one;
+    struct pgparse_rewrite rw1;
+    memset(&one, 0, sizeof(one));
+    memset(&rw1, 0, sizeof(rw1));
+    int rc1 = pgparse_check_rewrite(sql, sh, 1, &one, &rw1, err, sizeof(err));
+    const char *code2 = info.code[0] ? info.code : rw.code;
+    if ((rc1 == DC_OK) != (rw.sql != NULL) || strcmp(one.code, code2) != 0 ||
+        (rw1.sql && strcmp(rw1.sql, rw.sql) != 0))
+        die("the one-parse path decides otherwise than the separate passes", sql, rw1.sql);
+    pgparse_rewrite_clear(&rw1);
+    pgparse_info_clear(&one);
     pgparse_rewrite_clear(&rw);
     pgparse_info_clear(&info);
     free(sql);

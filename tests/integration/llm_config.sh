@@ -12,32 +12,7 @@ GEN=$BUILD/datachat-demo-gen
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() { # expect CODE NAME CMD...
-    local code=$1 name=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" -ne "$code" ]; then
-        bad "$name: exit $rc, wanted $code"
-        sed 's/^/    out: /' "$T/out" | head -5
-        sed 's/^/    err: /' "$T/err" | head -5
-    else
-        ok
-    fi
-}
-has() { # has FILE TEXT NAME
-    if grep -qF -- "$2" "$1"; then ok; else
-        bad "$3: '$2' not in output"
-        sed 's/^/    | /' "$1" | head -8
-    fi
-}
-hasnt() {
-    if grep -qF -- "$2" "$1"; then bad "$3: '$2' must not be in output"; else ok; fi
-}
+. "$(dirname "$0")/llm_lib.sh"
 
 "$GEN" --out "$T/demo.db" >/dev/null || { echo "FAIL: demo generator"; exit 1; }
 cat >"$T/ok.yaml" <<YAML
@@ -93,5 +68,4 @@ sed 's#http://127.0.0.1:1/v1#http://user:pw@127.0.0.1:1/v1#' "$T/ok.yaml" >"$T/c
 expect 2 "credentials in base_url refused" "$DC" --config "$T/cred.yaml" query "list tables"
 hasnt "$T/err" "user:pw" "credentials not echoed"
 
-echo "llm_config: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+llm_lib_summary llm_config

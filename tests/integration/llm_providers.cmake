@@ -11,7 +11,7 @@ if(TARGET llm-openai AND TARGET llm-anthropic AND TARGET fake_llm)
   endif()
   add_dependencies(llm_providers llm-openai llm-anthropic fake_llm)
   add_test(NAME llm_providers_against_fake_server COMMAND llm_providers ${CMAKE_BINARY_DIR})
-  set_tests_properties(llm_providers_against_fake_server PROPERTIES TIMEOUT 120)
+  set_tests_properties(llm_providers_against_fake_server PROPERTIES TIMEOUT 600)
 endif()
 
 # The shared SSE/error parsers live in the llm-common static library; the

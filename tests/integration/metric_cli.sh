@@ -107,8 +107,13 @@ out=$(q "revenue since 2024-01-01'; DROP TABLE x"); rc=$?
 check "injection is not run" '[ $rc -ne 0 ] && ! grep -q "SQL:" <<<"$out"'
 check "no audited statement holds the injected text" '! grep -q "DROP TABLE x" "$tmp/audit.jsonl" 2>/dev/null || ! grep "\"outcome\": *\"ok\"" "$tmp/audit.jsonl" | grep -q "DROP"'
 
-# --- no metric named: the compiler answers as before
+# --- business meaning before bare names: the metric's phrase is the
+# metric's even though is_active and customers hold its words
 out=$(q --json "how many active customers"); rc=$?
+check "a metric phrase wins over schema words" '[ $rc -eq 0 ] && grep -q "metric active_customers" <<<"$out" && grep -q "COUNT(DISTINCT o.customer_id)" <<<"$out"'
+check "and the trace says so" 'grep -q "precedence: user DataPoint active_customers" <<<"$out"'
+# --- no metric named: the compiler answers as before
+out=$(q --json "how many customers are active"); rc=$?
 check "schema-grounded question still goes to the compiler" '[ $rc -eq 0 ] && grep -q "is_active" <<<"$out"'
 check "with metric no_match in the trace" 'grep -q "\"outcome\": \"no_match\"" <<<"$out"'
 

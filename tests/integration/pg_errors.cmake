@@ -5,7 +5,9 @@
 # server binaries are missing, except under CI=true.
 if(TARGET connector-postgres)
   pkg_check_modules(PQ_ERRORS_TEST REQUIRED IMPORTED_TARGET libpq)
-  add_executable(pg_errors_pool ${CMAKE_CURRENT_LIST_DIR}/pg_errors_pool.c)
+  add_executable(pg_errors_pool ${CMAKE_CURRENT_LIST_DIR}/pg_errors_pool.c
+                 ${CMAKE_CURRENT_LIST_DIR}/../support/pg_fixture.c)
+  target_include_directories(pg_errors_pool PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../support)
   target_link_libraries(pg_errors_pool PRIVATE datachat-core ${CMOCKA_LIB}
                         PkgConfig::PQ_ERRORS_TEST Threads::Threads)
   add_dependencies(pg_errors_pool connector-postgres)

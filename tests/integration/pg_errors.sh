@@ -155,17 +155,20 @@ has "$T/out" "42" "right password"
 write_config "$T/badpw.yaml" "$SOCK, password_env: DC_PGE_BAD_PW"
 expect 1 "wrong password" -- "$DC" --config "$T/badpw.yaml" sql "SELECT 1"
 has "$T/err" "password authentication failed" "wrong password"
+has "$T/err" "E-DB-AUTH" "wrong password: its own code"
 has "$T/err" "password_env" "wrong password: what to do"
 lacks "$T/err" "not-$PW" "wrong password: never echoed"
 one_line "wrong password"
 audited "SELECT 1" "wrong password"
 audited "error" "wrong password"
+audited "E-DB-AUTH" "wrong password: code audited"
 
 # ---- an unreachable server -------------------------------------------------------
 mkdir -p "$T/nosrv"
 write_config "$T/unreach.yaml" "host: \"$T/nosrv\", port: \"$TCP_PORT\""
 expect 1 "no server at the socket" -- "$DC" --config "$T/unreach.yaml" sql "SELECT 2"
 has "$T/err" "cannot connect" "no server at the socket"
+has "$T/err" "E-DB-UNREACHABLE" "no server at the socket: its own code"
 has "$T/err" "check host and port" "no server at the socket"
 one_line "no server at the socket"
 audited "SELECT 2" "no server at the socket"
@@ -174,6 +177,8 @@ audited "SELECT 2" "no server at the socket"
 eval "$DC_PGE_STOP" || bad "stopping the server"
 expect 1 "server stopped" -- "$DC" --config "$T/good.yaml" sql "SELECT 3"
 has "$T/err" "cannot connect" "server stopped"
+has "$T/err" "E-DB-UNREACHABLE" "server stopped: its own code"
+audited "E-DB-UNREACHABLE" "server stopped: code audited"
 one_line "server stopped"
 audited "SELECT 3" "server stopped"
 eval "$DC_PGE_START" || bad "restarting the server"
@@ -221,9 +226,14 @@ tls "sslmode that libpq does not know" 1 "sslmode: sometimes" "sometimes"
 tls "sslmode disable over TCP" 0 "sslmode: disable"
 
 # ---- pool_size is checked --------------------------------------------------------------
-write_config "$T/pool0.yaml" "$SOCK, password_env: DC_PGE_GOOD_PW, pool_size: 0"
-expect 1 "pool_size 0" -- "$DC" --config "$T/pool0.yaml" sql "SELECT 1"
-has "$T/err" "pool_size" "pool_size 0"
+# A config error (exit 2) with the file and line, before any connection.
+for n in 0 65; do
+    write_config "$T/pool$n.yaml" "$SOCK, password_env: DC_PGE_GOOD_PW, pool_size: $n"
+    expect 2 "pool_size $n" -- "$DC" --config "$T/pool$n.yaml" sql "SELECT 1"
+    has "$T/err" "pool$n.yaml:" "pool_size $n: file"
+    has "$T/err" "E-CFG-RANGE" "pool_size $n: code"
+    has "$T/err" "pool_size is $n, outside 1..64" "pool_size $n: what"
+done
 
 # ---- an expired statement timeout ----------------------------------------------------------
 write_config "$T/slow.yaml" "$SOCK, password_env: DC_PGE_GOOD_PW" "{max_rows: 1000, timeout_ms: 300}"

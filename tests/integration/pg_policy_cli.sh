@@ -85,8 +85,14 @@ expect 3 "analyst denied column" -- "$DC" "${C[@]}" sql --as analyst "SELECT sal
 has "$T/err" "E-POLICY-COLUMN-DENIED" "analyst denied column"
 expect 3 "analyst denied table" -- "$DC" "${C[@]}" sql --as analyst "SELECT * FROM secrets"
 has "$T/err" "E-POLICY-TABLE-DENIED" "analyst denied table"
-expect 3 "analyst view" -- "$DC" "${C[@]}" sql --as analyst "SELECT * FROM staff_directory"
-has "$T/err" "E-POLICY-VIEW" "analyst view"
+# A view is put in place of its name: the filter and the masks hold inside it.
+expect 0 "analyst view" -- "$DC" "${C[@]}" sql --as analyst "SELECT * FROM staff_directory"
+has "$T/out" "***3331" "analyst view: ssn masked inside the view"
+lacks "$T/out" "CANARY" "analyst view: no hidden row"
+tail -n 1 "$T/audit.jsonl" >"$T/last"
+has "$T/last" '"tables":["staff_directory","employees"]' "analyst view: the audit names the view and its table"
+expect 3 "analyst materialized view" -- "$DC" "${C[@]}" sql --as analyst "SELECT * FROM emp_snapshot"
+has "$T/err" "E-POLICY-MATVIEW" "analyst materialized view"
 expect 3 "analyst write" -- "$DC" "${C[@]}" sql --as analyst "DELETE FROM employees"
 has "$T/err" "E-GATE-WRITE" "analyst write"
 
@@ -104,7 +110,7 @@ cat "$T/out" "$T/err" >"$T/both"
 has "$T/both" "E-POLICY-DIRECT-READ" "explain refusal code"
 
 # ---- the audit carries the rewritten SQL -------------------------------------------
-grep -F '"outcome":"ok"' "$T/audit.jsonl" | tail -1 >"$T/last"
+grep -F '"outcome":"ok"' "$T/audit.jsonl" | grep -vF '"tables":["staff_directory"' | tail -1 >"$T/last"
 has "$T/last" "OFFSET 0" "audit record holds the rewritten SQL"
 has "$T/last" "\"tables\":[\"employees\"]" "audit record names the table"
 has "$T/last" "masked ssn=last4" "audit record names the policy"

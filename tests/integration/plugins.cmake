@@ -3,7 +3,8 @@
 #                               changed file is refused until re-installed;
 #                               remove undoes it; each bad candidate (directory,
 #                               symlink elsewhere, non-ELF, foreign ELF, NULL
-#                               descriptor, crash/hang/exit while loading, name
+#                               descriptor, symbol exported twice,
+#                               crash/hang/exit while loading, name
 #                               clash, malformed lock) is refused, nothing changed
 add_test(NAME plugins_install_pin_remove
   COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/plugins_install.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
@@ -41,3 +42,15 @@ set_tests_properties(plugins_sdk_doc_commands PROPERTIES
   SKIP_RETURN_CODE 77
   TIMEOUT 600
   ENVIRONMENT "CMAKE_COMMAND=${CMAKE_COMMAND};DC_SOURCE_DIR=${CMAKE_SOURCE_DIR};DC_BINARY_DIR=${CMAKE_BINARY_DIR}")
+
+#   plugins_capabilities_least_privilege  (plugins_caps.sh) a plugin's host
+#                               table holds only the capability groups it
+#                               declares: an undeclared one is E-PLUGIN-CAPABILITY
+#                               naming plugin and capability, never a crash;
+#                               ABI 1.0 plugins get everything; check, info,
+#                               list --json, install and the test kit agree
+add_test(NAME plugins_capabilities_least_privilege
+  COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/plugins_caps.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+set_tests_properties(plugins_capabilities_least_privilege PROPERTIES
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300)

@@ -8,7 +8,8 @@
 # records it in datachat.lock and the tool answers; a changed installed file
 # is refused with the re-install hint and re-installing accepts it; remove
 # undoes the install; every bad candidate (a directory, a symlink elsewhere,
-# a non-ELF file, a foreign-architecture ELF, a NULL descriptor, a plugin
+# a non-ELF file, a foreign-architecture ELF, a NULL descriptor, the symbol
+# exported twice (two symbol versions), a plugin
 # that crashes, hangs or calls exit while loading, a name clash, a
 # malformed lock file) fails with its own message, exit 2, and leaves the
 # plugin directory and the lock file exactly as they were.
@@ -64,6 +65,28 @@ for b in crash hang exit; do
     mkplugin "$tmp/cand/$b.so" "$tmp/$b-full.c"
 done
 mkplugin "$tmp/cand/nulldesc.so" "$tmp/nulldesc.c"
+# The symbol exported twice: two versions of dc_plugin_describe (one the
+# default) through .symver and a version script, each its own descriptor.
+cat >"$tmp/twice.c" <<'EOF'
+#include <datachat/plugin.h>
+static const char *const outs[] = {"ok", NULL};
+static int run(void *s, struct dc_ctx *c, const char **o) { (void)s; (void)c; *o = "ok"; return 0; }
+static const struct dc_stage_vtable vt = {sizeof(struct dc_stage_vtable), NULL, outs, NULL, NULL, run};
+#define DESC(n) {DC_PLUGIN_MAGIC, sizeof(struct dc_plugin_descriptor), DC_ABI_MAJOR, DC_ABI_MINOR, \
+                 DC_BUILD_SIG, n, "1", "MIT", DC_KIND_STAGE, &vt, NULL, DC_CAP_NONE}
+static const struct dc_plugin_descriptor d1 = DESC("twice-old"), d2 = DESC("twice-new");
+DC_EXPORT const struct dc_plugin_descriptor *describe_v1(void);
+DC_EXPORT const struct dc_plugin_descriptor *describe_v1(void) { return &d1; }
+DC_EXPORT const struct dc_plugin_descriptor *describe_v2(void);
+DC_EXPORT const struct dc_plugin_descriptor *describe_v2(void) { return &d2; }
+__asm__(".symver describe_v1, dc_plugin_describe@DC_1");
+__asm__(".symver describe_v2, dc_plugin_describe@@DC_2");
+EOF
+printf 'DC_1 { global: dc_plugin_describe; local: *; };\nDC_2 { global: dc_plugin_describe; } DC_1;\n' >"$tmp/twice.map"
+cc -shared -fPIC -fvisibility=hidden -I"$src/sdk/include" -Wl,--version-script="$tmp/twice.map" \
+    -o "$tmp/cand/twice.so" "$tmp/twice.c" || fail "cc could not build twice.so"
+[ "$(nm -D --defined-only "$tmp/cand/twice.so" | grep -c ' dc_plugin_describe@')" -eq 2 ] ||
+    fail "twice.so does not export dc_plugin_describe twice"
 # A stage named like the in-tree answer stage.
 sed 's/"hello-answer"/"answer"/' "$src/sdk/examples/hello-stage/hello_answer.c" >"$tmp/clash.c"
 mkplugin "$tmp/cand/clash.so" "$tmp/clash.c"
@@ -126,6 +149,7 @@ refuse "a symlink to another directory" "E-PLUGIN-SYMLINK" "$tmp/cand/link.so"
 refuse "a non-ELF file" "not an ELF shared object" "$tmp/cand/text.so"
 refuse "an ELF for another architecture" "built for" "$tmp/cand/foreign.so"
 refuse "a NULL descriptor" "returned no descriptor" "$tmp/cand/nulldesc.so"
+refuse "a plugin exporting the symbol twice" "E-PLUGIN-SYMBOL-TWICE: exports dc_plugin_describe 2 times" "$tmp/cand/twice.so"
 refuse "a plugin crashing while loading" "E-PLUGIN-SCAN-CRASH: .*signal 11" "$tmp/cand/crash.so"
 refuse "a plugin calling exit while loading" "E-PLUGIN-SCAN-EXIT" "$tmp/cand/exit.so"
 refuse "a plugin hanging while loading" "E-PLUGIN-SCAN-TIMEOUT" "$tmp/cand/hang.so"
@@ -194,6 +218,9 @@ rc=0; dcx plugins list >/dev/null 2>"$tmp/err" || rc=$?
 [ "$rc" -eq 2 ] || fail "plugins list with a malformed lock exited $rc, wanted 2"
 grep -q "datachat.lock:.*E-LOCK-SYNTAX" "$tmp/err" || { cat "$tmp/err" >&2; fail "no E-LOCK-SYNTAX error"; }
 refuse "an install with a malformed lock file" "E-LOCK-SYNTAX" "$tmp/cand/tool-hello.so"
+# Well-formed JSON, but a record with a wrong field: the same, E-LOCK-FIELD.
+printf '{"version": 1, "plugins": [{"name": 5}]}' >"$lock"
+refuse "an install with a lock record of the wrong shape" "datachat.lock.*E-LOCK-FIELD" "$tmp/cand/tool-hello.so"
 cp "$tmp/lock.good" "$lock"
 
 echo "== remove undoes the install"

@@ -10,7 +10,9 @@ if(TARGET connector-postgres AND TARGET datachat-demo-gen)
     SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE)
 
   pkg_check_modules(PQ_TEST REQUIRED IMPORTED_TARGET libpq)
-  add_executable(postgres_gate ${CMAKE_CURRENT_LIST_DIR}/postgres_gate.c)
+  add_executable(postgres_gate ${CMAKE_CURRENT_LIST_DIR}/postgres_gate.c
+                 ${CMAKE_CURRENT_LIST_DIR}/../support/pg_fixture.c)
+  target_include_directories(postgres_gate PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../support)
   target_link_libraries(postgres_gate PRIVATE datachat-core ${CMOCKA_LIB} PkgConfig::PQ_TEST)
   add_dependencies(postgres_gate connector-postgres)
   add_test(NAME postgres_gate_in_process COMMAND postgres_gate ${CMAKE_BINARY_DIR})

@@ -1,9 +1,10 @@
 /* The gate with the PostgreSQL connector in one process, against the
  * throwaway cluster (PGHOST...): bound parameters of every type, the row
- * cap, refusals leaving audit records, and a connection killed between two
- * statements being re-established. Exit 77 without a cluster (1 when
+ * cap, refusals leaving audit records, a connection killed between two
+ * statements being re-established, two statements at once, and a
+ * principal's queries-per-minute and concurrency limits (the refusal says
+ * what is left). Exit 77 without a cluster (1 when
  * CI=true). Argument: the build directory. */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,127 +18,29 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include <datachat/host.h>
-#include <datachat/plugin.h>
-
-#include "audit.h"
-#include "config.h"
-#include "db.h"
-#include "gate.h"
-#include "hostapi.h"
-#include "registry.h"
+#include "pg_fixture.h"
+#include "policy.h"
 #include "result.h"
 
-static struct fixture {
-    const char *build;
-    void *dl;
-    struct dc_plugin_ref ref;
-    struct cfg_opt opt[5];
-    struct dc_opts opts;
-    struct db db;
-    struct audit *audit;
-    struct gate *gate;
-    PGconn *admin;
-    char dbname[64], dir[64], audit_path[128];
-} F;
-
-static PGresult *admin_exec(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        print_error("admin SQL failed: %s: %s\n", sql, PQerrorMessage(c));
-    return r;
-}
-
-static PGconn *admin_connect(const char *dbname)
-{
-    const char *keys[] = {"dbname", NULL};
-    const char *vals[] = {dbname, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 0);
-    if (PQstatus(c) != CONNECTION_OK) {
-        print_error("cannot connect to %s: %s\n", dbname, PQerrorMessage(c));
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
-}
+static struct pg_fixture F;
 
 static int setup(void **state)
 {
     (void)state;
-    char sql[256], err[512], path[512];
-    snprintf(F.dbname, sizeof(F.dbname), "datachat_gate_%d", (int)getpid());
-    PGconn *pg = admin_connect("postgres");
-    if (!pg)
-        return -1;
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", F.dbname);
-    PQclear(admin_exec(pg, sql));
-    PQfinish(pg);
-    F.admin = admin_connect(F.dbname);
-    if (!F.admin)
-        return -1;
-    PQclear(admin_exec(F.admin,
-                       "CREATE TABLE t (id int PRIMARY KEY, name text, price numeric(8,2), "
-                       "data bytea, seen timestamptz);"
-                       "INSERT INTO t SELECT g, 'name ' || g, g * 1.25, '\\x00ff'::bytea, "
-                       "TIMESTAMPTZ '2024-05-01 10:00:00+00' FROM generate_series(1, 50) g;"));
-
-    snprintf(path, sizeof(path), "%s/plugins/connector-postgres.so", F.build);
-    F.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!F.dl) {
-        print_error("%s\n", dlerror());
-        return -1;
-    }
-    dc_plugin_describe_fn fn = (dc_plugin_describe_fn)dlsym(F.dl, DC_PLUGIN_SYMBOL);
-    if (!fn)
-        return -1;
-    F.ref.desc = fn();
-    F.ref.kind = F.ref.desc->kind;
-    F.ref.vtable = F.ref.desc->vtable;
-    F.ref.name = (char *)"postgres";
-    /* Host, port and user come from libpq's own PGHOST/PGPORT/PGUSER. */
-    F.opt[0].key = (char *)"dbname";
-    F.opt[0].value = F.dbname;
-    F.opts.opts = F.opt;
-    F.opts.nopts = 1;
-    F.opts.decl = ((const struct dc_connector_vtable *)F.ref.vtable)->options;
-    struct dc_host h;
-    hostapi_init(&h, NULL);
-    if (db_init(&F.db, "pgtest", &F.ref, &F.opts, &h) != DC_OK)
-        return -1;
-    snprintf(F.dir, sizeof(F.dir), "/tmp/dc-pg-gate-XXXXXX");
-    if (!mkdtemp(F.dir))
-        return -1;
-    snprintf(F.audit_path, sizeof(F.audit_path), "%s/audit.jsonl", F.dir);
-    if (audit_open(F.audit_path, AUDIT_FSYNC_NEVER, &F.audit, err, sizeof(err)) != DC_OK) {
-        print_error("%s\n", err);
-        return -1;
-    }
     struct gate_limits lim = {10, 5000, 1 << 20};
-    return gate_new(F.audit, &lim, &F.gate) == DC_OK ? 0 : -1;
+    return pgfx_setup(&F,
+                      "datachat_gate",
+                      "CREATE TABLE t (id int PRIMARY KEY, name text, price numeric(8,2), "
+                      "data bytea, seen timestamptz);"
+                      "INSERT INTO t SELECT g, 'name ' || g, g * 1.25, '\\x00ff'::bytea, "
+                      "TIMESTAMPTZ '2024-05-01 10:00:00+00' FROM generate_series(1, 50) g;",
+                      NULL, 0, "pgtest", &lim);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char sql[256], p[200];
-    gate_free(F.gate);
-    audit_close(F.audit);
-    db_fini(&F.db);
-    if (F.dl)
-        dlclose(F.dl);
-    PQfinish(F.admin);
-    PGconn *pg = admin_connect("postgres");
-    if (pg) {
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", F.dbname);
-        PQclear(admin_exec(pg, sql));
-        PQfinish(pg);
-    }
-    unlink(F.audit_path);
-    snprintf(p, sizeof(p), "%s.head", F.audit_path);
-    unlink(p);
-    rmdir(F.dir);
+    pgfx_teardown(&F);
     return 0;
 }
 
@@ -208,7 +111,7 @@ static void test_postgres_caps_rows_and_refuses_writes(void **state)
                      DC_EDENIED);
     assert_string_equal(dec.code, "E-GATE-WRITE");
     gate_decision_clear(&dec);
-    PGresult *c = admin_exec(F.admin, "SELECT count(*) FROM t");
+    PGresult *c = pgfx_exec(F.admin, "SELECT count(*) FROM t");
     assert_string_equal(PQgetvalue(c, 0, 0), "50");
     PQclear(c);
 }
@@ -226,7 +129,7 @@ static void test_postgres_reconnects_after_a_dropped_connection(void **state)
              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' "
              "AND application_name = 'datachat'",
              F.dbname);
-    PGresult *k = admin_exec(F.admin, sql);
+    PGresult *k = pgfx_exec(F.admin, sql);
     assert_int_equal(PQntuples(k), 1);
     PQclear(k);
     usleep(100 * 1000);
@@ -296,23 +199,133 @@ static void test_postgres_gate_runs_two_statements_at_once(void **state)
     assert_true(overlapped);
 }
 
+/* ---- per-principal limits on PostgreSQL ------------------------------------ */
+
+static const char limits_policy[] =
+    "principals:\n"
+    "  limited:\n"
+    "    databases:\n"
+    "      pgtest: { queries_per_minute: 3, default_table: { allowed: true } }\n"
+    "  single:\n"
+    "    databases:\n"
+    "      pgtest: { concurrent_queries: 1, default_table: { allowed: true } }\n";
+
+static struct gate *limits_gate(struct policy_set **ps)
+{
+    static struct cfg_diags diags;
+    struct gate *g = NULL;
+    struct gate_limits lim = {10, 20000, 1 << 20};
+    assert_int_equal(policy_load_string(limits_policy, sizeof(limits_policy) - 1, "limits.yaml",
+                                        ps, &diags),
+                     DC_OK);
+    assert_int_equal(gate_new(F.audit, &lim, &g), DC_OK);
+    gate_set_policies(g, *ps);
+    return g;
+}
+
+static int run_as(struct gate *g, const char *who, const char *sql, struct gate_decision *dec)
+{
+    struct dc_result *r = NULL;
+    int rc = gate_run(g, who, &F.db, sql, NULL, 0, NULL, &r, dec);
+    result_free(r);
+    return rc;
+}
+
+static void test_postgres_rate_limit_says_what_is_left(void **state)
+{
+    (void)state;
+    struct policy_set *ps = NULL;
+    struct gate *g = limits_gate(&ps);
+    struct gate_decision dec;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(run_as(g, "limited", "SELECT count(*) FROM t", &dec), DC_OK);
+        gate_decision_clear(&dec);
+    }
+    assert_int_equal(run_as(g, "limited", "SELECT id FROM t WHERE id = 4", &dec), DC_EDENIED);
+    print_message("  4th query: %s: %s\n", dec.code, dec.reason);
+    assert_string_equal(dec.code, "E-POLICY-RATE");
+    assert_non_null(strstr(dec.reason, "3 queries per minute"));
+    assert_non_null(strstr(dec.reason, "0 left"));
+    assert_non_null(strstr(dec.reason, "allowed in"));
+    gate_decision_clear(&dec);
+    assert_true(pgfx_audit_has(&F, "E-POLICY-RATE"));
+    /* Another principal's budget is its own. */
+    assert_int_equal(run_as(g, "single", "SELECT count(*) FROM t", &dec), DC_OK);
+    gate_decision_clear(&dec);
+    gate_free(g);
+    policy_set_free(ps);
+}
+
+struct held {
+    struct gate *g;
+    int rc;
+    struct gate_decision dec;
+};
+
+static void *run_held(void *arg)
+{
+    struct held *h = arg;
+    h->rc = run_as(h->g, "single", "SELECT count(*) FROM generate_series(1, 2000000000)",
+                   &h->dec);
+    return NULL;
+}
+
+static void test_postgres_concurrency_limit_refuses_the_second_query(void **state)
+{
+    (void)state;
+    struct policy_set *ps = NULL;
+    struct gate *g = limits_gate(&ps);
+    struct held h;
+    struct gate_decision dec;
+    pthread_t th;
+    char q[400];
+    memset(&h, 0, sizeof(h));
+    h.g = g;
+    assert_int_equal(pthread_create(&th, NULL, run_held, &h), 0);
+    snprintf(q, sizeof(q),
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND application_name "
+             "= 'datachat' AND state = 'active' AND query LIKE '%%generate_series%%'",
+             F.dbname);
+    long running = 0;
+    for (int i = 0; i < 200 && running < 1; i++) {
+        usleep(25 * 1000);
+        running = pgfx_count(F.admin, q);
+    }
+    assert_int_equal(running, 1);
+    assert_int_equal(run_as(g, "single", "SELECT count(*) FROM t", &dec), DC_EDENIED);
+    print_message("  second query: %s: %s\n", dec.code, dec.reason);
+    assert_string_equal(dec.code, "E-POLICY-CONCURRENCY");
+    assert_non_null(strstr(dec.reason, "1 of 1 concurrent"));
+    assert_non_null(strstr(dec.reason, "0 left"));
+    gate_decision_clear(&dec);
+    assert_true(pgfx_audit_has(&F, "E-POLICY-CONCURRENCY"));
+    snprintf(q, sizeof(q),
+             "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
+             "AND application_name = 'datachat' AND query LIKE '%%generate_series%%'",
+             F.dbname);
+    assert_true(pgfx_count(F.admin, q) >= 1);
+    pthread_join(th, NULL);
+    assert_int_not_equal(h.rc, DC_OK);
+    gate_decision_clear(&h.dec);
+    /* The slot is given back when the first one ends. */
+    assert_int_equal(run_as(g, "single", "SELECT count(*) FROM t", &dec), DC_OK);
+    gate_decision_clear(&dec);
+    gate_free(g);
+    policy_set_free(ps);
+}
+
 int main(int argc, char **argv)
 {
-    if (!getenv("PGHOST")) {
-        const char *ci = getenv("CI");
-        fprintf(stderr, "PGHOST is not set (scripts/test starts a throwaway cluster)\n");
-        return ci && strcmp(ci, "true") == 0 ? 1 : 77;
-    }
-    F.build = argc > 1 ? argv[1] : getenv("DC_BINARY_DIR");
-    if (!F.build) {
-        fprintf(stderr, "usage: %s BUILD_DIR\n", argv[0]);
-        return 2;
-    }
+    int code = 0;
+    if (pgfx_args(argc, argv, &F, &code) != 0)
+        return code;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_postgres_binds_parameters_and_maps_types),
         cmocka_unit_test(test_postgres_caps_rows_and_refuses_writes),
         cmocka_unit_test(test_postgres_reconnects_after_a_dropped_connection),
         cmocka_unit_test(test_postgres_gate_runs_two_statements_at_once),
+        cmocka_unit_test(test_postgres_rate_limit_says_what_is_left),
+        cmocka_unit_test(test_postgres_concurrency_limit_refuses_the_second_query),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

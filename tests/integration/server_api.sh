@@ -168,9 +168,15 @@ expect_error 404 E-TOOL-UNKNOWN '"tool"'
 LAST="tools/execute with arguments not an object"
 req POST /api/v1/tools/execute "${AUTH[@]}" -d '{"tool":"nope","arguments":[1]}'
 expect_error 422 E-API-TYPE '"arguments"'
+LAST="POST /api/v1/approvals/{id} unknown id"; drive "/api/v1/approvals/{id}"
+req POST /api/v1/approvals/0123 "${AUTH[@]}"
+expect_error 404 E-APPROVAL-UNKNOWN '"id"'
 LAST="GET /api/v1/databases"; drive /api/v1/databases
 req GET /api/v1/databases "${AUTH[@]}"
 expect 200 '"name":"demo"' '"connector":"sqlite"' '"default":true'
+LAST="POST /api/v1/feedback unknown answer"; drive /api/v1/feedback
+req POST /api/v1/feedback "${AUTH[@]}" -d '{"answer_id":"nope","verdict":"right"}'
+expect 404 '"code":"E-FEEDBACK-UNKNOWN-ANSWER"' '"field":"answer_id"'
 LAST="GET /api/v1/datapoints"; drive /api/v1/datapoints
 req GET /api/v1/datapoints "${AUTH[@]}"; expect 200 '"datapoints":['
 dp='id: big_orders\ntype: concept\nname: Big orders\ndefinition: Orders over 100.\n'
@@ -193,6 +199,10 @@ expect 422 '"code":"E-DP-' '"field":"content"' '"problems":['
 LAST="a path as the file name"
 req POST /api/v1/datapoints "${AUTH[@]}" -d "{\"file\":\"../evil.yaml\",\"content\":\"$dp\"}"
 expect_error 400 E-API-FIELD '"file"'
+
+LAST="POST /mcp"; drive /mcp
+req POST /mcp "${AUTH[@]}" -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+expect 200 '"name":"ask"' '"inputSchema"'
 
 LAST="GET /metrics"; drive /metrics
 req GET /metrics

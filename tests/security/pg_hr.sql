@@ -18,8 +18,17 @@ CREATE TABLE employees (
 CREATE TABLE secrets (id integer PRIMARY KEY, payload text);
 CREATE TABLE projects (project_id integer PRIMARY KEY, title text, dept_id integer);
 CREATE VIEW staff_directory AS SELECT name, email, ssn, region FROM employees;
+-- Views the gate puts in place of their names (a view of a view, one that
+-- derives from masked columns), and views it refuses.
+CREATE VIEW directory_names AS SELECT name, ssn FROM staff_directory;
+CREATE VIEW ssn_prefixes AS SELECT id, left(ssn, 6) AS ssn6, upper(email) AS mail FROM employees;
+CREATE VIEW barrier_names WITH (security_barrier) AS SELECT id, name FROM employees;
+CREATE MATERIALIZED VIEW emp_snapshot AS SELECT id, name, ssn FROM employees;
+CREATE VIEW secret_view AS SELECT payload FROM secrets;
+CREATE VIEW pay_view AS SELECT name, salary FROM employees;
 CREATE FUNCTION leak_secrets() RETURNS SETOF text LANGUAGE sql STABLE
   AS 'SELECT payload FROM secrets';
+CREATE VIEW udf_view AS SELECT leak_secrets() AS s;
 CREATE FUNCTION lower(integer) RETURNS text LANGUAGE sql IMMUTABLE
   AS 'SELECT string_agg(ssn, '','') FROM employees';
 INSERT INTO departments VALUES (1, 'Research'), (2, 'Sales');

@@ -24,4 +24,12 @@ add_test(NAME security_sandbox_attacks
                  ${CMAKE_BINARY_DIR}/tests/sandbox-attack)
 # Nothing a tool writes may reach the core's own output.
 set_tests_properties(security_sandbox_attacks PROPERTIES
-  FAIL_REGULAR_EXPRESSION "LEAKED-TO-CORE-OUTPUT" TIMEOUT 120)
+  FAIL_REGULAR_EXPRESSION "LEAKED-TO-CORE-OUTPUT" TIMEOUT 600)
+
+# dc.http of a sandboxed Lua tool: the core's allow list, then its transport.
+add_executable(sandbox-http-core ${CMAKE_CURRENT_LIST_DIR}/sandbox/http_core.c)
+target_link_libraries(sandbox-http-core PRIVATE datachat-core)
+add_dependencies(sandbox-http-core datachat-worker)
+add_test(NAME security_sandbox_lua_http
+         COMMAND sandbox-http-core $<TARGET_FILE:datachat-worker>
+                 ${CMAKE_CURRENT_LIST_DIR}/sandbox/lua_http_core.lua)

@@ -3,7 +3,7 @@
 # paths reach the test as REG_PLUGIN_<NAME> compile definitions.
 set(DC_REGTEST_PLUGINS
   good good_dup good_tool no_symbol null_descriptor bad_magic small_descriptor
-  abi_major2 abi_minor_newer small_vtable bad_name unknown_kind unresolved)
+  abi_major2 abi_minor_newer small_vtable bad_name unknown_kind unresolved unknown_caps)
 
 foreach(p ${DC_REGTEST_PLUGINS})
   add_library(regtest_${p} MODULE ${CMAKE_CURRENT_LIST_DIR}/badplugins/${p}.c)

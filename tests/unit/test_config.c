@@ -619,7 +619,7 @@ static const struct dc_tool_vtable tool_vt = {
 
 #define DESC(kind_, name_, vt_) \
     {DC_PLUGIN_MAGIC, sizeof(struct dc_plugin_descriptor), DC_ABI_MAJOR, DC_ABI_MINOR, \
-     DC_BUILD_SIG, name_, "1.0", "MIT", kind_, vt_, "test plugin"}
+     DC_BUILD_SIG, name_, "1.0", "MIT", kind_, vt_, "test plugin", DC_CAP_UNDECLARED}
 
 static const struct dc_plugin_descriptor fake_plugins[] = {
     DESC(DC_KIND_CONNECTOR, "sqlite", &sqlite_vt),

@@ -208,6 +208,34 @@ static void test_ipc_recv_reports_an_oversized_packet(void **st)
     free(buf);
 }
 
+static void test_ipc_http_reply_needs_error_or_status_and_body(void **st)
+{
+    (void)st;
+    int type = 0;
+    assert_int_equal(decode("{\"v\":1,\"type\":\"http_reply\",\"id\":1,\"status\":200,"
+                            "\"body\":\"x\"}", IPC_TO_WORKER, &type), DC_OK);
+    assert_int_equal(type, IPC_HTTP_REPLY);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"http_reply\",\"id\":1,\"error\":{\"code\":"
+                            "\"E-X\",\"message\":\"m\"}}", IPC_TO_WORKER, &type), DC_OK);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"http_reply\",\"id\":1}", IPC_TO_WORKER,
+                            &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"http_reply\",\"id\":1,\"status\":200}",
+                            IPC_TO_WORKER, &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"http_reply\",\"id\":1,\"status\":200,"
+                            "\"body\":\"x\",\"error\":{\"code\":\"E-X\",\"message\":\"m\"}}",
+                            IPC_TO_WORKER, &type), DC_EINVAL);
+    /* a worker asks; it never answers its own request */
+    assert_int_equal(decode("{\"v\":1,\"type\":\"http_reply\",\"id\":1,\"status\":200,"
+                            "\"body\":\"x\"}", IPC_TO_CORE, &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"http\",\"id\":2,\"method\":\"GET\",\"url\":"
+                            "\"https://a.example/\",\"body\":null}", IPC_TO_CORE, &type), DC_OK);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"log\",\"level\":1,\"message\":\"m\"}",
+                            IPC_TO_CORE, &type), DC_OK);
+    assert_int_equal(type, IPC_LOG);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"log\",\"level\":\"warn\",\"message\":\"m\"}",
+                            IPC_TO_CORE, &type), DC_EINVAL);
+}
+
 static void test_sandbox_names_the_signal_that_killed_the_worker(void **st)
 {
     (void)st;
@@ -231,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_ipc_refuses_oversized_input),
         cmocka_unit_test(test_ipc_rows_round_trip_every_value_type),
         cmocka_unit_test(test_ipc_recv_reports_an_oversized_packet),
+        cmocka_unit_test(test_ipc_http_reply_needs_error_or_status_and_body),
         cmocka_unit_test(test_sandbox_names_the_signal_that_killed_the_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

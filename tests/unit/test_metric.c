@@ -245,7 +245,10 @@ static void test_metric_without_dates_cannot_take_a_range(void **state)
     assert_non_null(strstr(m.why, "no date parameters"));
 }
 
-static void test_metric_schema_grounded_phrase_is_left_to_the_compiler(void **state)
+/* Business meaning before bare names: a metric phrase whose words the
+ * catalog also has (is_active, customers) is still the metric's, and the
+ * names it shadows are reported for the trace. */
+static void test_metric_datapoint_phrase_wins_over_schema_words(void **state)
 {
     struct fixture *f = *state;
     static const char *const names[] = {"customers", "customer_id", "is_active", "orders",
@@ -254,15 +257,23 @@ static void test_metric_schema_grounded_phrase_is_left_to_the_compiler(void **st
     struct mx_match m;
     const char *q = "how many active customers";
     mx_extract(q, strlen(q), f->today, f->dps, f->n, "demo", &sw, &m);
-    assert_int_equal(m.outcome, MX_NO_MATCH);
-    q = "how many orders last month";
+    assert_int_equal(m.outcome, MX_OK);
+    assert_string_equal(m.dp->id, "active_customers");
+    assert_non_null(strstr(m.shadowed, "is_active"));
+    assert_non_null(strstr(m.shadowed, "customers"));
+    /* the same words apart are not the metric's phrase: the compiler's */
+    q = "how many customers are active";
     mx_extract(q, strlen(q), f->today, f->dps, f->n, "demo", &sw, &m);
     assert_int_equal(m.outcome, MX_NO_MATCH);
-    /* without the catalog the DataPoint's own name is the match */
-    expect_ok(f, "how many active customers", "active_customers", &m);
-    /* a business word the schema lacks still selects the metric */
+    /* a rest the metric cannot answer gives the literal reading its chance */
+    q = "active customers per is active";
+    mx_extract(q, strlen(q), f->today, f->dps, f->n, "demo", &sw, &m);
+    assert_int_equal(m.outcome, MX_NO_MATCH);
+    assert_non_null(strstr(m.why, "cannot answer the rest"));
+    /* a business word the schema lacks shadows nothing */
     mx_extract("active buyers", 13, f->today, f->dps, f->n, "demo", &sw, &m);
     assert_int_equal(m.outcome, MX_OK);
+    assert_string_equal(m.shadowed, "");
 }
 
 static void test_metric_unknown_words_go_to_the_compiler(void **state)
@@ -337,7 +348,7 @@ int main(void)
         cmocka_unit_test(test_metric_equal_matches_name_the_choices),
         cmocka_unit_test(test_metric_date_convention_timestamp_and_inclusive_end),
         cmocka_unit_test(test_metric_without_dates_cannot_take_a_range),
-        cmocka_unit_test(test_metric_schema_grounded_phrase_is_left_to_the_compiler),
+        cmocka_unit_test(test_metric_datapoint_phrase_wins_over_schema_words),
         cmocka_unit_test(test_metric_unknown_words_go_to_the_compiler),
         cmocka_unit_test(test_metric_injection_never_becomes_a_value),
         cmocka_unit_test(test_metric_long_question_is_no_match),

@@ -343,10 +343,46 @@ static const struct pgparse_shadow rw_sh[] = {
      rw_denied, 1},
 };
 
+/* pgparse_check_rewrite (one parse, then one of the result) decides as the
+ * separate passes do: pgparse_check, then pgparse_rewrite; the same code,
+ * the same text, the same tables. */
+static void check_rewrite_agrees(const char *sql)
+{
+    struct pgparse_info a, b;
+    struct pgparse_rewrite ra, rb;
+    char err[512] = "";
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    memset(&ra, 0, sizeof(ra));
+    memset(&rb, 0, sizeof(rb));
+    int rc1 = pgparse_check_rewrite(sql, rw_sh, 1, &a, &ra, err, sizeof(err));
+    int rc2 = pgparse_check(sql, &b, err, sizeof(err));
+    if (rc2 == DC_OK)
+        rc2 = pgparse_rewrite(sql, rw_sh, 1, &rb, err, sizeof(err));
+    const char *code2 = b.code[0] ? b.code : rb.code;
+    if (rc1 != rc2 || strcmp(a.code, code2) != 0 || strcmp(ra.code, code2) != 0 ||
+        (ra.sql == NULL) != (rb.sql == NULL) || (ra.sql && strcmp(ra.sql, rb.sql) != 0)) {
+        print_error("SQL: %s\n  one parse: rc %d code '%s' -> %s\n  separate: rc %d code '%s' "
+                    "-> %s\n",
+                    sql, rc1, a.code, ra.sql ? ra.sql : "", rc2, code2, rb.sql ? rb.sql : "");
+        fail();
+    }
+    if (rc1 == DC_OK) {
+        assert_int_equal(a.ntables, b.ntables);
+        for (size_t i = 0; i < a.ntables; i++)
+            assert_string_equal(a.tables[i].full, b.tables[i].full);
+    }
+    pgparse_info_clear(&a);
+    pgparse_info_clear(&b);
+    pgparse_rewrite_clear(&ra);
+    pgparse_rewrite_clear(&rb);
+}
+
 /* Rewrites sql; want is the code ("" = rewritten) and, when accepted, the
  * number of references replaced. */
 static char *rewrite(const char *sql, const char *code, size_t nrewritten)
 {
+    check_rewrite_agrees(sql);
     struct pgparse_rewrite rw;
     char err[512] = "";
     memset(&rw, 0, sizeof(rw));
@@ -370,6 +406,66 @@ static char *rewrite(const char *sql, const char *code, size_t nrewritten)
         pgparse_info_clear(&info);
     }
     return out;
+}
+
+static void test_pgcheck_rewrite_refuses_what_check_refuses_in_one_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql, *code;
+    } cases[] = {
+        {"DELETE FROM employees", "E-GATE-WRITE"},
+        {"WITH d AS (DELETE FROM employees RETURNING *) SELECT * FROM d", "E-GATE-WRITE"},
+        {"SELECT 1; SELECT name FROM employees", "E-GATE-MULTI"},
+        {"SELECT pg_read_file('/etc/passwd') FROM employees", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM pg_catalog.pg_authid", "E-GATE-CATALOG"},
+        {"SELECT name FROM employees FOR UPDATE", "E-GATE-LOCK"},
+        {"SELECT salary FROM employees", "E-POLICY-COLUMN-DENIED"},
+        {"WITH employees AS (SELECT 1) SELECT * FROM employees", "E-POLICY-DIRECT-READ"},
+        {"SELECT name FROM", "E-GATE-PARSE"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pgparse_info info;
+        struct pgparse_rewrite rw;
+        char err[512] = "";
+        memset(&info, 0, sizeof(info));
+        memset(&rw, 0, sizeof(rw));
+        int rc = pgparse_check_rewrite(cases[i].sql, rw_sh, 1, &info, &rw, err, sizeof(err));
+        if (rc != DC_EDENIED || strcmp(info.code, cases[i].code) != 0 ||
+            strcmp(rw.code, cases[i].code) != 0 || rw.sql) {
+            print_error("%s: wanted %s, got rc %d '%s'/'%s': %s\n", cases[i].sql, cases[i].code,
+                        rc, info.code, rw.code, err);
+            fail();
+        }
+        assert_true(err[0] != '\0');
+        pgparse_info_clear(&info);
+        pgparse_rewrite_clear(&rw);
+        check_rewrite_agrees(cases[i].sql);
+    }
+    /* Accepted: the tables of the user's text, and the text to run. */
+    struct pgparse_info info;
+    struct pgparse_rewrite rw;
+    char err[512] = "";
+    memset(&info, 0, sizeof(info));
+    memset(&rw, 0, sizeof(rw));
+    assert_int_equal(pgparse_check_rewrite("SELECT e.name FROM employees e JOIN dept d ON d.id = "
+                                           "e.dept_id",
+                                           rw_sh, 1, &info, &rw, err, sizeof(err)),
+                     DC_OK);
+    assert_int_equal(info.ntables, 2);
+    assert_int_equal(rw.nrewritten, 1);
+    assert_non_null(strstr(rw.sql, "OFFSET 0"));
+    pgparse_info_clear(&info);
+    pgparse_rewrite_clear(&rw);
+    /* Nothing shadowed: the text is run as written. */
+    assert_int_equal(pgparse_check_rewrite("SELECT 1", rw_sh, 1, &info, &rw, err, sizeof(err)),
+                     DC_OK);
+    assert_int_equal(rw.nrewritten, 0);
+    assert_string_equal(rw.sql, "SELECT 1");
+    pgparse_info_clear(&info);
+    pgparse_rewrite_clear(&rw);
+    assert_int_equal(pgparse_check_rewrite("SELECT 1", rw_sh, 1, NULL, &rw, err, sizeof(err)),
+                     DC_EINVAL);
 }
 
 static void test_pgrewrite_replaces_every_reference_however_spelled(void **state)
@@ -628,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_pgrewrite_filter_is_one_conjunct_and_alias_kept),
         cmocka_unit_test(test_pgrewrite_refuses_what_it_cannot_prove),
         cmocka_unit_test(test_pgrewrite_reports_names_for_the_catalog_check),
+        cmocka_unit_test(test_pgcheck_rewrite_refuses_what_check_refuses_in_one_parse),
         cmocka_unit_test(test_pgparse_refuses_deep_operator_chains_without_crashing),
         cmocka_unit_test(test_pgparse_deny_list_and_catalog_rules_match_the_documentation),
     };

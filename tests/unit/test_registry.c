@@ -43,6 +43,7 @@ static const struct plugin_src plugins[] = {
     {"bad_name.so", REG_PLUGIN_BAD_NAME},
     {"unknown_kind.so", REG_PLUGIN_UNKNOWN_KIND},
     {"unresolved.so", REG_PLUGIN_UNRESOLVED},
+    {"unknown_caps.so", REG_PLUGIN_UNKNOWN_CAPS},
 };
 #define NPLUGINS (sizeof(plugins) / sizeof(plugins[0]))
 
@@ -226,6 +227,56 @@ static void test_registry_refuses_null_descriptor(void **state)
     refuse_all_file(state, "null_descriptor.so", DC_EABI, "returned no descriptor");
 }
 
+static void test_registry_refuses_unknown_capability_bits(void **state)
+{
+    refuse_all_file(state, "unknown_caps.so", DC_EABI,
+                    "declares capability bits 0x10000000000 this host does not know");
+}
+
+/* ABI 1.3: what the descriptor declares is kept; DC_PLUGIN_DEFINE means
+ * the whole table. */
+static void test_registry_keeps_declared_capabilities(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_plugin_ref info;
+    char p[PATH_MAX], err[1024] = "";
+    memset(&info, 0, sizeof(info));
+    path_in(p, f->all, "good.so");
+    assert_int_equal(registry_check_file(NULL, p, &info, err, sizeof(err)), DC_OK);
+    assert_true(info.caps == DC_CAP_UNDECLARED);
+    registry_ref_clear(&info);
+}
+
+/* Several exported definitions of the one symbol (symbol versions) are
+ * counted from the file, so the loader can refuse them. */
+static void test_registry_counts_exports_of_the_symbol(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        int rc, count;
+    } cases[] = {{"twice_versions.so", DC_OK, 2}, {"one_export.so", DC_OK, 1},
+                 {"truncated.so", DC_EINVAL, 0}, {"text", DC_EINVAL, 0},
+                 {"empty", DC_EINVAL, 0},
+                 {"elf32_ident", DC_EUNSUPPORTED, 0}};
+    const char *srcdir = getenv("DC_SOURCE_DIR");
+    assert_non_null(srcdir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/elfsyms/%s", srcdir, cases[i].file);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        static unsigned char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        int count = -1;
+        int rc = registry_elf_count_exports(buf, n, DC_PLUGIN_SYMBOL, &count);
+        if (rc != cases[i].rc || (rc == DC_OK && count != cases[i].count))
+            fail_msg("%s: rc %d count %d, wanted rc %d count %d", cases[i].file, rc, count,
+                     cases[i].rc, cases[i].count);
+    }
+}
+
 static void test_registry_refuses_bad_magic(void **state)
 {
     refuse_all_file(state, "bad_magic.so", DC_EABI,
@@ -242,14 +293,19 @@ static void test_registry_refuses_descriptor_smaller_than_abi_1_0(void **state)
 
 static void test_registry_refuses_other_abi_major(void **state)
 {
-    refuse_all_file(state, "abi_major2.so", DC_EABI,
-                    "built for ABI 2.0, this host speaks 1.2; rebuild against the installed SDK");
+    char want[128];
+    snprintf(want, sizeof(want),
+             "built for ABI 2.0, this host speaks %d.%d; rebuild against the installed SDK",
+             DC_ABI_MAJOR, DC_ABI_MINOR);
+    refuse_all_file(state, "abi_major2.so", DC_EABI, want);
 }
 
 static void test_registry_refuses_newer_abi_minor(void **state)
 {
-    refuse_all_file(state, "abi_minor_newer.so", DC_EABI,
-                    "needs ABI 1.99, host provides 1.2; upgrade datachat");
+    char want[128];
+    snprintf(want, sizeof(want), "needs ABI 1.99, host provides %d.%d; upgrade datachat",
+             DC_ABI_MAJOR, DC_ABI_MINOR);
+    refuse_all_file(state, "abi_minor_newer.so", DC_EABI, want);
 }
 
 static void test_registry_refuses_vtable_smaller_than_abi_1_0(void **state)
@@ -614,6 +670,9 @@ int main(void)
         cmocka_unit_test(test_registry_check_file_copies_without_keeping),
         cmocka_unit_test(test_registry_min_vtable_sizes_match_abi_1_0),
         cmocka_unit_test(test_registry_tolerates_null_arguments),
+        cmocka_unit_test(test_registry_refuses_unknown_capability_bits),
+        cmocka_unit_test(test_registry_keeps_declared_capabilities),
+        cmocka_unit_test(test_registry_counts_exports_of_the_symbol),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

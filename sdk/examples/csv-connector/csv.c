@@ -673,5 +673,6 @@ static const struct dc_connector_vtable csv_vtable = {
     .introspect = csv_introspect,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_CONNECTOR, "csv", "1.0.0", "MIT",
-                 "Example connector: a folder of CSV files as read-only tables", &csv_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_CONNECTOR, "csv", "1.0.0", "MIT",
+                      "Example connector: a folder of CSV files as read-only tables", &csv_vtable,
+                      DC_CAP_NONE)

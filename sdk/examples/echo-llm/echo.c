@@ -100,5 +100,6 @@ static const struct dc_llm_vtable echo_vtable = {
     .complete = echo_complete,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_LLM, "echo", "1.0.0", "MIT",
-                 "Example LLM provider: returns scripted SQL from its options", &echo_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_LLM, "echo", "1.0.0", "MIT",
+                      "Example LLM provider: returns scripted SQL from its options", &echo_vtable,
+                      DC_CAP_NONE)

@@ -22,6 +22,8 @@ static void test_answers_the_default_sql_or_the_matching_rule(void **state)
     (void)state;
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt()->options);
     dc_test_set_opt(t, "sql", "SELECT 1");
     dc_test_add_opt_item(t, "rules", "customers => SELECT count(*) FROM customers");
@@ -45,6 +47,8 @@ static void test_refuses_a_rule_without_an_arrow(void **state)
     (void)state;
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt()->options);
     dc_test_set_opt(t, "sql", "SELECT 1");
     dc_test_add_opt_item(t, "rules", "customers SELECT 2");

@@ -79,5 +79,14 @@ static const struct dc_stage_vtable hello_vtable = {
     .run = hello_run,
 };
 
+/* SDK 1.3 and later: declare the host capabilities the plugin uses (it
+ * needs none); the frozen ABI 1.0 headers in tests/abi only know the
+ * older macro, and so does any older SDK. */
+#ifdef DC_PLUGIN_DEFINE_CAPS
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "hello-answer", "1.0.0", "MIT",
+                      "Example stage: answers every question with a greeting", &hello_vtable,
+                      DC_CAP_NONE)
+#else
 DC_PLUGIN_DEFINE(DC_KIND_STAGE, "hello-answer", "1.0.0", "MIT",
                  "Example stage: answers every question with a greeting", &hello_vtable)
+#endif

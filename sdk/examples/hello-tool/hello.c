@@ -93,5 +93,14 @@ static const struct dc_tool_vtable hello_vtable = {
     .invoke = hello_invoke,
 };
 
+/* SDK 1.3 and later: declare the host capabilities the plugin uses (it
+ * needs none); the frozen ABI 1.0 headers in tests/abi only know the
+ * older macro, and so does any older SDK. */
+#ifdef DC_PLUGIN_DEFINE_CAPS
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_TOOL, "hello", "1.0.0", "MIT", "Example tool: greets someone by name",
+                      &hello_vtable,
+                      DC_CAP_NONE)
+#else
 DC_PLUGIN_DEFINE(DC_KIND_TOOL, "hello", "1.0.0", "MIT", "Example tool: greets someone by name",
                  &hello_vtable)
+#endif

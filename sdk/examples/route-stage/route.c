@@ -110,5 +110,6 @@ static const struct dc_stage_vtable route_vtable = {
     .run = route_run,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_STAGE, "route", "1.0.0", "MIT",
-                 "Example stage: routes by keywords from its config block", &route_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "route", "1.0.0", "MIT",
+                      "Example stage: routes by keywords from its config block", &route_vtable,
+                      DC_CAP_NONE)

@@ -326,6 +326,27 @@ struct dc_host {
      * *n = 0 when nothing matches or the query has no searchable word. */
     int (*retrieve)(struct dc_ctx *c, const char *query, size_t k,
                     struct dc_retrieval_hit *hits, size_t *n);
+
+    /* ABI 1.3: asks the configured llm instance (NULL: "default", else the
+     * first) with request_json as documented for dc_llm_vtable.complete.
+     * On success *reply is the model's text (borrowed, "llm.reply"); token
+     * usage and latency go to the trace and "llm.usage". On failure the
+     * context carries an E-LLM-* error and err a copy of it. */
+    int (*llm_complete)(struct dc_ctx *c, const char *instance, const char *request_json,
+                        const char **reply, char *err, size_t errlen);
+    /* ABI 1.3: the gate's checks of sql on database db (NULL = the
+     * request's) as the request's principal: parse with the engine's
+     * parser, statement shape, policy and authorizer, prepare; nothing is
+     * executed or audited. DC_OK when the gate would run it; otherwise
+     * DC_EDENIED (or another code) with err "E-CODE: reason". */
+    int (*sql_check)(struct dc_ctx *c, const char *db, const char *sql, char *err,
+                     size_t errlen);
+    /* ABI 1.3: checks that text (len bytes) is a valid DataPoint file on its
+     * own, as `datachat dp lint` would (name is the file name diagnostics
+     * show). DC_OK, or DC_EINVAL with err "file:line:col: E-DP-...: reason".
+     * Nothing is written or loaded into the set in effect. */
+    int (*dp_validate)(struct dc_ctx *c, const char *text, size_t len, const char *name,
+                       char *err, size_t errlen);
 };
 
 #define DC_HOST_HAS(h, fn)                                                   \

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define DC_ABI_MAJOR 1
-#define DC_ABI_MINOR 2
+#define DC_ABI_MINOR 3
 #define DC_SDK_VERSION "0.1.0"
 
 #define DC_PLUGIN_MAGIC 0x44435047u /* "DCPG" */
@@ -220,12 +220,51 @@ struct dc_plugin_descriptor {
     int kind;             /* enum dc_kind */
     const void *vtable;   /* struct dc_<kind>_vtable, starting with struct_size */
     const char *description;
+    /* ABI 1.3: the host capability groups (DC_CAP_*) the plugin uses. The
+     * host table it receives has every other group's entries replaced by
+     * stubs that fail with E-PLUGIN-CAPABILITY. DC_CAP_UNDECLARED (what
+     * DC_PLUGIN_DEFINE writes, and what a plugin built before 1.3 gets)
+     * keeps the whole table. */
+    uint64_t capabilities;
 };
+
+/* ABI 1.3: host capability groups. Logging, options, result sets, schema
+ * objects a plugin was handed, the context blackboard (ctx_get, ctx_set,
+ * ctx_trace, ctx_fail, ctx_set_result, ctx_result, ctx_arg,
+ * ctx_result_set), result_render and sha256_hex are always available. */
+#define DC_CAP_NONE ((uint64_t)0)
+#define DC_CAP_DB_QUERY ((uint64_t)1 << 0)   /* "db.query": ctx_query, sql_check */
+#define DC_CAP_DB_SCHEMA ((uint64_t)1 << 1)  /* "db.schema": ctx_schema */
+/* "datapoints": dp_count, dp_at, dp_find, dp_render, dp_validate */
+#define DC_CAP_DATAPOINTS ((uint64_t)1 << 2)
+#define DC_CAP_RETRIEVE ((uint64_t)1 << 3)   /* "retrieve": retrieve */
+#define DC_CAP_LLM ((uint64_t)1 << 4)        /* "llm": llm_complete */
+#define DC_CAP_UNDECLARED (~(uint64_t)0)     /* the whole table, as before 1.3 */
+#define DC_CAP_ALL                                                             \
+    (DC_CAP_DB_QUERY | DC_CAP_DB_SCHEMA | DC_CAP_DATAPOINTS | DC_CAP_RETRIEVE | DC_CAP_LLM)
+
+/* The name of one DC_CAP_* bit, as `datachat plugins info` shows it. */
+static inline const char *dc_cap_name(uint64_t cap)
+{
+    if (cap == DC_CAP_DB_QUERY) return "db.query";
+    if (cap == DC_CAP_DB_SCHEMA) return "db.schema";
+    if (cap == DC_CAP_DATAPOINTS) return "datapoints";
+    if (cap == DC_CAP_RETRIEVE) return "retrieve";
+    if (cap == DC_CAP_LLM) return "llm";
+    return NULL;
+}
 
 typedef const struct dc_plugin_descriptor *(*dc_plugin_describe_fn)(void);
 #define DC_PLUGIN_SYMBOL "dc_plugin_describe"
 
+/* DC_PLUGIN_DEFINE_CAPS: the same, declaring the capability groups the
+ * plugin uses, e.g. DC_CAP_DB_QUERY | DC_CAP_DB_SCHEMA, or DC_CAP_NONE. */
 #define DC_PLUGIN_DEFINE(kind_, name_, version_, license_, description_, vtable_) \
+    DC_PLUGIN_DEFINE_CAPS(kind_, name_, version_, license_, description_, vtable_, \
+                          DC_CAP_UNDECLARED)
+
+#define DC_PLUGIN_DEFINE_CAPS(kind_, name_, version_, license_, description_, vtable_, \
+                              caps_)                                           \
     DC_EXPORT const struct dc_plugin_descriptor *dc_plugin_describe(void);     \
     DC_EXPORT const struct dc_plugin_descriptor *dc_plugin_describe(void)      \
     {                                                                          \
@@ -240,7 +279,8 @@ typedef const struct dc_plugin_descriptor *(*dc_plugin_describe_fn)(void);
             (license_),                                                        \
             (kind_),                                                           \
             (vtable_),                                                         \
-            (description_)};                                                   \
+            (description_),                                                    \
+            (uint64_t)(caps_)};                                                \
         return &d;                                                             \
     }
 

@@ -47,6 +47,12 @@ const struct dc_opts *dc_test_opts(struct dc_test_host *t);
 
 /* ---- scripting what the host answers ------------------------------------ */
 
+/* ABI 1.3: makes the host table the one the real host gives the plugin
+ * described by d (usually dc_plugin_describe()): the capability groups it
+ * does not declare fail with E-PLUGIN-CAPABILITY, naming it. DC_EINVAL
+ * when d is not a descriptor. */
+int dc_test_use_descriptor(struct dc_test_host *t, const struct dc_plugin_descriptor *d);
+
 /* The plugin's option table, so undeclared keys read as absent and
  * declared defaults apply exactly as in the real host. */
 void dc_test_set_options(struct dc_test_host *t, const struct dc_option *decl);

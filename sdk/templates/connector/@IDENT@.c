@@ -148,5 +148,6 @@ static const struct dc_connector_vtable @IDENT@_vtable = {
     .introspect = @IDENT@_introspect,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_CONNECTOR, "@NAME@", "0.1.0", "MIT",
-                 "@NAME@: a one-table read-only connector", &@IDENT@_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_CONNECTOR, "@NAME@", "0.1.0", "MIT",
+                      "@NAME@: a one-table read-only connector", &@IDENT@_vtable,
+                      DC_CAP_NONE)

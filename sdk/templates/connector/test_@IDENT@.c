@@ -41,6 +41,8 @@ static void test_serves_the_configured_rows_and_reports_reads(void **state)
     const struct dc_connector_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     const struct dc_host *h = dc_test_host_table(t);
     dc_test_set_options(t, vt->options);
     dc_test_add_opt_item(t, "rows", "hi");
@@ -80,6 +82,8 @@ static void test_a_denied_read_fails_prepare(void **state)
     const struct dc_connector_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt->options);
     void *conn = NULL, *stmt = NULL;
     char err[256] = "";

@@ -76,5 +76,6 @@ static const struct dc_llm_vtable @IDENT@_vtable = {
     .complete = @IDENT@_complete,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_LLM, "@NAME@", "0.1.0", "MIT",
-                 "@NAME@: answers every completion with a configured text", &@IDENT@_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_LLM, "@NAME@", "0.1.0", "MIT",
+                      "@NAME@: answers every completion with a configured text", &@IDENT@_vtable,
+                      DC_CAP_NONE)

@@ -26,6 +26,8 @@ static void test_replies_with_the_configured_text(void **state)
     const struct dc_llm_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt->options);
     dc_test_set_opt(t, "reply", "SELECT count(*) FROM orders");
     void *st = NULL;
@@ -48,6 +50,8 @@ static void test_the_default_reply_applies_without_options(void **state)
     const struct dc_llm_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt->options);
     void *st = NULL;
     char err[256] = "";

@@ -94,5 +94,6 @@ static const struct dc_stage_vtable @IDENT@_vtable = {
     .run = @IDENT@_run,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_STAGE, "@NAME@", "0.1.0", "MIT",
-                 "@NAME@: answers with the row count of a table", &@IDENT@_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_STAGE, "@NAME@", "0.1.0", "MIT",
+                      "@NAME@: answers with the row count of a table", &@IDENT@_vtable,
+                      DC_CAP_DB_QUERY)

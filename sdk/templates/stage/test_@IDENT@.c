@@ -26,6 +26,8 @@ static void test_answers_with_the_scripted_row_count(void **state)
     const struct dc_stage_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     const struct dc_host *h = dc_test_host_table(t);
     dc_test_set_options(t, vt->options);
     dc_test_set_opt(t, "table", "items");
@@ -57,6 +59,8 @@ static void test_a_refused_query_fails_the_stage(void **state)
     const struct dc_stage_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt->options);
     dc_test_on_query(t, NULL, DC_EDENIED, NULL, "E-GATE-DENIED", "table orders is not allowed");
     void *st = NULL;
@@ -77,6 +81,8 @@ static void test_refuses_a_table_option_that_is_not_an_identifier(void **state)
     const struct dc_stage_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt->options);
     dc_test_set_opt(t, "table", "orders; DROP TABLE x");
     void *st = NULL;

@@ -78,5 +78,6 @@ static const struct dc_tool_vtable @IDENT@_vtable = {
     .invoke = @IDENT@_invoke,
 };
 
-DC_PLUGIN_DEFINE(DC_KIND_TOOL, "@NAME@", "0.1.0", "MIT", "@NAME@: echoes its argument",
-                 &@IDENT@_vtable)
+DC_PLUGIN_DEFINE_CAPS(DC_KIND_TOOL, "@NAME@", "0.1.0", "MIT", "@NAME@: echoes its argument",
+                      &@IDENT@_vtable,
+                      DC_CAP_NONE)

@@ -26,6 +26,8 @@ static void test_echoes_the_text_after_the_configured_prefix(void **state)
     const struct dc_tool_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt->options);
     assert_int_equal(dc_test_set_opt(t, "prefix", "heard"), DC_OK);
     void *st = NULL;
@@ -46,6 +48,8 @@ static void test_refuses_a_call_without_text(void **state)
     const struct dc_tool_vtable *vt = vtable();
     struct dc_test_host *t = dc_test_host_new();
     assert_non_null(t);
+    /* The table the real host gives this plugin: only what it declares. */
+    assert_int_equal(dc_test_use_descriptor(t, dc_plugin_describe()), DC_OK);
     dc_test_set_options(t, vt->options);
     void *st = NULL;
     char err[256] = "";

@@ -5,12 +5,17 @@
  * after each one a benign dc.query tool must still answer and be audited,
  * and the scripts that must not even load (syntax error, bytecode, missing
  * file) must be refused by the config check with file:line.
- * Usage: lua_attacks DATACHAT_EXE DEMO_DB SANDBOX_DIR WORK_DIR
+ * MODE "inprocess" configures the tools with `sandbox: false` (the Lua
+ * limits alone); "sandboxed" leaves the default, so each script runs in a
+ * datachat-worker under seccomp and its dc.query goes over IPC to the core.
+ * Usage: lua_attacks DATACHAT_EXE DEMO_DB SANDBOX_DIR WORK_DIR MODE
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <datachat/value.h>
 
@@ -56,6 +61,11 @@ static const struct attack attacks[] = {
     {"gate_write", NULL, 0, {"E-"}, {0}, 1},
     {"emit_principal", NULL, 0, {"E-LUA-RUNTIME", "cannot be changed"}, {0}, 0},
     {"gc_finalizer", NULL, 0, {"E-LUA-RUNTIME", "__gc"}, {0}, 0},
+    /* in-process: "only tools that run sandboxed"; sandboxed: the core's
+     * allow list (both modes say "dc.http:" and never fetch) */
+    {"http", NULL, 0, {"E-LUA-RUNTIME", "dc.http: E-"}, {"\"status\""}, 0},
+    {"http", "{\"url\":\"file:///etc/passwd\"}", 0, {"E-LUA-RUNTIME", "dc.http: E-"},
+     {"root:"}, 0},
 };
 
 static long count_lines(const char *path)
@@ -71,6 +81,9 @@ static long count_lines(const char *path)
     return n;
 }
 
+static const char *tool_extra = ""; /* set once in main from MODE */
+static const char *with_extra = "";  /* `with:` of the next config's tools */
+
 static int write_config(const char *path, const char *db, const char *dir, const char *audit,
                         const char *const *tools, size_t ntools)
 {
@@ -82,7 +95,8 @@ static int write_config(const char *path, const char *db, const char *dir, const
                "audit: { path: \"%s\", fsync: never }\ntools:\n",
             db, audit);
     for (size_t i = 0; i < ntools; i++)
-        fprintf(f, "  %s: { use: \"lua:%s/lua_%s.lua\" }\n", tools[i], dir, tools[i]);
+        fprintf(f, "  %s: { use: \"lua:%s/lua_%s.lua\"%s%s }\n", tools[i], dir, tools[i],
+                tool_extra, with_extra);
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -126,12 +140,90 @@ static int expect_load_error(const char *exe, const char *db, const char *dir, c
     return ok ? 0 : 1;
 }
 
+/* dc.log from the script lands in the core's log (stderr here), from the
+ * worker too, which has no stderr of its own. */
+/* One call of log_forward with stderr captured into text. */
+static int call_captured(struct runtime *rt, const char *work, const char *args, char *out,
+                         size_t outlen, char *text, size_t textlen)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/stderr.txt", work);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
+        return -1;
+    close(fd);
+    int rc = call(rt, "log_forward", args, out, outlen);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(text, 1, textlen - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static int count_of(const char *text, const char *word)
+{
+    int n = 0;
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+        n++;
+    return n;
+}
+
+static int check_log_forwarded(struct runtime *rt, const char *work, int sandboxed)
+{
+    char out[256];
+    static char text[1 << 17];
+    int rc = call_captured(rt, work, NULL, out, sizeof(out), text, sizeof(text));
+    /* and nothing of the host: luaL_Buffer's placeholder once printed as
+     * "userdata: 0x..." after the arguments */
+    int ok = rc == DC_OK && strstr(text, "forwarded-log-marker 42\n") && strstr(text, "warn") &&
+             !strstr(text, "userdata") && !strstr(text, "0x");
+    printf("%s log_forward -> %s; log: %s\n", ok ? "ok  " : "FAIL", out, text);
+    if (!ok || !sandboxed)
+        return ok ? 0 : 1;
+    /* a worker cannot flood the core's log: 100 lines a call, then a note */
+    rc = call_captured(rt, work, "{\"flood\":1000}", out, sizeof(out), text, sizeof(text));
+    int lines = count_of(text, "flood line");
+    ok = rc == DC_OK && lines > 0 && lines < 100 && strstr(text, "were dropped");
+    printf("%s log flood -> %s; %d lines kept\n", ok ? "ok  " : "FAIL", out, lines);
+    return ok ? 0 : 1;
+}
+
+/* A valid `with:` loads, and the declared default reaches `config`. */
+static int expect_options_ok(const char *exe, const char *db, const char *dir, const char *work)
+{
+    char cfgp[1024], audit[1024], out[512] = "";
+    snprintf(cfgp, sizeof(cfgp), "%s/options_ok.yaml", work);
+    snprintf(audit, sizeof(audit), "%s/options_audit.jsonl", work);
+    const char *tools[] = {"options"};
+    if (write_config(cfgp, db, dir, audit, tools, 1) != 0)
+        return 1;
+    struct runtime_opts o = {.config_path = cfgp, .exe_path = exe};
+    struct runtime *rt = NULL;
+    char err[1024] = "";
+    int rc = runtime_load(&o, &rt, err, sizeof(err));
+    if (rc == DC_OK)
+        rc = runtime_start(rt, &o, err, sizeof(err));
+    if (rc == DC_OK)
+        rc = call(rt, "options", NULL, out, sizeof(out));
+    runtime_free(rt);
+    int ok = rc == DC_OK && strstr(out, "\"label\":\"hello\"") && strstr(out, "\"limit\":10");
+    printf("%s options ok -> %s%s\n", ok ? "ok  " : "FAIL", out, err);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: lua_attacks DATACHAT_EXE DEMO_DB SANDBOX_DIR WORK_DIR\n");
+    if (argc != 6 || (strcmp(argv[5], "inprocess") != 0 && strcmp(argv[5], "sandboxed") != 0)) {
+        fprintf(stderr, "usage: lua_attacks DATACHAT_EXE DEMO_DB SANDBOX_DIR WORK_DIR "
+                        "inprocess|sandboxed\n");
         return 2;
     }
+    tool_extra = strcmp(argv[5], "inprocess") == 0 ? ", sandbox: false" : "";
     const char *exe = argv[1], *db = argv[2], *dir = argv[3], *work = argv[4];
     char cfgp[1024], audit[1024];
     int fails = 0;
@@ -146,6 +238,7 @@ int main(int argc, char **argv)
     const char *tools[32];
     size_t nt = 0;
     tools[nt++] = "ok_query";
+    tools[nt++] = "log_forward";
     for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
         int dup = 0;
         for (size_t j = 0; j < nt; j++)
@@ -191,14 +284,31 @@ int main(int argc, char **argv)
         char ok_out[1024];
         long b2 = count_lines(audit);
         int src = call(rt, "ok_query", NULL, ok_out, sizeof(ok_out));
-        int serving = src == DC_OK && strstr(ok_out, "\"n\":") && count_lines(audit) == b2 + 1;
+        int serving = src == DC_OK && strstr(ok_out, "\"n\":") && count_lines(audit) > b2; /* the query, and the call itself */
         printf("%s %s%s%s -> %s\n", ok && serving ? "ok  " : "FAIL", a->name,
                a->args ? " " : "", a->args ? a->args : "", out);
         if (!serving)
             printf("     the next call failed: %s\n", ok_out);
         fails += !(ok && serving);
     }
+    fails += check_log_forwarded(rt, work, strcmp(argv[5], "sandboxed") == 0);
     runtime_free(rt);
+
+    /* declared options: unknown, missing and wrongly typed `with:` entries */
+    with_extra = ", with: { label: x, limt: 3 }";
+    fails += expect_load_error(exe, db, dir, work, "options", "E-CFG-UNKNOWN-KEY", "'limt'");
+    with_extra = ", with: { limit: 3 }";
+    fails += expect_load_error(exe, db, dir, work, "options", "E-CFG-MISSING", "'label'");
+    with_extra = ", with: { label: x, limit: many }";
+    fails += expect_load_error(exe, db, dir, work, "options", "E-CFG-TYPE", ".yaml:10:");
+    with_extra = ", with: { label: x, tags: one }";
+    fails += expect_load_error(exe, db, dir, work, "options", "E-CFG-TYPE", "must be a list");
+    with_extra = ", with: { anything: 1 }"; /* a script without `options` takes none */
+    fails += expect_load_error(exe, db, dir, work, "ok_query", "E-CFG-UNKNOWN-KEY",
+                               "declares no options");
+    with_extra = ", with: { label: hello }";
+    fails += expect_options_ok(exe, db, dir, work);
+    with_extra = "";
 
     fails += expect_load_error(exe, db, dir, work, "syntax_error", "E-CFG-LUA-SCRIPT",
                                "lua_syntax_error.lua:4:");

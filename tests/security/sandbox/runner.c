@@ -6,6 +6,7 @@
  * Usage: sandbox-attack-runner SBPLUGIN_DIR TMPDIR
  */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -140,6 +141,17 @@ int main(int argc, char **argv)
         /* The same core, the same tool: the next call must just work. */
         failed += !check(rt, &noop);
     }
+    /* Restarts back off: after two crashes in a row the next call is
+     * refused without starting a worker, and a later one starts it again. */
+    static const struct attack crash = {"segv", "E-SANDBOX-CRASH", "killed by SIG", NULL};
+    static const struct attack backoff = {"noop", "E-SANDBOX-BACKOFF", "next restart", NULL};
+    failed += !check(rt, &crash);
+    failed += !check(rt, &crash);
+    failed += !check(rt, &backoff);
+    failures_expected += 3;
+    struct timespec pause = {0, 120 * 1000000L};
+    nanosleep(&pause, NULL);
+    failed += !check(rt, &noop);
     runtime_free(rt);
 
     struct audit_verify_report rep;
