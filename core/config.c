@@ -935,9 +935,76 @@ static void load_pipeline(struct loader *ld, const struct ynode *v, const struct
         load_stages(ld, st);
 }
 
+/* A bare DNS name or IPv4 literal: the allow list is compared with the
+ * URL's host exactly, so a scheme, port, path or wildcard here would never
+ * match and only hide a mistake. */
+static int valid_host(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return 0;
+            label = 0;
+            continue;
+        }
+        if (!isalnum((unsigned char)s[i]) && !(s[i] == '-' && label > 0))
+            return 0;
+        if (++label > 63)
+            return 0;
+    }
+    return label > 0 && s[n - 1] != '-';
+}
+
+static void load_http_allow(struct loader *ld, struct cfg_tool *t, const struct ynode *v,
+                            const char *path)
+{
+    char hpath[340];
+    snprintf(hpath, sizeof(hpath), "%s.http_allow", path);
+    if (!v || v->bad)
+        return;
+    if (v->kind != YN_SEQ) {
+        diag_at(ld, v, "E-CFG-TYPE", "write a list of host names, e.g. [api.example.com]",
+                "%s must be a list, got %s", hpath, ynode_kind_name(v));
+        return;
+    }
+    t->http_allow_line = v->line;
+    t->http_allow_col = v->col;
+    if (t->use && httptool_is_use(t->use))
+        diag_at(ld, v, "E-CFG-HTTP-ALLOW", "list the endpoint's host in with.allowed_hosts",
+                "%s applies to sandboxed tools; a `use: http` tool runs in the core", hpath);
+    else if (t->sandbox_set && !t->sandbox)
+        diag_at(ld, v, "E-CFG-HTTP-ALLOW", "remove http_allow, or remove `sandbox: false`",
+                "%s is set but the tool is not sandboxed (sandbox: false); only a sandboxed "
+                "tool's HTTP requests go through the core", hpath);
+    t->http_allow = calloc(v->nkids + 1, sizeof(*t->http_allow));
+    if (!t->http_allow) {
+        diag_oom(ld);
+        return;
+    }
+    for (size_t i = 0; i < v->nkids; i++) {
+        const struct ynode *h = v->kids[i];
+        if (h->bad)
+            continue;
+        if (h->kind != YN_SCALAR || ynode_is_null(h) || !valid_host(h->s)) {
+            diag_at(ld, h, "E-CFG-HTTP-ALLOW", "write a bare host name such as api.example.com "
+                    "or 127.0.0.1 (no scheme, port, path or wildcard)",
+                    "%s[%zu] '%s' is not a host name", hpath, i,
+                    h->kind == YN_SCALAR && !ynode_is_null(h) ? h->s : ynode_kind_name(h));
+            continue;
+        }
+        char *s = xstrdup(ld, h->s);
+        if (!s)
+            return;
+        t->http_allow[t->nhttp_allow++] = s;
+    }
+}
+
 static void load_tools(struct loader *ld, const struct ynode *v)
 {
-    static const char *const keys[] = {"use", "sandbox", "with", NULL};
+    static const char *const keys[] = {"use", "sandbox", "with", "http_allow", NULL};
     const struct ynode *m = want_map(ld, v, "tools");
     if (!m)
         return;
@@ -962,6 +1029,7 @@ static void load_tools(struct loader *ld, const struct ynode *v)
         char spath[340];
         snprintf(spath, sizeof(spath), "%s.sandbox", path);
         t->sandbox_set = want_bool(ld, ynode_get(body, "sandbox", NULL), spath, &t->sandbox);
+        load_http_allow(ld, t, ynode_get(body, "http_allow", NULL), path);
     }
 }
 
@@ -2142,6 +2210,9 @@ void config_free(struct dc_config *cfg)
     for (size_t i = 0; i < cfg->ntools; i++) {
         free(cfg->tools[i].name);
         free(cfg->tools[i].use);
+        for (size_t j = 0; j < cfg->tools[i].nhttp_allow; j++)
+            free(cfg->tools[i].http_allow[j]);
+        free(cfg->tools[i].http_allow);
         opts_clear(&cfg->tools[i].with);
     }
     free(cfg->tools);

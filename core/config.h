@@ -84,6 +84,11 @@ struct cfg_tool {
     char *use;         /* plugin name of kind tool */
     int sandbox;
     int sandbox_set;   /* `sandbox:` was written: an explicit false opts tier 5 out */
+    /* `http_allow:` hosts the sandboxed tool's worker may reach through the
+     * core (NULL-terminated; NULL when absent: every request is refused) */
+    char **http_allow;
+    size_t nhttp_allow;
+    int http_allow_line, http_allow_col;
     struct dc_opts with;
     int line, col;
 };

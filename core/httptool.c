@@ -224,19 +224,126 @@ static char *query_url(CURL *c, const char *endpoint, const char *args_json)
     return sbuf_detach(&sb);
 }
 
+static int method_ok(const char *m)
+{
+    static const char *const ok[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+    for (size_t i = 0; m && i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (strcmp(m, ok[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Credentials in the URL would be sent as Basic auth to whatever host the
+ * allow list let through; they are refused rather than stripped. */
+static int url_has_userinfo(const char *url)
+{
+    CURLU *u = curl_url();
+    char *user = NULL;
+    int has = !u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+              curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+    curl_free(user);
+    curl_url_cleanup(u);
+    return has;
+}
+
+void httptool_url_host(const char *url, char *out, size_t outlen)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    if (outlen)
+        out[0] = '\0';
+    if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && outlen)
+        snprintf(out, outlen, "%s", host);
+    curl_free(host);
+    curl_url_cleanup(u);
+}
+
+int httptool_fetch(const struct httptool_request *rq, long *status, char **resp, size_t *nresp,
+                   char *err, size_t errlen)
+{
+    int rc = DC_OK;
+    struct body b = {.cap = rq->max_bytes > 0 ? (size_t)rq->max_bytes : 0};
+    struct curl_slist *hdrs = NULL;
+    CURL *c = NULL;
+    *status = 0;
+    *resp = NULL;
+    *nresp = 0;
+    if (!method_ok(rq->method))
+        return util_err(err, errlen, DC_EINVAL, "E-HTTP-METHOD: method '%.40s' is not GET, "
+                        "POST, PUT, PATCH or DELETE", rq->method ? rq->method : "(none)");
+    if (!rq->url || url_has_userinfo(rq->url))
+        return util_err(err, errlen, DC_EINVAL, "E-HTTP-URL: the URL is not valid or carries "
+                        "user:password@; credentials are never sent from a URL");
+    c = curl_easy_init();
+    b.p = malloc(b.cap + 1);
+    if (!c || !b.p) {
+        rc = util_err(err, errlen, DC_ENOMEM, "E-HTTP: out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
+        struct curl_slist *n = curl_slist_append(hdrs, rq->headers[i]);
+        if (!n) {
+            rc = util_err(err, errlen, DC_ENOMEM, "E-HTTP: out of memory");
+            goto cleanup;
+        }
+        hdrs = n;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, rq->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the allow list names the real peer */
+    curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)rq->connect_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)rq->total_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_bytes);
+    if (hdrs)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+    if (rq->body || strcmp(rq->method, "POST") == 0)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED)
+        rc = util_err(err, errlen, DC_ELIMIT, "E-HTTP-TOO-LARGE: the response is larger than "
+                      "%lld bytes", (long long)rq->max_bytes);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        rc = util_err(err, errlen, DC_ETIMEOUT, "E-HTTP-TIMEOUT: no complete response within "
+                      "the timeouts (connect %lld ms, total %lld ms)",
+                      (long long)rq->connect_ms, (long long)rq->total_ms);
+    else if (cc != CURLE_OK) /* curl's message names the host at most; never the headers */
+        rc = util_err(err, errlen, DC_EIO, "E-HTTP-CONNECT: %s", curl_easy_strerror(cc));
+    if (rc != DC_OK)
+        goto cleanup;
+    b.p[b.n] = '\0';
+    *resp = b.p;
+    *nresp = b.n;
+    b.p = NULL;
+cleanup:
+    curl_slist_free_all(hdrs);
+    if (c)
+        curl_easy_cleanup(c);
+    free(b.p);
+    return rc;
+}
+
 int httptool_call(struct httptool *t, const char *args_json, struct dc_ctx *ctx)
 {
     int rc = DC_OK;
-    struct body b = {.cap = (size_t)t->max_bytes};
-    struct curl_slist *hdrs = NULL;
-    char *url = NULL, *auth = NULL;
+    char *url = NULL, *auth = NULL, *resp = NULL;
+    size_t nresp = 0;
+    long status = 0;
     json_t *body = NULL;
-    CURL *c = curl_easy_init();
-    b.p = malloc(b.cap + 1);
-    if (!c || !b.p) {
+    char ferr[512] = "";
+    CURL *c = curl_easy_init(); /* only for escaping the query string */
+    if (!c) {
         ctx_fail(ctx, "E-HTTP-TOOL", "out of memory");
-        rc = DC_ENOMEM;
-        goto cleanup;
+        return DC_ENOMEM;
     }
     url = t->get ? query_url(c, t->endpoint, args_json) : util_strdup(t->endpoint);
     const char *tok = t->token_env ? getenv(t->token_env) : NULL;
@@ -252,51 +359,38 @@ int httptool_call(struct httptool *t, const char *args_json, struct dc_ctx *ctx)
         if (auth)
             snprintf(auth, n, "Authorization: Bearer %s", tok);
     }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    if (!t->get)
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    if (auth)
-        hdrs = curl_slist_append(hdrs, auth);
-    if (!url || !hdrs || (tok && !auth)) {
+    if (!url || (tok && !auth)) {
         ctx_fail(ctx, "E-HTTP-TOOL", "out of memory");
         rc = DC_ENOMEM;
         goto cleanup;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the allow list names the real peer */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)t->connect_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)t->total_ms);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_bytes);
-    if (!t->get)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, args_json);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+    const char *hdrs[] = {"Accept: application/json",
+                          t->get ? auth : "Content-Type: application/json", t->get ? NULL : auth,
+                          NULL};
+    const struct httptool_request rq = {.method = t->get ? "GET" : "POST",
+                                        .url = url,
+                                        .body = t->get ? NULL : args_json,
+                                        .headers = hdrs,
+                                        .connect_ms = t->connect_ms,
+                                        .total_ms = t->total_ms,
+                                        .max_bytes = t->max_bytes};
+    rc = httptool_fetch(&rq, &status, &resp, &nresp, ferr, sizeof(ferr));
+    if (rc == DC_ELIMIT) {
         ctx_fail(ctx, "E-HTTP-TOOL-TOO-LARGE", "tool '%s': the response is larger than "
                  "max_response_bytes (%lld)", t->name, (long long)t->max_bytes);
-        rc = DC_ELIMIT;
-    } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+    } else if (rc == DC_ETIMEOUT) {
         ctx_fail(ctx, "E-HTTP-TOOL-TIMEOUT", "tool '%s': no complete response within the "
                  "timeouts (connect %lld ms, total %lld ms)", t->name,
                  (long long)t->connect_ms, (long long)t->total_ms);
-        rc = DC_ETIMEOUT;
-    } else if (cc != CURLE_OK) {
-        /* curl's message names the URL's host at most; never the headers */
-        ctx_fail(ctx, "E-HTTP-TOOL-CONNECT", "tool '%s': %s", t->name, curl_easy_strerror(cc));
-        rc = DC_EIO;
+    } else if (rc != DC_OK) {
+        const char *why = strncmp(ferr, "E-HTTP-CONNECT: ", 16) == 0 ? ferr + 16 : ferr;
+        ctx_fail(ctx, rc == DC_EINVAL ? "E-HTTP-TOOL-ENDPOINT" : "E-HTTP-TOOL-CONNECT",
+                 "tool '%s': %s", t->name, why);
     }
     if (rc != DC_OK)
         goto cleanup;
-    b.p[b.n] = '\0';
     json_error_t je;
-    body = json_loadb(b.p, b.n, JSON_DECODE_ANY, &je);
+    body = json_loadb(resp, nresp, JSON_DECODE_ANY, &je);
     if (status < 200 || status > 299) {
         ctx_fail(ctx, "E-HTTP-TOOL-STATUS", "tool '%s': the endpoint answered HTTP %ld%s",
                  t->name, status, status >= 300 && status < 400 ? " (redirects are not followed)"
@@ -324,14 +418,12 @@ int httptool_call(struct httptool *t, const char *args_json, struct dc_ctx *ctx)
     free(txt);
 cleanup:
     json_decref(body);
-    curl_slist_free_all(hdrs);
-    if (c)
-        curl_easy_cleanup(c);
+    curl_easy_cleanup(c);
     if (auth) {
         memset(auth, 0, strlen(auth));
         free(auth);
     }
     free(url);
-    free(b.p);
+    free(resp);
     return rc;
 }

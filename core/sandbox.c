@@ -47,6 +47,7 @@ struct sandbox {
     const char *const *http_allow;
     sandbox_http_fn http;
     void *http_arg;
+    sandbox_http_note_fn http_note;
     json_t *with;
     int64_t deadline_ms, mem_mb, cpu_s;
     pid_t pid;
@@ -365,6 +366,7 @@ int sandbox_new(const struct sandbox_opts *o, struct sandbox **out, char *err, s
     sb->http_allow = o->http_allow;
     sb->http = o->http;
     sb->http_arg = o->http_arg;
+    sb->http_note = o->http_note;
     sb->lua_name = o->lua_name ? util_strdup(o->lua_name) : NULL;
     sb->lua_lib = o->lua_lib ? util_strdup(o->lua_lib) : NULL;
     sb->buf = malloc(IPC_MAX_MSG + 1);
@@ -497,6 +499,18 @@ static int answer_http(struct sandbox *sb, const json_t *q)
     if (rc == DC_OK && !text)
         rc = util_err(err, sizeof(err), DC_EINVAL,
                       "E-SANDBOX-HTTP-BODY: the response is not UTF-8 text");
+    if (sb->http_note) {
+        const char *method = json_string_value(json_object_get(q, "method"));
+        const char *url = json_string_value(json_object_get(q, "url"));
+        int nrc = sb->http_note(sb->http_arg, method ? method : "", url ? url : "", rc, status,
+                                resp ? strlen(resp) : 0, rc == DC_OK ? NULL : err);
+        if (rc == DC_OK && nrc != DC_OK) {
+            json_decref(text);
+            text = NULL;
+            rc = util_err(err, sizeof(err), nrc, "E-AUDIT-WRITE: the request could not be "
+                          "recorded, so its response is withheld");
+        }
+    }
     json_t *m = ipc_msg_new(IPC_HTTP_REPLY);
     int ok = m && json_object_set(m, "id", json_object_get(q, "id")) == 0;
     if (ok && rc == DC_OK) {

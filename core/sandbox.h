@@ -26,6 +26,13 @@ typedef int (*sandbox_http_fn)(void *arg, const char *method, const char *url,
                                const char *body, long *status, char **resp, char *err,
                                size_t errlen);
 
+/* Told of every HTTP request the worker made, after the core decided:
+ * rc DC_OK with the status and response bytes, or the refusal or failure
+ * (err "E-CODE: text"). A non-DC_OK return on a fetched response withholds
+ * it from the worker (the request could not be recorded). */
+typedef int (*sandbox_http_note_fn)(void *arg, const char *method, const char *url, int rc,
+                                    long status, size_t bytes, const char *err);
+
 /* DC_OK when url is http(s) and its host is on allow (NULL-terminated,
  * case-insensitive exact names); DC_EDENIED / DC_EINVAL with
  * "E-SANDBOX-HTTP-HOST: ..." / "E-SANDBOX-HTTP-URL: ..." in err. */
@@ -53,6 +60,7 @@ struct sandbox_opts {
     const char *const *http_allow;
     sandbox_http_fn http;
     void *http_arg;
+    sandbox_http_note_fn http_note; /* NULL: not told; called with http_arg */
 };
 
 /* Starts the worker and waits for it to load and init the plugin, so a

@@ -32,6 +32,7 @@ struct tool_inst {
     int is_lua;        /* `use: "lua:..."`, in-process (lua) or sandboxed (sb) */
     struct httptool *http; /* `use: http`: a YAML-described HTTP tool (tier 5, core code) */
     struct sandbox *sb; /* sandboxed: the plugin runs in a datachat-worker */
+    struct toolset *ts; /* the owner: its audit log records the worker's HTTP */
 };
 
 /* The default tool set: plugins/tool-builtin, one plugin per tool. */
@@ -114,6 +115,59 @@ static int lua_sandboxed(const struct cfg_tool *c)
     return !c->sandbox_set || c->sandbox;
 }
 
+/* The worker's HTTP, once the sandbox allowed the host: fetched here with
+ * the core's hardening; the reply must fit one IPC message to the worker. */
+#define WORKER_HTTP_MAX_BYTES (128 << 10)
+
+static int worker_http(void *arg, const char *method, const char *url, const char *body,
+                       long *status, char **resp, char *err, size_t errlen)
+{
+    size_t n = 0;
+    const struct httptool_request rq = {.method = method,
+                                        .url = url,
+                                        .body = body,
+                                        .connect_ms = 2000,
+                                        .total_ms = 10000,
+                                        .max_bytes = WORKER_HTTP_MAX_BYTES};
+    (void)arg;
+    return httptool_fetch(&rq, status, resp, &n, err, errlen);
+}
+
+/* Every request a worker made, allowed or not, is an audit record naming
+ * the tool, method and host (never the path or query, which may carry
+ * data), with the status and size or the refusal. */
+static int worker_http_note(void *arg, const char *method, const char *url, int rc, long status,
+                            size_t bytes, const char *why)
+{
+    const struct tool_inst *t = arg;
+    struct audit *a = t->ts ? t->ts->audit : NULL;
+    if (!a)
+        return DC_OK;
+    char host[256], what[400], applied[160], code[48] = "E-SANDBOX-HTTP", aerr[256];
+    httptool_url_host(url, host, sizeof(host));
+    snprintf(what, sizeof(what), "http request: tool %s: %.16s %s", t->cfg->name, method,
+             host[0] ? host : "(no host)");
+    snprintf(applied, sizeof(applied), "tool http_allow (%zu host(s)); status %ld; %zu bytes",
+             t->cfg->nhttp_allow, status, bytes);
+    size_t n = why ? strcspn(why, ":") : 0;
+    if (why && strncmp(why, "E-", 2) == 0 && why[n] == ':' && n < sizeof(code))
+        snprintf(code, sizeof(code), "%.*s", (int)n, why);
+    const char *outcome = rc == DC_OK                               ? "ok"
+                          : rc == DC_EDENIED || rc == DC_EINVAL ? "refused"
+                                                                    : "error";
+    struct audit_record r = {.event = rc == DC_OK                  ? "http"
+                                      : strcmp(outcome, "refused") == 0 ? "refusal"
+                                                                         : "error",
+                             .rows = -1,
+                             .duration_us = -1,
+                             .outcome = outcome,
+                             .code = rc == DC_OK ? NULL : code,
+                             .reason = rc == DC_OK ? NULL : why,
+                             .question = what,
+                             .policy = applied};
+    return audit_append(a, &r, aerr, sizeof(aerr));
+}
+
 static int sandbox_tool_open(const struct dc_config *cfg, struct tool_inst *t, char *err,
                              size_t errlen)
 {
@@ -134,7 +188,11 @@ static int sandbox_tool_open(const struct dc_config *cfg, struct tool_inst *t, c
                               .lua_name = script ? t->cfg->use + 4 : NULL,
                               .lua_lib = lib,
                               .log = sandbox_log,
-                              .log_arg = t};
+                              .log_arg = t,
+                              .http_allow = (const char *const *)t->cfg->http_allow,
+                              .http = worker_http,
+                              .http_arg = t,
+                              .http_note = worker_http_note};
     int rc = sandbox_new(&so, &t->sb, serr, sizeof(serr));
     free(script);
     free(lib);
@@ -203,6 +261,12 @@ static int plugin_tool_open(const struct dc_config *cfg, const struct registry *
     int custom = t->cfg->sandbox_set ? t->cfg->sandbox : t->vt->tier >= 5;
     if (custom || (le && le->sandbox))
         return sandbox_tool_open(cfg, t, err, errlen);
+    if (t->cfg->http_allow)
+        return util_err(err, errlen, DC_EINVAL, "%s:%d:%d: E-CFG-HTTP-ALLOW: tools.%s.http_allow "
+                        "is set but the tool (plugin %s, tier %d) runs in the core, where it "
+                        "has no HTTP through the sandbox; add `sandbox: true` or remove "
+                        "http_allow", cfg->path, t->cfg->http_allow_line, t->cfg->http_allow_col,
+                        t->cfg->name, t->plugin->name, t->vt->tier);
     if (t->vt->init) {
         char perr[512] = "";
         int prc = t->vt->init(&t->host, &t->cfg->with, &t->state, perr, sizeof(perr));
@@ -253,6 +317,7 @@ static int builtin_tools_open(const struct dc_config *cfg, struct registry *reg,
         }
         struct tool_inst *t = &ts->t[ts->n++];
         t->cfg = ct;
+        t->ts = ts;
         t->plugin = p;
         int rc = plugin_tool_open(cfg, reg, t, err, errlen);
         if (rc != DC_OK)
@@ -279,6 +344,7 @@ int tools_new(const struct dc_config *cfg, struct registry *reg, struct toolset 
     for (size_t i = 0; i < cfg->ntools; i++) {
         struct tool_inst *t = &ts->t[i];
         t->cfg = &cfg->tools[i];
+        t->ts = ts;
         if (luart_is_lua_use(t->cfg->use)) {
             ts->n++;
             t->is_lua = 1;

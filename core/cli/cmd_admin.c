@@ -139,8 +139,19 @@ int cmd_doctor(struct cli *c)
 static int tools_list(struct cli *c, struct runtime *rt)
 {
     json_t *arr = c->json ? json_array() : NULL;
+    int wname = 4, wplug = 6; /* column widths: the longest name, at least the heading */
+    for (size_t i = 0; i < tools_count(rt->tools); i++) {
+        struct tool_info ti;
+        if (tools_info(rt->tools, i, &ti) != DC_OK)
+            continue;
+        if ((int)strlen(ti.name) > wname)
+            wname = (int)strlen(ti.name);
+        if ((int)strlen(ti.plugin) > wplug)
+            wplug = (int)strlen(ti.plugin);
+    }
     if (!c->json)
-        printf("%-16s %-12s %-4s %-10s %s\n", "TOOL", "PLUGIN", "TIER", "RUNS", "DESCRIPTION");
+        printf("%-*s %-*s %-4s %-10s %s\n", wname, "TOOL", wplug, "PLUGIN", "TIER", "RUNS",
+               "DESCRIPTION");
     for (size_t i = 0; i < tools_count(rt->tools); i++) {
         struct tool_info ti;
         if (tools_info(rt->tools, i, &ti) != DC_OK)
@@ -152,7 +163,7 @@ static int tools_list(struct cli *c, struct runtime *rt)
                                                  ti.description, "tier", ti.tier, "sandbox",
                                                  ti.sandbox, "parameters", params));
         } else {
-            printf("%-16s %-12s %-4d %-10s %s\n", ti.name, ti.plugin, ti.tier,
+            printf("%-*s %-*s %-4d %-10s %s\n", wname, ti.name, wplug, ti.plugin, ti.tier,
                    ti.sandbox ? "sandboxed" : "in-process", ti.description ? ti.description : "");
         }
     }

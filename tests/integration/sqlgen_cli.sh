@@ -41,7 +41,7 @@ orders_unchanged() {
 # An OpenAI chat-completions reply whose message content is $1 (JSON-escaped).
 reply() {
     printf '{"json":{"choices":[{"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10}}}' \
-        "$(printf '%s' "$1" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')"
+        "$(printf '%s' "$1" | jq -Rs .)"
 }
 
 # start_fake ENTRY... : a fresh fake server with these script entries.
@@ -53,9 +53,18 @@ start_fake() {
     "$FAKE" --script "$T/script.json" --record "$T/record.jsonl" >"$T/port" 2>"$T/fake.err" &
     FPID=$!
     # Under sanitizers on a loaded machine the server can take seconds.
-    for _ in $(seq 300); do [ -s "$T/port" ] && break; sleep 0.1; done
+    for _ in $(seq 1200); do
+        [ -s "$T/port" ] && break
+        kill -0 "$FPID" 2>/dev/null || break
+        sleep 0.1
+    done
     PORT=$(head -1 "$T/port")
-    [ -n "$PORT" ] || { echo "FAIL: fake_llm did not start"; cat "$T/fake.err"; exit 1; }
+    if [ -z "$PORT" ]; then
+        echo "FAIL: fake_llm did not print its port within 120 s ($(kill -0 "$FPID" 2>/dev/null &&
+            echo still running || echo exited)):"
+        cat "$T/fake.err"
+        exit 1
+    fi
     write_config "http://127.0.0.1:$PORT/v1"
 }
 
@@ -223,12 +232,8 @@ start_fake "$(reply "$GOOD")"
 expect 0 "key check run" "$DC" -v --config "$T/c.yaml" query --json "$Q"
 grep -q "authorization" "$T/record.jsonl" && grep -q "Bearer $DC_SQLGEN_TEST_KEY" "$T/record.jsonl" && ok ||
     bad "the key reaches the server in its header"
-python3 - "$T/record.jsonl" "$DC_SQLGEN_TEST_KEY" <<'PY' && ok || bad "the key is in a request body"
-import json, sys
-for line in open(sys.argv[1]):
-    if sys.argv[2] in json.loads(line)["body"]:
-        sys.exit(1)
-PY
+if jq -e --arg k "$DC_SQLGEN_TEST_KEY" 'select(.body | tostring | contains($k))' \
+    "$T/record.jsonl" >/dev/null; then bad "the key is in a request body"; else ok; fi
 for f in "$T/out" "$T/err" "$T/audit.jsonl"; do hasnt "$f" "$DC_SQLGEN_TEST_KEY" "key in $f"; done
 
 # --- no llm: nothing changes ----------------------------------------------------------

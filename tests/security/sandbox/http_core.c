@@ -3,7 +3,9 @@
  * on the allow list reaches the core's transport (a fake here, so nothing
  * leaves the machine) and the reply comes back to the script; a host off
  * the list, a non-http URL and an allowed host spelled in another case are
- * decided by the core alone. The worker's log line reaches the core.
+ * decided by the core alone. The worker's log line reaches the core. Every
+ * request, allowed or refused, is noted (the core's audit hook), and a
+ * response the note could not record is withheld from the script.
  * Usage: http_core WORKER SCRIPT.lua
  */
 #include <stdio.h>
@@ -22,7 +24,20 @@ struct seen {
     char url[256];
     char body[64];
     char log[256];
+    int notes, notes_refused, note_fails;
+    char note[256];
 };
+
+static int note_http(void *arg, const char *method, const char *url, int rc, long status,
+                     size_t bytes, const char *err)
+{
+    struct seen *s = arg;
+    s->notes++;
+    s->notes_refused += rc != DC_OK;
+    snprintf(s->note, sizeof(s->note), "%s %s rc=%d status=%ld bytes=%zu %s", method, url, rc,
+             status, bytes, err ? err : "");
+    return s->note_fails ? DC_EIO : DC_OK;
+}
 
 static int fake_http(void *arg, const char *method, const char *url, const char *body,
                      long *status, char **resp, char *err, size_t errlen)
@@ -69,6 +84,7 @@ int main(int argc, char **argv)
     struct sandbox_opts so = {.worker_path = argv[1], .plugin_path = argv[2], .tool = "fetch",
                               .with = &none, .lua_name = "lua_http_core.lua",
                               .http_allow = allow, .http = fake_http, .http_arg = &seen,
+                              .http_note = note_http,
                               .log = keep_log, .log_arg = &seen};
     struct sandbox *sb = NULL;
     char err[1024] = "", out[2048];
@@ -84,6 +100,10 @@ int main(int argc, char **argv)
     printf("%s allowed host -> %s (transport saw '%s', log '%s')\n", ok ? "ok  " : "FAIL", out,
            seen.url, seen.log);
     fails += !ok;
+    ok = seen.notes == 1 && seen.notes_refused == 0 &&
+         strcmp(seen.note, "POST https://API.example.com/v1/x rc=0 status=200 bytes=4 ") == 0;
+    printf("%s allowed request noted: %s\n", ok ? "ok  " : "FAIL", seen.note);
+    fails += !ok;
     static const char *const refused[][2] = {
         {"https://evil.example.net/", "E-SANDBOX-HTTP-HOST"},
         {"https://api.example.com.evil.net/", "E-SANDBOX-HTTP-HOST"},
@@ -93,10 +113,19 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         rc = call(sb, refused[i][0], out, sizeof(out));
-        ok = rc != DC_OK && strstr(out, refused[i][1]) && seen.calls == 1;
+        ok = rc != DC_OK && strstr(out, refused[i][1]) && seen.calls == 1 &&
+             seen.notes == (int)i + 2 && seen.notes_refused == (int)i + 1 &&
+             strstr(seen.note, refused[i][1]);
         printf("%s %s -> %s\n", ok ? "ok  " : "FAIL", refused[i][0], out);
         fails += !ok;
     }
+    /* An audit that cannot record the request: the core fetched, but the
+     * script never sees the response. */
+    seen.note_fails = 1;
+    rc = call(sb, "https://api.example.com/v1/y", out, sizeof(out));
+    ok = rc != DC_OK && strstr(out, "E-AUDIT-WRITE") && !strstr(out, "pong") && seen.calls == 2;
+    printf("%s unrecorded request withheld -> %s\n", ok ? "ok  " : "FAIL", out);
+    fails += !ok;
     sandbox_free(sb);
     printf("%d failure(s)\n", fails);
     return fails ? 1 : 0;
