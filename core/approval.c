@@ -166,36 +166,13 @@ static int store_save(const char *path, struct store *st, char *err, size_t errl
         if (json_integer_value(json_object_get(r, "expires")) + APPROVAL_KEEP_S < now)
             json_array_remove(st->list, i);
     }
-    int rc = DC_OK;
-    size_t n = strlen(path) + 8;
-    char *tmp = malloc(n);
     char *text = json_dumps(st->root, JSON_INDENT(1));
-    int fd = -1;
-    if (!tmp || !text) {
-        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    snprintf(tmp, n, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    size_t len = strlen(text), off = 0;
-    while (fd >= 0 && off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    if (fd < 0 || off < len || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        rc = util_err(err, errlen, DC_EIO, "%s: cannot write the approvals file: %s", path,
-                      strerror(errno));
-        if (fd >= 0 && off < len)
-            close(fd);
-        unlink(tmp);
-    }
-    fd = -1;
-cleanup:
-    free(tmp);
+    if (!text)
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
+    char werr[512];
+    int rc = util_write_file_atomic(path, text, strlen(text), 0600, 1, werr, sizeof(werr));
+    if (rc != DC_OK)
+        util_err(err, errlen, rc, "cannot write the approvals file: %s", werr);
     free(text);
     return rc;
 }

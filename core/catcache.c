@@ -52,8 +52,7 @@ int catcache_save(const char *path, const char *fp, const struct dc_schema *s, c
 {
     int rc = DC_OK;
     char *dir = util_dirname(path);
-    char *tmp = NULL, *text = NULL;
-    int fd = -1;
+    char *text = NULL;
     json_t *tables = json_array();
     for (size_t i = 0; i < schema_ntables(s); i++)
         json_array_append_new(tables, table_json(schema_table(s, i)));
@@ -70,45 +69,11 @@ int catcache_save(const char *path, const char *fp, const struct dc_schema *s, c
                       strerror(errno));
         goto cleanup;
     }
-    struct sbuf b;
-    sbuf_init(&b);
-    sbuf_addf(&b, "%s.%ld.tmp", path, (long)getpid());
-    tmp = sbuf_detach(&b);
-    if (!tmp) {
-        rc = util_err(err, errlen, DC_ENOMEM, "catalog cache %s: out of memory", path);
-        goto cleanup;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = util_err(err, errlen, DC_EIO, "catalog cache %s: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    size_t len = strlen(text), done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = util_err(err, errlen, DC_EIO, "catalog cache %s: write failed: %s", tmp,
-                          strerror(errno));
-            goto cleanup;
-        }
-        done += (size_t)w;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = util_err(err, errlen, DC_EIO, "catalog cache %s: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        rc = util_err(err, errlen, DC_EIO, "catalog cache %s: %s", path, strerror(errno));
+    char werr[512];
+    rc = util_write_file_atomic(path, text, strlen(text), 0600, 0, werr, sizeof(werr));
+    if (rc != DC_OK)
+        util_err(err, errlen, rc, "catalog cache: %s", werr);
 cleanup:
-    if (fd >= 0)
-        close(fd);
-    if (tmp && rc != DC_OK)
-        unlink(tmp);
-    free(tmp);
     free(text);
     free(dir);
     return rc;

@@ -1559,6 +1559,43 @@ static int dent_cmp(const void *a, const void *b)
     return strcmp(((const struct dent *)a)->name, ((const struct dent *)b)->name);
 }
 
+/* The entries of dh in name order, hidden ones (editors' swap files, . and
+ * ..) left out. Both the loader and the fingerprint walk directories with
+ * it, so they always agree on which files count. On DC_ENOMEM *out still
+ * holds the names read so far (*n of them) for the caller to free. */
+static int read_dir_sorted(DIR *dh, struct dent **out, size_t *n)
+{
+    struct dent *ents = NULL;
+    size_t cap = 0;
+    int rc = DC_OK;
+    struct dirent *e;
+    *n = 0;
+    while ((e = readdir(dh)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct dent *ne = realloc(ents, cap * sizeof(*ne));
+            if (!ne) {
+                rc = DC_ENOMEM;
+                break;
+            }
+            ents = ne;
+        }
+        ents[*n].name = strdup(e->d_name);
+        ents[*n].type = e->d_type;
+        if (!ents[*n].name) {
+            rc = DC_ENOMEM;
+            break;
+        }
+        (*n)++;
+    }
+    if (rc == DC_OK && *n > 1)
+        qsort(ents, *n, sizeof(*ents), dent_cmp);
+    *out = ents;
+    return rc;
+}
+
 static int load_dir_rec(struct dp_set *s, const char *dir, int source, struct dp_diags *dg,
                         int depth)
 {
@@ -1571,32 +1608,9 @@ static int load_dir_rec(struct dp_set *s, const char *dir, int source, struct dp
         return DC_EINVAL;
     }
     struct dent *ents = NULL;
-    size_t n = 0, cap = 0;
-    int rc = DC_OK;
-    struct dirent *e;
-    while ((e = readdir(dh)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue; /* hidden files, editors' swap files, . and .. */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct dent *ne = realloc(ents, cap * sizeof(*ne));
-            if (!ne) {
-                rc = DC_ENOMEM;
-                break;
-            }
-            ents = ne;
-        }
-        ents[n].name = strdup(e->d_name);
-        ents[n].type = e->d_type;
-        if (!ents[n].name) {
-            rc = DC_ENOMEM;
-            break;
-        }
-        n++;
-    }
+    size_t n = 0;
+    int rc = read_dir_sorted(dh, &ents, &n);
     closedir(dh);
-    if (rc == DC_OK && n > 1)
-        qsort(ents, n, sizeof(*ents), dent_cmp);
     struct sbuf path;
     sbuf_init(&path);
     for (size_t i = 0; rc != DC_ENOMEM && i < n; i++) {
@@ -1845,31 +1859,8 @@ static int fingerprint_dir(struct sha256 *h, int parent, const char *name, int d
         return DC_OK;
     }
     struct dent *ents = NULL;
-    size_t n = 0, cap = 0;
-    int rc = DC_OK;
-    struct dirent *e;
-    while ((e = readdir(dh)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct dent *ne = realloc(ents, cap * sizeof(*ne));
-            if (!ne) {
-                rc = DC_ENOMEM;
-                break;
-            }
-            ents = ne;
-        }
-        ents[n].name = strdup(e->d_name);
-        ents[n].type = e->d_type;
-        if (!ents[n].name) {
-            rc = DC_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    if (rc == DC_OK && n > 1)
-        qsort(ents, n, sizeof(*ents), dent_cmp);
+    size_t n = 0;
+    int rc = read_dir_sorted(dh, &ents, &n);
     for (size_t i = 0; rc == DC_OK && i < n; i++) {
         unsigned char t = ents[i].type;
         if (t != DT_DIR && t != DT_UNKNOWN && t != DT_LNK &&

@@ -17,6 +17,8 @@
 #include <datachat/host.h>
 #include <datachat/plugin.h>
 
+#include "util.h"
+
 #define LUART_MAX_SCRIPT_BYTES ((size_t)1 << 20)
 #define LUART_HOOK_COUNT 1000
 /* Room the error handler may use past the cap to describe a memory error. */
@@ -73,25 +75,6 @@ struct luart {
 
 static const char LOCK_KEY = 'k'; /* registry key: metatables of locked tables */
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static struct lrun *run_of(lua_State *L)
 {
@@ -128,7 +111,7 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     struct lrun *r = run_of(L);
-    if (r->killed || now_us() > r->deadline_us) {
+    if (r->killed || util_now_us() > r->deadline_us) {
         r->killed = 1;
         luaL_error(L, "the script ran past its time limit of %d ms",
                    (int)(r->s->lim.time_us / 1000));
@@ -845,7 +828,7 @@ static void lrun_free(struct lrun *r)
     if (r->L) {
         /* Finalizers cannot be set by scripts; the hook still bounds close. */
         r->killed = 0;
-        r->deadline_us = now_us() + r->s->lim.time_us;
+        r->deadline_us = util_now_us() + r->s->lim.time_us;
         lua_close(r->L);
     }
     free(r);
@@ -855,24 +838,24 @@ static int lrun_new(struct luart *s, struct lrun **out, char *err, size_t errlen
 {
     struct lrun *r = calloc(1, sizeof(*r));
     if (!r)
-        return set_err(err, errlen, DC_ENOMEM, "out of memory");
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
     r->s = s;
     r->cap = s->lim.mem_bytes;
     r->chunk_ref = r->snap_ref = LUA_NOREF;
     r->L = lua_newstate(lalloc, r);
     if (!r->L) {
         free(r);
-        return set_err(err, errlen, DC_ENOMEM, "E-LUA-MEMORY: cannot create a Lua state");
+        return util_err(err, errlen, DC_ENOMEM, "E-LUA-MEMORY: cannot create a Lua state");
     }
     *(struct lrun **)lua_getextraspace(r->L) = r;
-    r->deadline_us = now_us() + s->lim.time_us;
+    r->deadline_us = util_now_us() + s->lim.time_us;
     lua_sethook(r->L, deadline_hook, LUA_MASKCOUNT, LUART_HOOK_COUNT);
     lua_pushcfunction(r->L, cf_setup);
     int st = lua_pcall(r->L, 0, 0, 0);
     if (st != LUA_OK) {
         const char *m = lua_tostring(r->L, -1);
         int coded = m && strncmp(m, "E-LUA-", 6) == 0;
-        int rc = set_err(err, errlen, st == LUA_ERRMEM ? DC_ENOMEM : DC_EINVAL, "%s%s",
+        int rc = util_err(err, errlen, st == LUA_ERRMEM ? DC_ENOMEM : DC_EINVAL, "%s%s",
                          st == LUA_ERRMEM ? "E-LUA-MEMORY: " : coded ? "" : "E-LUA-LOAD: ",
                          m ? m : "cannot set up the Lua state");
         lrun_free(r);
@@ -928,7 +911,7 @@ static int lrun_take(struct luart *s, struct lrun **out, char *err, size_t errle
     r->killed = 0;
     r->mem_hit = 0;
     r->handling = 0;
-    r->deadline_us = now_us() + s->lim.time_us;
+    r->deadline_us = util_now_us() + s->lim.time_us;
     lua_pushcfunction(r->L, cf_reset);
     if (lua_pcall(r->L, 0, 0, 0) != LUA_OK) {
         lrun_free(r);
@@ -996,12 +979,12 @@ static int run_protected(struct lrun *r, struct call_arg *a, char *err, size_t e
     if (!m)
         m = "(error object is not a string)";
     if (r->killed)
-        return set_err(err, errlen, DC_ETIMEOUT, "E-LUA-DEADLINE: %s", m);
+        return util_err(err, errlen, DC_ETIMEOUT, "E-LUA-DEADLINE: %s", m);
     if (r->mem_hit || st == LUA_ERRMEM)
-        return set_err(err, errlen, DC_ENOMEM,
+        return util_err(err, errlen, DC_ENOMEM,
                        "E-LUA-MEMORY: the script went over its memory limit of %zu bytes: %s",
                        r->cap, m);
-    return set_err(err, errlen, DC_ERR, "E-LUA-RUNTIME: %s", m);
+    return util_err(err, errlen, DC_ERR, "E-LUA-RUNTIME: %s", m);
 }
 
 /* ------------------------------------------------------------------------
@@ -1177,20 +1160,20 @@ static int read_text(const char *path, char **out, size_t *len, char *err, size_
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     if (!f)
-        return set_err(err, errlen, DC_ENOTFOUND, "E-LUA-NO-SCRIPT: cannot open %s: %s", path,
+        return util_err(err, errlen, DC_ENOTFOUND, "E-LUA-NO-SCRIPT: cannot open %s: %s", path,
                        strerror(errno));
     buf = malloc(LUART_MAX_SCRIPT_BYTES + 1);
     if (!buf) {
-        rc = set_err(err, errlen, DC_ENOMEM, "out of memory");
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
         goto cleanup;
     }
     size_t n = fread(buf, 1, LUART_MAX_SCRIPT_BYTES + 1, f);
     if (ferror(f)) {
-        rc = set_err(err, errlen, DC_EIO, "E-LUA-NO-SCRIPT: cannot read %s", path);
+        rc = util_err(err, errlen, DC_EIO, "E-LUA-NO-SCRIPT: cannot read %s", path);
         goto cleanup;
     }
     if (n > LUART_MAX_SCRIPT_BYTES) {
-        rc = set_err(err, errlen, DC_ELIMIT, "E-LUA-LOAD: %s is over the 1 MiB script limit",
+        rc = util_err(err, errlen, DC_ELIMIT, "E-LUA-LOAD: %s is over the 1 MiB script limit",
                      path);
         goto cleanup;
     }
@@ -1230,7 +1213,7 @@ int luart_open_sources(const char *text, size_t len, const char *name, const cha
     struct lrun *r = NULL;
     struct luart *s = calloc(1, sizeof(*s));
     if (!s)
-        return set_err(err, errlen, DC_ENOMEM, "out of memory");
+        return util_err(err, errlen, DC_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     if (lim)
         s->lim = *lim;
@@ -1243,7 +1226,7 @@ int luart_open_sources(const char *text, size_t len, const char *name, const cha
     s->text = malloc(len + 1);
     if (!nm || !s->text) {
         free(nm);
-        rc = set_err(err, errlen, DC_ENOMEM, "out of memory");
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
         goto cleanup;
     }
     nm[0] = '@';
@@ -1257,7 +1240,7 @@ int luart_open_sources(const char *text, size_t len, const char *name, const cha
         s->lib_text = malloc(lib_len + 1);
         s->lib_name = malloc(strlen(ln) + 2);
         if (!s->lib_text || !s->lib_name) {
-            rc = set_err(err, errlen, DC_ENOMEM, "out of memory");
+            rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
             goto cleanup;
         }
         memcpy(s->lib_text, lib_text, lib_len);
@@ -1275,7 +1258,7 @@ int luart_open_sources(const char *text, size_t len, const char *name, const cha
         goto cleanup;
     lua_pushcfunction(r->L, cf_read_outcomes);
     if (lua_pcall(r->L, 0, 0, 0) != LUA_OK) {
-        rc = set_err(err, errlen, DC_EINVAL, "E-LUA-OUTCOMES: %s", lua_tostring(r->L, -1));
+        rc = util_err(err, errlen, DC_EINVAL, "E-LUA-OUTCOMES: %s", lua_tostring(r->L, -1));
         goto cleanup;
     }
     *out = s;
@@ -1421,7 +1404,7 @@ int luart_run_stage(struct luart *s, const struct dc_host *h, struct dc_ctx *ctx
         if (rc == DC_OK) {
             const char *o = lua_tostring(r->L, -1);
             if (lua_type(r->L, -1) != LUA_TSTRING || !o) {
-                rc = set_err(ebuf, sizeof(ebuf), DC_EINVAL,
+                rc = util_err(ebuf, sizeof(ebuf), DC_EINVAL,
                              "E-LUA-OUTCOME: %s: run(ctx) must return an outcome label "
                              "(a string), got %s",
                              s->name, luaL_typename(r->L, -1));
@@ -1438,7 +1421,7 @@ int luart_run_stage(struct luart *s, const struct dc_host *h, struct dc_ctx *ctx
     }
     if (rc != DC_OK) {
         fail_ctx(h, ctx, ebuf);
-        set_err(err, errlen, rc, "%s", ebuf);
+        util_err(err, errlen, rc, "%s", ebuf);
     }
     return rc;
 }
@@ -1465,7 +1448,7 @@ int luart_run_tool(struct luart *s, const struct dc_host *h, struct dc_ctx *ctx,
         json_error_t jerr;
         args = json_loads(at, JSON_REJECT_DUPLICATES, &jerr);
         if (!args)
-            rc = set_err(ebuf, sizeof(ebuf), DC_EINVAL, "E-LUA-ARGS: arguments are not JSON: %s",
+            rc = util_err(ebuf, sizeof(ebuf), DC_EINVAL, "E-LUA-ARGS: arguments are not JSON: %s",
                          jerr.text);
     }
     if (rc == DC_OK)
@@ -1479,12 +1462,12 @@ int luart_run_tool(struct luart *s, const struct dc_host *h, struct dc_ctx *ctx,
             const char *why = NULL;
             char *res = lua_type(r->L, -1) == LUA_TTABLE ? encode_value(r->L, -1, &why) : NULL;
             if (!res)
-                rc = set_err(ebuf, sizeof(ebuf), DC_EINVAL,
+                rc = util_err(ebuf, sizeof(ebuf), DC_EINVAL,
                              "E-LUA-RESULT: %s: invoke(args) must return a table that has a "
                              "JSON form%s%s",
                              s->name, why ? ": " : "", why ? why : "");
             else if (h->ctx_set(ctx, "result", res) != DC_OK)
-                rc = set_err(ebuf, sizeof(ebuf), DC_ENOMEM, "out of memory");
+                rc = util_err(ebuf, sizeof(ebuf), DC_ENOMEM, "out of memory");
             free(res);
         }
         lrun_give(s, r, rc == DC_OK || rc == DC_ERR || rc == DC_EINVAL);
@@ -1492,7 +1475,7 @@ int luart_run_tool(struct luart *s, const struct dc_host *h, struct dc_ctx *ctx,
     json_decref(args);
     if (rc != DC_OK) {
         fail_ctx(h, ctx, ebuf);
-        set_err(err, errlen, rc, "%s", ebuf);
+        util_err(err, errlen, rc, "%s", ebuf);
     }
     return rc;
 }

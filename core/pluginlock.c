@@ -305,59 +305,18 @@ static json_t *lock_json(const struct pluginlock *l)
 int pluginlock_save(const struct pluginlock *l, const char *path, char *err, size_t errlen)
 {
     int rc = DC_OK;
-    int fd = -1;
-    char *tmp = NULL, *text = NULL;
+    char *text = NULL;
     json_t *root = lock_json(l);
     struct sbuf b;
     sbuf_init(&b);
-    if (!root || !(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+    if (!root || !(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ||
+        sbuf_adds(&b, text) != DC_OK || sbuf_add(&b, "\n", 1) != DC_OK) {
         rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
         goto cleanup;
     }
-    sbuf_addf(&b, "%s.tmp.%ld", path, (long)getpid());
-    tmp = sbuf_detach(&b);
-    if (!tmp) {
-        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = util_err(err, errlen, DC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    size_t n = strlen(text), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, text + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = util_err(err, errlen, DC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-            goto cleanup;
-        }
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-        rc = util_err(err, errlen, DC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = util_err(err, errlen, DC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = util_err(err, errlen, DC_EIO, "%s: cannot replace the lock file: %s", path,
-                      strerror(errno));
-        goto cleanup;
-    }
-
+    rc = util_write_file_atomic(path, b.p, b.len, 0644, 1, err, errlen);
 cleanup:
-    if (fd >= 0)
-        close(fd);
-    if (rc != DC_OK && tmp)
-        unlink(tmp);
-    free(tmp);
+    sbuf_free(&b);
     free(text);
     json_decref(root);
     return rc;

@@ -293,3 +293,54 @@ int util_utf8_valid(const char *s, size_t n)
             return 0;
     return 1;
 }
+
+int util_write_file_atomic(const char *path, const char *text, size_t len, unsigned mode,
+                           int sync, char *err, size_t errlen)
+{
+    struct sbuf b;
+    sbuf_init(&b);
+    if (sbuf_addf(&b, "%s.%ld.tmp", path, (long)getpid()) != DC_OK) {
+        sbuf_free(&b);
+        return util_err(err, errlen, DC_ENOMEM, "%s: out of memory", path);
+    }
+    const char *tmp = b.p;
+    int rc = DC_OK;
+    /* A file left by a crashed writer with the same pid is stale. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+    if (fd < 0) {
+        rc = util_err(err, errlen, DC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = util_err(err, errlen, DC_EIO, "%s: cannot write: %s", tmp,
+                          w < 0 ? strerror(errno) : "no progress");
+            goto cleanup;
+        }
+        off += (size_t)w;
+    }
+    if (sync && fsync(fd) != 0) {
+        rc = util_err(err, errlen, DC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    int crc = close(fd);
+    fd = -1;
+    if (crc != 0) {
+        rc = util_err(err, errlen, DC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    if (rename(tmp, path) != 0)
+        rc = util_err(err, errlen, DC_EIO, "%s: cannot replace it: %s", path, strerror(errno));
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (rc != DC_OK)
+        unlink(tmp);
+    sbuf_free(&b);
+    return rc;
+}

@@ -38,6 +38,13 @@ void util_iso_time(char out[32]); /* wall clock, UTC, RFC 3339 with microseconds
 /* Reads a whole file (at most max bytes, else DC_ELIMIT); *out NUL-terminated. */
 int util_read_file(const char *path, size_t max, char **out, size_t *len,
                    char *err, size_t errlen);
+/* Replaces path with len bytes of text so that a reader sees the old file
+ * or the new one, never part of one: written to "<path>.<pid>.tmp" (created
+ * fresh with O_EXCL | O_NOFOLLOW and the given mode), fsync'ed when sync is
+ * non-zero, then renamed over path. On failure the temporary file is gone
+ * and err names the step and the file; DC_EIO, or DC_ENOMEM. */
+int util_write_file_atomic(const char *path, const char *text, size_t len, unsigned mode,
+                           int sync, char *err, size_t errlen);
 
 /* Levenshtein distance ignoring ASCII case, for "did you mean" hints;
  * SIZE_MAX when either string is longer than 64 bytes. */

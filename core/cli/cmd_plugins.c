@@ -577,19 +577,17 @@ static int scan_in_child(const char *file, struct scan_report *rep)
                 rc = DC_EIO;
                 goto cleanup;
             }
-            if (pr > 0 && oopen && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-                drain(out[0], &ob, &oopen) != DC_OK) {
-                snprintf(rep->why, sizeof(rep->why), "the plugin printed more than %d bytes "
-                                                     "while loading",
-                         SCAN_OUTPUT_MAX);
-                goto cleanup;
-            }
-            if (pr > 0 && eopen && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-                drain(errp[0], &eb, &eopen) != DC_OK) {
-                snprintf(rep->why, sizeof(rep->why), "the plugin printed more than %d bytes "
-                                                     "while loading",
-                         SCAN_OUTPUT_MAX);
-                goto cleanup;
+            /* stdout and stderr alike: read what arrived, within the cap. */
+            int *const opens[2] = {&oopen, &eopen};
+            struct sbuf *const bufs[2] = {&ob, &eb};
+            for (int k = 0; pr > 0 && k < 2; k++) {
+                if (*opens[k] && (pf[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                    drain(pf[k].fd, bufs[k], opens[k]) != DC_OK) {
+                    snprintf(rep->why, sizeof(rep->why),
+                             "the plugin printed more than %d bytes while loading",
+                             SCAN_OUTPUT_MAX);
+                    goto cleanup;
+                }
             }
         } else {
             struct timespec ts = {0, 10 * 1000 * 1000};

@@ -859,6 +859,7 @@ int llm_complete_call(const struct dc_host *h, struct dc_ctx *ctx, const struct 
     memset(&r, 0, sizeof(r));
     memset(&a, 0, sizeof(a));
     a.conf = c;
+    a.p = p;
 
     if ((rc = llm_conf_key(c, &key, err, sizeof(err))) != DC_OK) {
         snprintf(code, sizeof(code), "E-LLM-NO-KEY");
@@ -912,7 +913,7 @@ int llm_complete_call(const struct dc_host *h, struct dc_ctx *ctx, const struct 
     if (rc == DC_OK && q.stream && !a.done && !(p->finish_ends_stream && a.finish[0])) {
         char what[96];
         snprintf(what, sizeof(what), "the stream ended before %s", p->stream_end);
-        rc = p->bad_reply(&a, what);
+        rc = llm_bad_reply(&a, what);
     }
     if (rc != DC_OK && !code[0]) {
         snprintf(code, sizeof(code), "%s", a.code[0] ? a.code : "E-LLM-INTERNAL");
@@ -939,4 +940,48 @@ cleanup:
     llm_reply_clear(&r);
     llm_req_clear(&q);
     return rc;
+}
+
+int llm_bad_reply(struct llm_acc *a, const char *what)
+{
+    snprintf(a->code, sizeof(a->code), "E-LLM-BAD-REPLY");
+    snprintf(a->err, sizeof(a->err), "llm provider %s: the answer is not %s (%s); %s",
+             a->conf->name, a->p->reply_kind, what, a->p->reply_hint);
+    return DC_EINVAL;
+}
+
+int llm_stream_error(struct llm_acc *a, const char *data, size_t len)
+{
+    char ex[320];
+    llm_error_excerpt(data, len, ex, sizeof(ex));
+    snprintf(a->code, sizeof(a->code), "E-LLM-STREAM-ERROR");
+    snprintf(a->err, sizeof(a->err),
+             "llm provider %s: the server reported an error in the stream: %s", a->conf->name, ex);
+    return DC_EIO;
+}
+
+json_t *llm_reply_object(struct llm_acc *a, const char *body, size_t len, int *rc)
+{
+    json_error_t je;
+    json_t *o = json_loadb(body, len, 0, &je);
+    *rc = DC_OK;
+    if (!o || !json_is_object(o)) {
+        char what[200];
+        snprintf(what, sizeof(what), "not a JSON object: %s at byte %d", o ? "other JSON" : je.text,
+                 je.position);
+        json_decref(o);
+        *rc = llm_bad_reply(a, what);
+        return NULL;
+    }
+    return o;
+}
+
+void llm_read_usage(struct llm_acc *a, json_t *usage, const char *in_key, const char *out_key)
+{
+    json_t *i = json_object_get(usage, in_key);
+    json_t *o = json_object_get(usage, out_key);
+    if (json_is_integer(i))
+        a->in_tokens = json_integer_value(i);
+    if (json_is_integer(o))
+        a->out_tokens = json_integer_value(o);
 }

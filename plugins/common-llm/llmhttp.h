@@ -175,8 +175,10 @@ int llm_done(const struct dc_host *h, struct dc_ctx *ctx, const struct llm_conf 
 
 /* What an answer accumulates, plain or streamed. A parse callback that
  * fails fills code and err (the user-facing text). */
+struct llm_provider;
 struct llm_acc {
     const struct llm_conf *conf;
+    const struct llm_provider *p;
     struct textbuf text;
     int64_t in_tokens, out_tokens;
     char finish[32];
@@ -195,10 +197,22 @@ struct llm_provider {
                         struct dc_ctx *ctx);
     llm_sse_fn on_event;     /* arg: the struct llm_acc */
     int (*parse_plain)(struct llm_acc *a, const char *body, size_t len);
-    int (*bad_reply)(struct llm_acc *a, const char *what);
+    const char *reply_kind;  /* what a good answer is, e.g. "an Anthropic Messages reply" */
+    const char *reply_hint;  /* what to check when it is not */
     const char *stream_end;  /* the event that ends a stream, for the error text */
     int finish_ends_stream;  /* a finish reason also counts as a complete stream */
 };
+
+/* E-LLM-BAD-REPLY in a: the answer is not the provider's reply_kind
+ * (what says how); returns DC_EINVAL. */
+int llm_bad_reply(struct llm_acc *a, const char *what);
+/* E-LLM-STREAM-ERROR in a, with an excerpt of the event; returns DC_EIO. */
+int llm_stream_error(struct llm_acc *a, const char *data, size_t len);
+/* A plain answer's JSON object (caller decrefs); NULL with *rc set (a bad
+ * reply recorded in a) when the body is not one. */
+json_t *llm_reply_object(struct llm_acc *a, const char *body, size_t len, int *rc);
+/* Token counts from a usage object, under the provider's key names. */
+void llm_read_usage(struct llm_acc *a, json_t *usage, const char *in_key, const char *out_key);
 
 /* The whole call: key, request, body, headers (extra_header: one more
  * "Name: value" line or NULL), concurrency slot, POST with retries, parse,

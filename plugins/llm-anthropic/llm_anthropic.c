@@ -139,21 +139,7 @@ cleanup:
 
 static void read_usage(struct llm_acc *a, json_t *usage)
 {
-    json_t *i = json_object_get(usage, "input_tokens");
-    json_t *o = json_object_get(usage, "output_tokens");
-    if (json_is_integer(i))
-        a->in_tokens = json_integer_value(i);
-    if (json_is_integer(o))
-        a->out_tokens = json_integer_value(o);
-}
-
-static int bad_reply(struct llm_acc *a, const char *what)
-{
-    snprintf(a->code, sizeof(a->code), "E-LLM-BAD-REPLY");
-    snprintf(a->err, sizeof(a->err),
-             "llm provider %s: the answer is not an Anthropic Messages reply (%s); check base_url",
-             a->conf->name, what);
-    return DC_EINVAL;
+    llm_read_usage(a, usage, "input_tokens", "output_tokens");
 }
 
 static int on_event(void *arg, const char *event, const char *data, size_t len)
@@ -162,20 +148,14 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     json_t *o = json_loadb(data, len, 0, NULL);
     int rc = DC_OK;
     if (!o || !json_is_object(o)) {
-        rc = bad_reply(a, "a stream event is not a JSON object");
+        rc = llm_bad_reply(a, "a stream event is not a JSON object");
         goto cleanup;
     }
     const char *type = json_string_value(json_object_get(o, "type"));
     if (!type)
         type = event;
     if (strcmp(type, "error") == 0) {
-        char ex[320];
-        llm_error_excerpt(data, len, ex, sizeof(ex));
-        snprintf(a->code, sizeof(a->code), "E-LLM-STREAM-ERROR");
-        snprintf(a->err, sizeof(a->err),
-                 "llm provider %s: the server reported an error in the stream: %s", a->conf->name,
-                 ex);
-        rc = DC_EIO;
+        rc = llm_stream_error(a, data, len);
     } else if (strcmp(type, "message_start") == 0) {
         read_usage(a, json_object_get(json_object_get(o, "message"), "usage"));
     } else if (strcmp(type, "content_block_delta") == 0) {
@@ -202,19 +182,13 @@ cleanup:
 
 static int parse_plain(struct llm_acc *a, const char *body, size_t len)
 {
-    json_error_t je;
-    json_t *o = json_loadb(body, len, 0, &je);
-    int rc = DC_OK;
-    if (!o || !json_is_object(o)) {
-        char what[200];
-        snprintf(what, sizeof(what), "not a JSON object: %s at byte %d", o ? "other JSON" : je.text,
-                 je.position);
-        rc = bad_reply(a, what);
-        goto cleanup;
-    }
+    int rc;
+    json_t *o = llm_reply_object(a, body, len, &rc);
+    if (!o)
+        return rc;
     json_t *content = json_object_get(o, "content");
     if (!json_is_array(content)) {
-        rc = bad_reply(a, "no content array");
+        rc = llm_bad_reply(a, "no content array");
         goto cleanup;
     }
     size_t i;
@@ -233,7 +207,7 @@ static int parse_plain(struct llm_acc *a, const char *body, size_t len)
         }
     }
     if (!texts) {
-        rc = bad_reply(a, "no text block in content");
+        rc = llm_bad_reply(a, "no text block in content");
         goto cleanup;
     }
     const char *sr = json_string_value(json_object_get(o, "stop_reason"));
@@ -252,7 +226,8 @@ static const struct llm_provider anthropic_provider = {
     .build_body = build_body,
     .on_event = on_event,
     .parse_plain = parse_plain,
-    .bad_reply = bad_reply,
+    .reply_kind = "an Anthropic Messages reply",
+    .reply_hint = "check base_url",
     .stream_end = "message_stop",
     .finish_ends_stream = 0};
 

@@ -118,24 +118,7 @@ cleanup:
 
 static void read_usage(struct llm_acc *a, json_t *usage)
 {
-    if (!json_is_object(usage))
-        return;
-    json_t *p = json_object_get(usage, "prompt_tokens");
-    json_t *c = json_object_get(usage, "completion_tokens");
-    if (json_is_integer(p))
-        a->in_tokens = json_integer_value(p);
-    if (json_is_integer(c))
-        a->out_tokens = json_integer_value(c);
-}
-
-static int bad_reply(struct llm_acc *a, const char *what)
-{
-    snprintf(a->code, sizeof(a->code), "E-LLM-BAD-REPLY");
-    snprintf(a->err, sizeof(a->err),
-             "llm provider %s: the answer is not an OpenAI-compatible chat completion (%s); check "
-             "that base_url points at a /v1 endpoint",
-             a->conf->name, what);
-    return DC_EINVAL;
+    llm_read_usage(a, usage, "prompt_tokens", "completion_tokens");
 }
 
 static int on_event(void *arg, const char *event, const char *data, size_t len)
@@ -145,27 +128,20 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
         a->done = 1;
         return DC_OK;
     }
-    json_error_t je;
-    json_t *o = json_loadb(data, len, 0, &je);
+    json_t *o = json_loadb(data, len, 0, NULL);
     int rc = DC_OK;
     if (!o || !json_is_object(o)) {
-        rc = bad_reply(a, "a stream event is not a JSON object");
+        rc = llm_bad_reply(a, "a stream event is not a JSON object");
         goto cleanup;
     }
-    json_t *e = json_object_get(o, "error");
-    if (e) {
-        char ex[320];
-        llm_error_excerpt(data, len, ex, sizeof(ex));
-        snprintf(a->code, sizeof(a->code), "E-LLM-STREAM-ERROR");
-        snprintf(a->err, sizeof(a->err), "llm provider %s: the server reported an error in the "
-                                          "stream: %s", a->conf->name, ex);
-        rc = DC_EIO;
+    if (json_object_get(o, "error")) {
+        rc = llm_stream_error(a, data, len);
         goto cleanup;
     }
     read_usage(a, json_object_get(o, "usage"));
     json_t *choices = json_object_get(o, "choices");
     if (!json_is_array(choices)) {
-        rc = bad_reply(a, "a stream event has no choices");
+        rc = llm_bad_reply(a, "a stream event has no choices");
         goto cleanup;
     }
     json_t *c0 = json_array_get(choices, 0);
@@ -188,20 +164,14 @@ cleanup:
 
 static int parse_plain(struct llm_acc *a, const char *body, size_t len)
 {
-    json_error_t je;
-    json_t *o = json_loadb(body, len, 0, &je);
-    int rc = DC_OK;
-    if (!o || !json_is_object(o)) {
-        char what[200];
-        snprintf(what, sizeof(what), "not a JSON object: %s at byte %d", o ? "other JSON" : je.text,
-                 je.position);
-        rc = bad_reply(a, what);
-        goto cleanup;
-    }
+    int rc;
+    json_t *o = llm_reply_object(a, body, len, &rc);
+    if (!o)
+        return rc;
     json_t *c0 = json_array_get(json_object_get(o, "choices"), 0);
     json_t *content = json_object_get(json_object_get(c0, "message"), "content");
     if (!json_is_string(content)) {
-        rc = bad_reply(a, "no choices[0].message.content text");
+        rc = llm_bad_reply(a, "no choices[0].message.content text");
         goto cleanup;
     }
     if (llm_text_add(&a->text, json_string_value(content), json_string_length(content)) != DC_OK) {
@@ -224,7 +194,8 @@ static const struct llm_provider openai_provider = {
     .build_body = build_body,
     .on_event = on_event,
     .parse_plain = parse_plain,
-    .bad_reply = bad_reply,
+    .reply_kind = "an OpenAI-compatible chat completion",
+    .reply_hint = "check that base_url points at a /v1 endpoint",
     .stream_end = "[DONE]",
     .finish_ends_stream = 1};
 
