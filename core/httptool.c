@@ -1,6 +1,5 @@
 #include "httptool.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "jschema.h"
+#include "netlib.h"
 #include "util.h"
 
 static const struct dc_option http_options[] = {
@@ -92,26 +92,21 @@ static int host_allowed(const struct dc_opts *with, const char *host)
 static int check_endpoint(const char *name, const struct dc_opts *with, const char *url,
                           char *err, size_t errlen)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    int rc = DC_OK;
-    if (!u)
-        return util_err(err, errlen, DC_ENOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    char *scheme = NULL, *host = NULL, why[256];
+    int rc = netlib_url_parts(url, &scheme, &host, why, sizeof(why));
+    if (rc == DC_EINVAL)
         rc = util_err(err, errlen, DC_EINVAL, "E-HTTP-TOOL-ENDPOINT: tool '%s': endpoint '%s' "
                       "is not a URL", name, url);
-    } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+    else if (rc != DC_OK)
+        rc = util_err(err, errlen, rc, "tool '%s': %s", name, why);
+    else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
         rc = util_err(err, errlen, DC_EINVAL, "E-HTTP-TOOL-ENDPOINT: tool '%s': endpoint "
                       "scheme '%s' is not http or https", name, scheme);
-    } else if (!host_allowed(with, host)) {
+    else if (!host_allowed(with, host))
         rc = util_err(err, errlen, DC_EDENIED, "E-HTTP-TOOL-HOST: tool '%s': endpoint host '%s' "
                       "is not in allowed_hosts; add it there if it is trusted", name, host);
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
+    free(scheme);
+    free(host);
     return rc;
 }
 
@@ -199,7 +194,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /* GET: the arguments as name=value pairs; objects and arrays as JSON. */
-static char *query_url(CURL *c, const char *endpoint, const char *args_json)
+static char *query_url(const struct netlib_curl *cu, CURL *c, const char *endpoint,
+                       const char *args_json)
 {
     json_t *a = json_loads(args_json, 0, NULL);
     struct sbuf sb;
@@ -212,12 +208,12 @@ static char *query_url(CURL *c, const char *endpoint, const char *args_json)
     {
         char *txt = json_is_string(v) ? util_strdup(json_string_value(v))
                                       : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        char *ek = curl_easy_escape(c, k, 0), *ev = txt ? curl_easy_escape(c, txt, 0) : NULL;
+        char *ek = cu->easy_escape(c, k, 0), *ev = txt ? cu->easy_escape(c, txt, 0) : NULL;
         if (ek && ev)
             sbuf_addf(&sb, "%c%s=%s", sep, ek, ev);
         sep = '&';
-        curl_free(ek);
-        curl_free(ev);
+        cu->free(ek);
+        cu->free(ev);
         free(txt);
     }
     json_decref(a);
@@ -235,28 +231,32 @@ static int method_ok(const char *m)
 
 /* Credentials in the URL would be sent as Basic auth to whatever host the
  * allow list let through; they are refused rather than stripped. */
-static int url_has_userinfo(const char *url)
+static int url_has_userinfo(const struct netlib_curl *cu, const char *url)
 {
-    CURLU *u = curl_url();
+    CURLU *u = cu->url();
     char *user = NULL;
-    int has = !u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-              curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
-    curl_free(user);
-    curl_url_cleanup(u);
+    int has = !u || cu->url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+              cu->url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+    cu->free(user);
+    cu->url_cleanup(u);
     return has;
 }
 
 void httptool_url_host(const char *url, char *out, size_t outlen)
 {
-    CURLU *u = curl_url();
-    char *host = NULL;
+    char nerr[8];
+    const struct netlib_curl *cu = netlib_curl(nerr, sizeof(nerr));
     if (outlen)
         out[0] = '\0';
-    if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && outlen)
+    if (!cu)
+        return;
+    CURLU *u = cu->url();
+    char *host = NULL;
+    if (u && url && cu->url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        cu->url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && outlen)
         snprintf(out, outlen, "%s", host);
-    curl_free(host);
-    curl_url_cleanup(u);
+    cu->free(host);
+    cu->url_cleanup(u);
 }
 
 int httptool_fetch(const struct httptool_request *rq, long *status, char **resp, size_t *nresp,
@@ -272,43 +272,46 @@ int httptool_fetch(const struct httptool_request *rq, long *status, char **resp,
     if (!method_ok(rq->method))
         return util_err(err, errlen, DC_EINVAL, "E-HTTP-METHOD: method '%.40s' is not GET, "
                         "POST, PUT, PATCH or DELETE", rq->method ? rq->method : "(none)");
-    if (!rq->url || url_has_userinfo(rq->url))
+    const struct netlib_curl *cu = netlib_curl(err, errlen);
+    if (!cu)
+        return DC_EIO;
+    if (!rq->url || url_has_userinfo(cu, rq->url))
         return util_err(err, errlen, DC_EINVAL, "E-HTTP-URL: the URL is not valid or carries "
                         "user:password@; credentials are never sent from a URL");
-    c = curl_easy_init();
+    c = cu->easy_init();
     b.p = malloc(b.cap + 1);
     if (!c || !b.p) {
         rc = util_err(err, errlen, DC_ENOMEM, "E-HTTP: out of memory");
         goto cleanup;
     }
     for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
-        struct curl_slist *n = curl_slist_append(hdrs, rq->headers[i]);
+        struct curl_slist *n = cu->slist_append(hdrs, rq->headers[i]);
         if (!n) {
             rc = util_err(err, errlen, DC_ENOMEM, "E-HTTP: out of memory");
             goto cleanup;
         }
         hdrs = n;
     }
-    curl_easy_setopt(c, CURLOPT_URL, rq->url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the allow list names the real peer */
-    curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)rq->connect_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)rq->total_ms);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_bytes);
+    cu->easy_setopt(c, CURLOPT_URL, rq->url);
+    cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    cu->easy_setopt(c, CURLOPT_PROXY, ""); /* the allow list names the real peer */
+    cu->easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)rq->connect_ms);
+    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)rq->total_ms);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    cu->easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_bytes);
     if (hdrs)
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+        cu->easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
     if (rq->body || strcmp(rq->method, "POST") == 0)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
-    CURLcode cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        cu->easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+    CURLcode cc = cu->easy_perform(c);
+    cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED)
         rc = util_err(err, errlen, DC_ELIMIT, "E-HTTP-TOO-LARGE: the response is larger than "
                       "%lld bytes", (long long)rq->max_bytes);
@@ -317,7 +320,7 @@ int httptool_fetch(const struct httptool_request *rq, long *status, char **resp,
                       "the timeouts (connect %lld ms, total %lld ms)",
                       (long long)rq->connect_ms, (long long)rq->total_ms);
     else if (cc != CURLE_OK) /* curl's message names the host at most; never the headers */
-        rc = util_err(err, errlen, DC_EIO, "E-HTTP-CONNECT: %s", curl_easy_strerror(cc));
+        rc = util_err(err, errlen, DC_EIO, "E-HTTP-CONNECT: %s", cu->easy_strerror(cc));
     if (rc != DC_OK)
         goto cleanup;
     b.p[b.n] = '\0';
@@ -325,9 +328,9 @@ int httptool_fetch(const struct httptool_request *rq, long *status, char **resp,
     *nresp = b.n;
     b.p = NULL;
 cleanup:
-    curl_slist_free_all(hdrs);
+    cu->slist_free_all(hdrs);
     if (c)
-        curl_easy_cleanup(c);
+        cu->easy_cleanup(c);
     free(b.p);
     return rc;
 }
@@ -340,12 +343,17 @@ int httptool_call(struct httptool *t, const char *args_json, struct dc_ctx *ctx)
     long status = 0;
     json_t *body = NULL;
     char ferr[512] = "";
-    CURL *c = curl_easy_init(); /* only for escaping the query string */
+    const struct netlib_curl *cu = netlib_curl(ferr, sizeof(ferr));
+    if (!cu) {
+        ctx_fail(ctx, "E-HTTP-TOOL", "%s", ferr);
+        return DC_EIO;
+    }
+    CURL *c = cu->easy_init(); /* only for escaping the query string */
     if (!c) {
         ctx_fail(ctx, "E-HTTP-TOOL", "out of memory");
         return DC_ENOMEM;
     }
-    url = t->get ? query_url(c, t->endpoint, args_json) : util_strdup(t->endpoint);
+    url = t->get ? query_url(cu, c, t->endpoint, args_json) : util_strdup(t->endpoint);
     const char *tok = t->token_env ? getenv(t->token_env) : NULL;
     if (t->token_env && (!tok || !*tok)) {
         ctx_fail(ctx, "E-HTTP-TOOL-TOKEN", "tool '%s': environment variable %s (auth_token_env) "
@@ -418,7 +426,7 @@ int httptool_call(struct httptool *t, const char *args_json, struct dc_ctx *ctx)
     free(txt);
 cleanup:
     json_decref(body);
-    curl_easy_cleanup(c);
+    cu->easy_cleanup(c);
     if (auth) {
         memset(auth, 0, strlen(auth));
         free(auth);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,12 +190,15 @@ static int check_owner_mode(const struct stat *st, const char *what, const char 
     return DC_OK;
 }
 
-static int check_file_safety(const char *path, char **resolved_out, char *msg, size_t msglen)
+/* resolved_in: realpath(path) when the caller already has it (taken over,
+ * freed on failure), else NULL. */
+static int check_file_safety(const char *path, char *resolved_in, char **resolved_out, char *msg,
+                             size_t msglen)
 {
     int rc = DC_OK;
     char *dir = NULL;
     struct stat st;
-    char *resolved = realpath(path, NULL);
+    char *resolved = resolved_in ? resolved_in : realpath(path, NULL);
     if (!resolved) {
         int e = errno;
         if (e == ENOMEM)
@@ -305,53 +307,125 @@ static int in_image(uint64_t off, uint64_t len, size_t n)
     return off <= n && len <= n - off;
 }
 
-int registry_elf_count_exports(const void *img, size_t n, const char *name, int *count)
+/* Where the export count reads its bytes: straight from an image in memory
+ * (tests, fuzzing) or by pread from the plugin file, which copies just the
+ * section headers and the dynamic symbol and string tables instead of
+ * mapping the whole file (each mapped page is a fault at every start). */
+struct elf_src {
+    const unsigned char *img; /* NULL: read from fd */
+    int fd;
+    uint64_t n;               /* bytes in the image or the file */
+};
+
+/* [off, off + len) of the source, or NULL (out of memory, short read).
+ * *owned is what the caller frees. The range must already be in_image. */
+static const unsigned char *src_get(const struct elf_src *s, uint64_t off, uint64_t len,
+                                    unsigned char **owned)
 {
-    const unsigned char *b = img;
+    *owned = NULL;
+    if (s->img)
+        return s->img + off;
+    unsigned char *buf = malloc(len ? (size_t)len : 1);
+    if (!buf)
+        return NULL;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(s->fd, buf + got, (size_t)len - got, (off_t)(off + got));
+        if (r <= 0) {
+            free(buf);
+            return NULL;
+        }
+        got += (size_t)r;
+    }
+    *owned = buf;
+    return buf;
+}
+
+/* One SHT_DYNSYM table and its string table. */
+static void count_in_dynsym(const unsigned char *syms, uint64_t symsz, const char *strs,
+                            uint64_t strsz, const char *name, int *count)
+{
+    size_t want = strlen(name);
+    for (uint64_t k = 0; k < symsz / sizeof(Elf64_Sym); k++) {
+        Elf64_Sym sym;
+        memcpy(&sym, syms + k * sizeof(sym), sizeof(sym));
+        int bind = ELF64_ST_BIND(sym.st_info);
+        if (sym.st_shndx == SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK) ||
+            ELF64_ST_VISIBILITY(sym.st_other) != STV_DEFAULT || sym.st_name >= strsz)
+            continue;
+        /* Each version of a versioned symbol is its own entry with the
+         * same name ("sym@V1", "sym@@V2" are decorations of readelf). */
+        size_t room = (size_t)(strsz - sym.st_name);
+        if (room > want && memcmp(strs + sym.st_name, name, want) == 0 &&
+            strs[sym.st_name + want] == '\0')
+            (*count)++;
+    }
+}
+
+static int count_exports(const struct elf_src *src, const char *name, int *count)
+{
     Elf64_Ehdr eh;
+    unsigned char *hbuf = NULL, *shbuf = NULL;
+    int rc = DC_OK, found = 0;
     *count = 0;
-    if (!b || !name || n < sizeof(eh))
+    if (!name || src->n < sizeof(eh))
         return DC_EINVAL;
-    memcpy(&eh, b, sizeof(eh));
+    const unsigned char *h = src_get(src, 0, sizeof(eh), &hbuf);
+    if (!h)
+        return DC_EIO;
+    memcpy(&eh, h, sizeof(eh));
+    free(hbuf);
     if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_ident[EI_DATA] != ELFDATA2LSB)
         return DC_EUNSUPPORTED;
     if (eh.e_shoff == 0 || eh.e_shnum == 0)
         return DC_ENOTFOUND; /* stripped of section headers: nothing to count */
     if (eh.e_shentsize != sizeof(Elf64_Shdr) ||
-        !in_image(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), n))
+        !in_image(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), src->n))
         return DC_EINVAL;
-    size_t want = strlen(name);
-    int found = 0;
-    for (size_t i = 0; i < eh.e_shnum; i++) {
+    const unsigned char *shdrs =
+        src_get(src, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), &shbuf);
+    if (!shdrs)
+        return DC_EIO;
+    for (size_t i = 0; i < eh.e_shnum && rc == DC_OK; i++) {
         Elf64_Shdr sh, st;
-        memcpy(&sh, b + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+        memcpy(&sh, shdrs + i * sizeof(sh), sizeof(sh));
         if (sh.sh_type != SHT_DYNSYM)
             continue;
         found = 1;
-        if (sh.sh_entsize != sizeof(Elf64_Sym) || !in_image(sh.sh_offset, sh.sh_size, n) ||
-            sh.sh_link >= eh.e_shnum)
-            return DC_EINVAL;
-        memcpy(&st, b + eh.e_shoff + (size_t)sh.sh_link * sizeof(st), sizeof(st));
-        if (st.sh_type != SHT_STRTAB || !in_image(st.sh_offset, st.sh_size, n))
-            return DC_EINVAL;
-        const char *strs = (const char *)b + st.sh_offset;
-        for (uint64_t k = 0; k < sh.sh_size / sizeof(Elf64_Sym); k++) {
-            Elf64_Sym sym;
-            memcpy(&sym, b + sh.sh_offset + k * sizeof(sym), sizeof(sym));
-            int bind = ELF64_ST_BIND(sym.st_info);
-            if (sym.st_shndx == SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK) ||
-                ELF64_ST_VISIBILITY(sym.st_other) != STV_DEFAULT || sym.st_name >= st.sh_size)
-                continue;
-            /* Each version of a versioned symbol is its own entry with the
-             * same name ("sym@V1", "sym@@V2" are decorations of readelf). */
-            size_t room = (size_t)(st.sh_size - sym.st_name);
-            if (room > want && memcmp(strs + sym.st_name, name, want) == 0 &&
-                strs[sym.st_name + want] == '\0')
-                (*count)++;
+        if (sh.sh_entsize != sizeof(Elf64_Sym) || !in_image(sh.sh_offset, sh.sh_size, src->n) ||
+            sh.sh_link >= eh.e_shnum) {
+            rc = DC_EINVAL;
+            break;
         }
+        memcpy(&st, shdrs + (size_t)sh.sh_link * sizeof(st), sizeof(st));
+        if (st.sh_type != SHT_STRTAB || !in_image(st.sh_offset, st.sh_size, src->n)) {
+            rc = DC_EINVAL;
+            break;
+        }
+        unsigned char *sbuf = NULL, *tbuf = NULL;
+        const unsigned char *syms = src_get(src, sh.sh_offset, sh.sh_size, &sbuf);
+        const unsigned char *strs = syms ? src_get(src, st.sh_offset, st.sh_size, &tbuf) : NULL;
+        if (strs)
+            count_in_dynsym(syms, sh.sh_size, (const char *)strs, st.sh_size, name, count);
+        else
+            rc = DC_EIO;
+        free(sbuf);
+        free(tbuf);
     }
+    free(shbuf);
+    if (rc != DC_OK)
+        return rc;
     return found ? DC_OK : DC_ENOTFOUND;
+}
+
+int registry_elf_count_exports(const void *img, size_t n, const char *name, int *count)
+{
+    *count = 0;
+    if (!img)
+        return DC_EINVAL;
+    const struct elf_src src = {.img = img, .fd = -1, .n = n};
+    return count_exports(&src, name, count);
 }
 
 /* dlsym picks one of several exported definitions (the default version);
@@ -363,7 +437,6 @@ static int check_exports_once(const char *file, const char *path, char *msg, siz
         return refuse(msg, msglen, DC_EIO, path, "cannot open %s: %s", file, strerror(errno));
     struct stat st;
     int rc = DC_OK, count = 0;
-    void *img = MAP_FAILED;
     if (fstat(fd, &st) != 0) {
         rc = refuse(msg, msglen, DC_EIO, path, "cannot read %s: %s", file, strerror(errno));
         goto cleanup;
@@ -373,13 +446,12 @@ static int check_exports_once(const char *file, const char *path, char *msg, siz
                     "build produced", file);
         goto cleanup;
     }
-    img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (img == MAP_FAILED) {
-        rc = refuse(msg, msglen, DC_EIO, path, "cannot map %s: %s", file, strerror(errno));
-        goto cleanup;
-    }
-    int crc = registry_elf_count_exports(img, (size_t)st.st_size, DC_PLUGIN_SYMBOL, &count);
-    if (crc == DC_EINVAL)
+    const struct elf_src src = {.img = NULL, .fd = fd, .n = (uint64_t)st.st_size};
+    int crc = count_exports(&src, DC_PLUGIN_SYMBOL, &count);
+    if (crc == DC_EIO)
+        rc = refuse(msg, msglen, DC_EIO, path, "cannot read %s (short read or out of memory)",
+                    file);
+    else if (crc == DC_EINVAL)
         rc = refuse(msg, msglen, DC_EABI, path,
                     "its ELF section or symbol tables are truncated or corrupt; rebuild it");
     else if (crc == DC_OK && count > 1)
@@ -389,8 +461,6 @@ static int check_exports_once(const char *file, const char *path, char *msg, siz
                     "as DC_PLUGIN_DEFINE writes it",
                     DC_PLUGIN_SYMBOL, count);
 cleanup:
-    if (img != MAP_FAILED)
-        munmap(img, (size_t)st.st_size);
     close(fd);
     return rc;
 }
@@ -579,16 +649,18 @@ static int copy_descriptor(const struct dc_plugin_descriptor *d, struct dc_plugi
 /* Every check, in order; on success ref holds an open handle and copies of
  * the descriptor strings. Nothing from the plugin runs before dlopen and
  * nothing but dc_plugin_describe runs at all. */
-static int open_checked(const struct registry *r, const char *path, struct dc_plugin_ref *ref,
-                        char *msg, size_t msglen)
+static int open_checked(const struct registry *r, const char *path, char *resolved,
+                        struct dc_plugin_ref *ref, char *msg, size_t msglen)
 {
     int rc;
     void *dl = NULL;
     memset(ref, 0, sizeof(*ref));
-    if (!path || !*path)
+    if (!path || !*path) {
+        free(resolved);
         return refuse(msg, msglen, DC_EINVAL, "(empty path)", "no plugin file given");
+    }
 
-    rc = check_file_safety(path, &ref->path, msg, msglen);
+    rc = check_file_safety(path, resolved, &ref->path, msg, msglen);
     if (rc != DC_OK)
         goto cleanup;
     rc = check_elf(ref->path, path, msg, msglen);
@@ -688,8 +760,8 @@ int registry_load_file(struct registry *r, const char *path, const struct dc_plu
      * twice) is a no-op, not a clash with itself. */
     char *resolved = path ? realpath(path, NULL) : NULL;
     const struct dc_plugin_ref *same = resolved ? find_path(r, resolved) : NULL;
-    free(resolved);
     if (same) {
+        free(resolved);
         if (out)
             *out = same;
         rc = DC_OK;
@@ -698,10 +770,12 @@ int registry_load_file(struct registry *r, const char *path, const struct dc_plu
 
     ref = calloc(1, sizeof(*ref));
     if (!ref) {
+        free(resolved);
         rc = refuse(msg, REG_MSG_MAX, DC_ENOMEM, path ? path : "", "out of memory");
         goto cleanup;
     }
-    rc = open_checked(r, path, ref, msg, REG_MSG_MAX);
+    /* open_checked takes resolved over (NULL: it resolves and reports). */
+    rc = open_checked(r, path, resolved, ref, msg, REG_MSG_MAX);
     if (rc != DC_OK)
         goto cleanup;
     if (r->nrefs == r->caprefs) {
@@ -744,7 +818,7 @@ int registry_check_file(struct registry *r, const char *path, struct dc_plugin_r
         return util_err(err, errlen, DC_ENOMEM, "%s: out of memory", path ? path : "");
     }
     msg[0] = '\0';
-    int rc = open_checked(r, path, ref, msg, REG_MSG_MAX);
+    int rc = open_checked(r, path, NULL, ref, msg, REG_MSG_MAX);
     if (rc != DC_OK) {
         copy_err(err, errlen, msg);
     } else {
@@ -992,7 +1066,7 @@ int registry_check_safety(const char *path, int is_dir, char *err, size_t errlen
     if (is_dir)
         rc = check_dir_safety(NULL, path, msg, REG_MSG_MAX);
     else
-        rc = check_file_safety(path, &resolved, msg, REG_MSG_MAX);
+        rc = check_file_safety(path, NULL, &resolved, msg, REG_MSG_MAX);
     if (rc == DC_OK && !is_dir)
         rc = check_elf(resolved, path, msg, REG_MSG_MAX);
     if (rc != DC_OK)

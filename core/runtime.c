@@ -433,10 +433,12 @@ int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, s
         if (rc != DC_OK)
             return util_err(err, errlen, rc, "out of memory");
     }
-    rc = tools_new(rt->cfg, rt->reg, &rt->tools, err, errlen);
-    if (rc != DC_OK)
-        return rc;
-    tools_set_audit(rt->tools, rt->audit);
+    if (!o->without_tools) {
+        rc = tools_new(rt->cfg, rt->reg, &rt->tools, err, errlen);
+        if (rc != DC_OK)
+            return rc;
+        tools_set_audit(rt->tools, rt->audit);
+    }
     rc = llms_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->llms, err, errlen);
     if (rc != DC_OK)
         return rc;
@@ -682,6 +684,10 @@ int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_jso
     *out = c;
     if (!c)
         return DC_ENOMEM;
+    if (!rt->tools) {
+        ctx_fail(c, "E-TOOL-UNAVAILABLE", "this command started without its tools");
+        return DC_EUNSUPPORTED;
+    }
     if (db && !runtime_find_db(rt, db)) {
         ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured", db);
         return DC_ENOTFOUND;

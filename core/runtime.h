@@ -33,6 +33,8 @@ struct runtime_opts {
     const char *db;          /* --db: a configured name, a SQLite file path or a
                               * postgresql:// URL (the last two only from the CLI) */
     int log_level;           /* enum dc_log_level for plugin log lines */
+    int without_tools;       /* the command never calls a tool: the tool plugins are not
+                              * loaded (each is a dlopen at start) and rt->tools stays NULL */
 };
 
 struct runtime {

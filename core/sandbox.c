@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "ipc.h"
+#include "netlib.h"
 #include "result.h"
 #include "util.h"
 
@@ -448,18 +448,14 @@ cleanup:
 
 int sandbox_http_allowed(const char *url, const char *const *allow, char *err, size_t errlen)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    int rc = DC_EDENIED;
-    if (!u)
-        return util_err(err, errlen, DC_ENOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        rc = util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: '%.200s' is not an http(s) "
-                      "URL with a host", url);
-        goto cleanup;
-    }
+    char *scheme = NULL, *host = NULL, why[256];
+    int rc = netlib_url_parts(url, &scheme, &host, why, sizeof(why));
+    if (rc == DC_EINVAL)
+        return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: '%.200s' is not an http(s) "
+                        "URL with a host", url);
+    if (rc != DC_OK)
+        return util_err(err, errlen, rc, "%s", why);
+    rc = DC_EDENIED;
     if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
         rc = util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: scheme '%s' is not http or "
                       "https", scheme);
@@ -472,9 +468,8 @@ int sandbox_http_allowed(const char *url, const char *const *allow, char *err, s
         util_err(err, errlen, rc, "E-SANDBOX-HTTP-HOST: host '%s' is not on the tool's allow "
                  "list; the core refused the request", host);
 cleanup:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
+    free(scheme);
+    free(host);
     return rc;
 }
 

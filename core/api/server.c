@@ -17,6 +17,7 @@
 #include "api/router.h"
 #include "api/routes.h"
 #include "loop.h"
+#include "netlib.h"
 #include "runtime.h"
 #include "sha256.h"
 #include "util.h"
@@ -38,6 +39,7 @@ struct api_server {
     struct loop *loop;
     struct pool *pool;
     struct MHD_Daemon *mhd;
+    const struct netlib_mhd *lib; /* libmicrohttpd, loaded by server_start */
     int workers;
     int dev;
     char *principal;  /* --dev default */
@@ -194,9 +196,9 @@ static void mhd_pump(struct api_server *s)
     if (!s->mhd)
         return;
     for (int i = 0; i < 64; i++) {
-        MHD_run(s->mhd);
+        s->lib->run(s->mhd);
         MHD_UNSIGNED_LONG_LONG t;
-        if (MHD_get_timeout(s->mhd, &t) != MHD_YES || t > 0)
+        if (s->lib->get_timeout(s->mhd, &t) != MHD_YES || t > 0)
             return;
     }
     uint64_t id;
@@ -214,28 +216,29 @@ static void on_kick(struct loop *l, uint64_t id, void *arg)
 static void queue_reply(struct conn *c)
 {
     struct api_req *rq = &c->rq;
+    const struct netlib_mhd *m = c->srv->lib;
     if (!rq->resp) {
         struct api_error e;
         api_error_set(&e, 500, "E-API-INTERNAL", NULL, "the handler produced no reply");
         api_reply_error(rq, &e);
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(
+    struct MHD_Response *r = m->create_response_from_buffer(
         rq->resp_len, rq->resp ? rq->resp : (void *)"", rq->resp ? MHD_RESPMEM_MUST_FREE
                                                                : MHD_RESPMEM_PERSISTENT);
     if (!r)
         return; /* MHD closes the connection; completion still runs */
     rq->resp = NULL; /* MHD frees it now */
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+    m->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             rq->content_type ? rq->content_type : "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    m->add_response_header(r, "Cache-Control", "no-store");
     if (rq->status == 405 && c->allow[0])
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, c->allow);
+        m->add_response_header(r, MHD_HTTP_HEADER_ALLOW, c->allow);
     if (rq->status == 401)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"datachat\"");
+        m->add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"datachat\"");
     if (rq->status == 429)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "60");
-    MHD_queue_response(c->mc, (unsigned)rq->status, r);
-    MHD_destroy_response(r);
+        m->add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "60");
+    m->queue_response(c->mc, (unsigned)rq->status, r);
+    m->destroy_response(r);
     c->state = C_SENT;
 }
 
@@ -257,7 +260,7 @@ static void done_tramp(struct loop *l, void *arg)
 {
     struct conn *c = arg;
     c->state = C_READY;
-    MHD_resume_connection(c->mc);
+    c->srv->lib->resume_connection(c->mc);
     mhd_pump(c->srv);
 }
 
@@ -285,7 +288,7 @@ static void dispatch(struct conn *c)
         return;
     }
     if (route->auth) {
-        const char *h = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND,
+        const char *h = c->srv->lib->lookup_connection_value(c->mc, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_AUTHORIZATION);
         const char *tok;
         size_t tlen;
@@ -327,7 +330,7 @@ static void dispatch(struct conn *c)
     if (route->body == api_raw_body) {
         rq->raw_body = c->body.p ? c->body.p : "";
         rq->raw_len = c->body.len;
-        rq->origin = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Origin");
+        rq->origin = c->srv->lib->lookup_connection_value(c->mc, MHD_HEADER_KIND, "Origin");
     } else if (route->body) {
         if (api_body_parse(c->body.p ? c->body.p : "", c->body.len, route->body, &rq->body,
                            &e) != DC_OK) {
@@ -341,9 +344,9 @@ static void dispatch(struct conn *c)
     }
     if (route->handler(rq) == API_ASYNC && rq->work) {
         c->state = C_RUNNING;
-        MHD_suspend_connection(c->mc);
+        c->srv->lib->suspend_connection(c->mc);
         if (pool_submit(s->pool, work_tramp, done_tramp, c) != DC_OK) {
-            MHD_resume_connection(c->mc);
+            c->srv->lib->resume_connection(c->mc);
             fail(c, 503, "E-API-BUSY", NULL, "the worker queue is full; retry shortly");
         }
         return;
@@ -376,7 +379,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (!c->path)
             return MHD_NO;
         c->rq.path = c->path;
-        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+        const char *cl = s->lib->lookup_connection_value(mc, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
@@ -456,7 +459,7 @@ static void on_signal(struct loop *l, int signo, void *arg)
     }
     s->draining = 1;
     s->drain_deadline_us = util_now_us() + (int64_t)DRAIN_MS * 1000;
-    MHD_socket ls = MHD_quiesce_daemon(s->mhd);
+    MHD_socket ls = s->lib->quiesce_daemon(s->mhd);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
     if (s->inflight == 0)
@@ -536,11 +539,14 @@ int server_start(struct api_server *s, char *err, size_t errlen)
     if (loop_new(&s->loop) != DC_OK || loop_handle_signals(s->loop, on_signal, s) != DC_OK ||
         pool_new(s->loop, s->workers, &s->pool) != DC_OK)
         return util_err(err, errlen, DC_EIO, "cannot start the event loop and worker pool");
+    s->lib = netlib_mhd(err, errlen);
+    if (!s->lib)
+        return DC_EIO;
     const struct dc_config *cfg = s->rt->cfg;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (s->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd = MHD_start_daemon(
+    s->mhd = s->lib->start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->server.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -555,8 +561,8 @@ int server_start(struct api_server *s, char *err, size_t errlen)
                         "of this machine)",
                         host, ntohs(((struct sockaddr_in *)&s->addr)->sin_port));
     }
-    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    const union MHD_DaemonInfo *ei = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *pi = s->lib->get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *ei = s->lib->get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     if (!pi || !ei)
         return util_err(err, errlen, DC_EIO, "cannot query the HTTP daemon");
     s->port = pi->port;
@@ -596,8 +602,8 @@ void server_free(struct api_server *s)
     if (s->epoll_fd >= 0)
         loop_del_fd(s->loop, s->epoll_fd);
     if (s->mhd) {
-        MHD_run(s->mhd);
-        MHD_stop_daemon(s->mhd);
+        s->lib->run(s->mhd);
+        s->lib->stop_daemon(s->mhd);
     }
     loop_free(s->loop);
     metrics_free(s->metrics);

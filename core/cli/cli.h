@@ -36,6 +36,7 @@ struct cli {
     int fb_right;         /* feedback --right */
     const char *fb_sql;   /* feedback --sql CORRECTED */
     int yes;          /* query --yes: run model-written SQL below the review threshold */
+    int without_tools; /* set by commands that never call a tool (see runtime_opts) */
     char **args;      /* positional arguments after the subcommand words */
     int nargs;
 };

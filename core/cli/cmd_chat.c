@@ -100,6 +100,7 @@ int cmd_chat(struct cli *c)
         snprintf(sid, sizeof(sid), "chat-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
                  b[5]);
     }
+    c->without_tools = 1;
     ret = cli_start_runtime(c, &rt);
     if (ret != CLI_OK)
         goto cleanup;

@@ -816,6 +816,7 @@ int cmd_eval(struct cli *c)
     /* -v lists questions here; plugin debug lines would drown them. */
     int verbose = c->verbose;
     c->verbose = 0;
+    c->without_tools = 1;
     ret = cli_start_runtime(c, &ev.rt);
     c->verbose = verbose;
     if (ret != CLI_OK)

@@ -27,6 +27,7 @@ int cmd_feedback(struct cli *c)
         return CLI_USAGE;
     }
     struct runtime *rt = NULL;
+    c->without_tools = 1;
     int ret = cli_start_runtime(c, &rt);
     if (ret != CLI_OK)
         return ret;

@@ -23,7 +23,8 @@ static struct runtime_opts cli_runtime_opts(const struct cli *c)
     struct runtime_opts o = {.config_path = c->config_path,
                              .audit_path = c->audit_path,
                              .db = c->db,
-                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN};
+                             .log_level = c->verbose ? DC_LOG_DEBUG : DC_LOG_WARN,
+                             .without_tools = c->without_tools};
     return o;
 }
 
@@ -220,6 +221,7 @@ int cmd_query(struct cli *c)
     ret = cli_read_text(c, "question", &question);
     if (ret != CLI_OK)
         goto cleanup;
+    c->without_tools = 1;
     ret = cli_start_runtime(c, &rt);
     if (ret != CLI_OK)
         goto cleanup;

@@ -31,6 +31,7 @@ int cmd_sql(struct cli *c)
     int ret = cli_read_text(c, "statement", &sql);
     if (ret != CLI_OK)
         goto cleanup;
+    c->without_tools = 1;
     ret = cli_start_runtime(c, &rt);
     if (ret != CLI_OK)
         goto cleanup;
@@ -135,6 +136,7 @@ int cmd_gate(struct cli *c)
     ret = cli_read_text(c, "statement", &sql);
     if (ret != CLI_OK)
         goto cleanup;
+    c->without_tools = 1;
     ret = cli_start_runtime(c, &rt);
     if (ret != CLI_OK)
         goto cleanup;
