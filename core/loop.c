@@ -681,6 +681,8 @@ static void pool_deliver(struct pool *p)
         if (j->done)
             j->done(p->l, j->arg);
         free(j);
+        /* One job at a time: a done callback may submit again and must see
+         * the slot this one freed (POOL_MAX_INFLIGHT). */
         pthread_mutex_lock(&p->mu);
         p->inflight--;
         pthread_mutex_unlock(&p->mu);
@@ -716,16 +718,26 @@ static void *pool_worker(void *arg)
         pthread_mutex_lock(&p->mu);
         p->running--;
         j->next = NULL;
+        int was_empty = !p->done_head;
         if (p->done_tail)
             p->done_tail->next = j;
         else
             p->done_head = j;
         p->done_tail = j;
-        uint64_t one = 1;
-        /* The counter cannot realistically saturate; a failed write would
-         * only delay delivery until the next completion or pool_free. */
-        ssize_t n = write(p->evfd, &one, sizeof(one));
-        (void)n;
+        if (was_empty) {
+            /* Only the first completion of a batch wakes the loop: a
+             * non-empty list has a wake-up pending already, and pool_deliver
+             * takes the whole list. Written after unlocking, so the loop
+             * thread woken by it does not block on the mutex we hold. */
+            pthread_mutex_unlock(&p->mu);
+            uint64_t one = 1;
+            /* The counter cannot realistically saturate; a failed write
+             * would only delay delivery until the next completion or
+             * pool_free. */
+            ssize_t n = write(p->evfd, &one, sizeof(one));
+            (void)n;
+            pthread_mutex_lock(&p->mu);
+        }
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;

@@ -32,19 +32,19 @@ check "first ask answers" '[ $rc -eq 0 ]'
 check "first ask misses the result cache" 'grep -q "result cache: miss" "$tmp/a1.json" && ! grep -q "result cache: hit" "$tmp/a1.json"'
 q --json "how many customers" >"$tmp/a2.json"; rc=$?
 check "second ask is served from the result cache" '[ $rc -eq 0 ] && grep -q "result cache: hit" "$tmp/a2.json"'
-check "with the same rows" '[ "$(jf "$tmp/a1.json" "o[\"rows\"]")" = "$(jf "$tmp/a2.json" "o[\"rows\"]")" ]'
+check "with the same rows" '[ "$(jf "$tmp/a1.json" ".rows")" = "$(jf "$tmp/a2.json" ".rows")" ]'
 check "a served result is audited as such" 'grep -q "served from the result cache" "$tmp/audit.jsonl"'
-all=$(jf "$tmp/a1.json" "o[\"rows\"][0][0]")
+all=$(jf "$tmp/a1.json" ".rows[0][0]")
 
 q --json --as analyst "how many customers" >"$tmp/b1.json"; rc=$?
 r1=$(sqlite3 "$tmp/demo.db" "SELECT COUNT(*) FROM customers WHERE region_id = 1")
 check "a principal with a different policy is not served the cached result" \
     '[ $rc -eq 0 ] && ! grep -q "result cache: hit" "$tmp/b1.json"'
-check "it gets its own rows ($r1 of $all)" '[ "$(jf "$tmp/b1.json" "o[\"rows\"][0][0]")" = "$r1" ] && [ "$r1" != "$all" ]'
+check "it gets its own rows ($r1 of $all)" '[ "$(jf "$tmp/b1.json" ".rows[0][0]")" = "$r1" ] && [ "$r1" != "$all" ]'
 q --json --as analyst "how many customers" >"$tmp/b2.json"
-check "its own repeat hits its own entry" 'grep -q "result cache: hit" "$tmp/b2.json" && [ "$(jf "$tmp/b2.json" "o[\"rows\"][0][0]")" = "$r1" ]'
+check "its own repeat hits its own entry" 'grep -q "result cache: hit" "$tmp/b2.json" && [ "$(jf "$tmp/b2.json" ".rows[0][0]")" = "$r1" ]'
 q --json --as twin "how many customers" >"$tmp/t1.json"
-check "a principal with the same rules shares the entry" 'grep -q "result cache: hit" "$tmp/t1.json" && [ "$(jf "$tmp/t1.json" "o[\"rows\"][0][0]")" = "$all" ]'
+check "a principal with the same rules shares the entry" 'grep -q "result cache: hit" "$tmp/t1.json" && [ "$(jf "$tmp/t1.json" ".rows[0][0]")" = "$all" ]'
 
 # `datachat sql` always runs its statement.
 "$DC" --config "$CFG" -v sql "SELECT COUNT(*) FROM customers" >/dev/null 2>"$tmp/err"

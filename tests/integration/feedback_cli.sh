@@ -9,7 +9,7 @@ fb() { "$DC" --config "$CFG" feedback "$@" 2>"$tmp/err"; }
 st() { sqlite3 "$tmp/var/state.db" "$1"; }
 
 "$DC" --config "$CFG" query --json "how many orders in 2025" >"$tmp/a.json" 2>/dev/null
-id=$(jf "$tmp/a.json" "o[\"answer_id\"]")
+id=$(jf "$tmp/a.json" ".answer_id")
 check "answers carry an id" '[[ "$id" =~ ^[0-9a-f]{32}$ ]]'
 check "the answer is recorded with its SQL" '[ -n "$(st "SELECT sql FROM answers WHERE id = '\''$id'\''")" ]'
 
@@ -39,7 +39,7 @@ fb "$id" --wrong "" >/dev/null; rc=$?
 check "an empty --wrong is refused with a hint" '[ $rc -eq 2 ] && grep -q "E-FEEDBACK-EMPTY" "$tmp/err"'
 
 "$DC" --config "$CFG" query --json "list tables" >"$tmp/c.json" 2>/dev/null
-cid=$(jf "$tmp/c.json" "o[\"answer_id\"]")
+cid=$(jf "$tmp/c.json" ".answer_id")
 fb "$cid" --right >/dev/null; rc=$?
 check "a catalog answer (no SQL) is not recorded for feedback" '[ $rc -eq 2 ] && grep -q "recorded when they ran SQL" "$tmp/err"'
 
@@ -47,10 +47,10 @@ check "a catalog answer (no SQL) is not recorded for feedback" '[ $rc -eq 2 ] &&
 if command -v curl >/dev/null; then
     start_server "$CFG"
     code=$(post /api/v1/chat '{"message":"how many products"}')
-    aid=$(jf "$tmp/r.json" "o[\"answer_id\"]")
+    aid=$(jf "$tmp/r.json" ".answer_id")
     check "the API answer carries an id" '[ "$code" = 200 ] && [ -n "$aid" ]'
     code=$(post /api/v1/feedback "{\"answer_id\":\"$aid\",\"verdict\":\"wrong\",\"comment\":\"only active products\",\"sql\":\"SELECT COUNT(*) FROM products\"}")
-    check "POST /api/v1/feedback records a verdict (201)" '[ "$code" = 201 ] && [ -n "$(jf "$tmp/r.json" "o[\"feedback_id\"]")" ]'
+    check "POST /api/v1/feedback records a verdict (201)" '[ "$code" = 201 ] && [ -n "$(jf "$tmp/r.json" ".feedback_id")" ]'
     code=$(post /api/v1/feedback '{"answer_id":"nope","verdict":"right"}')
     check "an unknown answer is 404 with its code" '[ "$code" = 404 ] && grep -q "E-FEEDBACK-UNKNOWN-ANSWER" "$tmp/r.json"'
     code=$(post /api/v1/feedback "{\"answer_id\":\"$aid\",\"verdict\":\"meh\"}")

@@ -61,8 +61,17 @@ if ! as_owner "$PG_BIN/initdb" -D "$T/data" -U datachat --auth=scram-sha-256 \
     echo "FAIL: initdb"; sed 's/^/    /' "$T/initdb.log"; exit 1
 fi
 rm -f "$T/pwfile"
-# A free TCP port on 127.0.0.1: the kernel picks one, the server takes it.
-TCP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + $$ % 20000)))
+# A free TCP port on 127.0.0.1: a random one nothing answers on (pg_ctl
+# below fails with its log if another process takes it first).
+free_port() {
+    local p i
+    for i in $(seq 50); do
+        p=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+    done
+    return 1
+}
+TCP_PORT=$(free_port) || { echo "FAIL: no free TCP port on 127.0.0.1"; exit 1; }
 TLS_OPTS=""
 if command -v openssl >/dev/null &&
         openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \

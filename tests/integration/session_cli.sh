@@ -15,28 +15,28 @@ check "a catalog question leaves no state store behind" '[ ! -e "$tmp/var/state.
 
 # --- turn 1, then follow-ups, each in a new process
 q --json --session s1 "how many orders in 2025" >"$tmp/t1.json"; rc=$?
-check "turn 1 answers" '[ $rc -eq 0 ] && [ "$(jf "$tmp/t1.json" "o[\"session\"][\"turn\"]")" = 1 ]'
+check "turn 1 answers" '[ $rc -eq 0 ] && [ "$(jf "$tmp/t1.json" ".session.turn")" = 1 ]'
 n2025=$(sqlite3 "$tmp/demo.db" "SELECT COUNT(*) FROM orders WHERE order_date >= '2025-01-01' AND order_date < '2026-01-01'")
-check "turn 1 counts orders of 2025 ($n2025)" '[ "$(jf "$tmp/t1.json" "o[\"rows\"][0][0]")" = "$n2025" ]'
+check "turn 1 counts orders of 2025 ($n2025)" '[ "$(jf "$tmp/t1.json" ".rows[0][0]")" = "$n2025" ]'
 
 q --json --session s1 "and by month?" >"$tmp/t2.json"; rc=$?
 check "follow-up 'and by month?' answers" '[ $rc -eq 0 ]'
-check "it built on turn 1" '[ "$(jf "$tmp/t2.json" "o[\"session\"][\"built_on_turn\"]")" = 1 ]'
-check "it keeps what was asked" '[ "$(jf "$tmp/t2.json" "o[\"session\"][\"asked\"]")" = "and by month?" ]'
-check "it groups 2025 by month (12 rows)" '[ "$(jf "$tmp/t2.json" "o[\"row_count\"]")" = 12 ] && grep -q "per month" <<<"$(jf "$tmp/t2.json" "o[\"answer\"]")"'
+check "it built on turn 1" '[ "$(jf "$tmp/t2.json" ".session.built_on_turn")" = 1 ]'
+check "it keeps what was asked" '[ "$(jf "$tmp/t2.json" ".session.asked")" = "and by month?" ]'
+check "it groups 2025 by month (12 rows)" '[ "$(jf "$tmp/t2.json" ".row_count")" = 12 ] && grep -q "per month" <<<"$(jf "$tmp/t2.json" ".answer")"'
 check "the trace says which turn it built on" 'grep -q "built on turn 1" "$tmp/t2.json"'
-sum=$(jf "$tmp/t2.json" "sum(r[1] for r in o[\"rows\"])")
+sum=$(jf "$tmp/t2.json" "[.rows[][1]] | add")
 check "the monthly counts add up to turn 1 ($sum)" '[ "$sum" = "$n2025" ]'
 
 q --json --session s1 "what about last year?" >"$tmp/t3.json"; rc=$?
 check "'what about last year?' answers" '[ $rc -eq 0 ]'
 check "it replaced the time range (2026, --today 2027-03-01) and kept the grouping" \
-    'grep -q "2026-01-01" <<<"$(jf "$tmp/t3.json" "o[\"answer\"]")" && grep -q "per month" <<<"$(jf "$tmp/t3.json" "o[\"answer\"]")"'
+    'grep -q "2026-01-01" <<<"$(jf "$tmp/t3.json" ".answer")" && grep -q "per month" <<<"$(jf "$tmp/t3.json" ".answer")"'
 
 q --json --session s1 "only cancelled" >"$tmp/t4.json"; rc=$?
 ncanc=$(sqlite3 "$tmp/demo.db" "SELECT COUNT(*) FROM orders WHERE status = 'cancelled' AND order_date >= '2026-01-01' AND order_date < '2027-01-01'")
-check "'only cancelled' adds a filter" '[ $rc -eq 0 ] && grep -q "status is .cancelled." <<<"$(jf "$tmp/t4.json" "o[\"answer\"]")"'
-sum=$(jf "$tmp/t4.json" "sum(r[1] for r in o[\"rows\"])")
+check "'only cancelled' adds a filter" '[ $rc -eq 0 ] && grep -q "status is .cancelled." <<<"$(jf "$tmp/t4.json" ".answer")"'
+sum=$(jf "$tmp/t4.json" "[.rows[][1]] | add")
 check "the filtered monthly counts match sqlite3 ($ncanc)" '[ "$sum" = "$ncanc" ]'
 check "four turns are stored" '[ "$(sqlite3 "$tmp/var/state.db" "SELECT COUNT(*) FROM turns WHERE session = '\''s1'\''")" = 4 ]'
 check "the store records the resolved question" \
@@ -47,10 +47,10 @@ check "the structure has the parts and the SQL ran" \
 # --- a follow-up in another session has nothing to build on
 q --json --session other "and by month?" >"$tmp/o.json"; rc=$?
 check "a follow-up in a fresh session is not merged: it asks which data is meant" \
-    '[ -z "$(jf "$tmp/o.json" "o[\"session\"].get(\"built_on_turn\")")" ] && grep -q "Which data do you mean" "$tmp/o.json"'
+    '[ -z "$(jf "$tmp/o.json" ".session.built_on_turn")" ] && grep -q "Which data do you mean" "$tmp/o.json"'
 # --- a question with its own subject is not a follow-up
 q --json --session s1 "how many customers" >"$tmp/t5.json"; rc=$?
-check "a new subject starts over" '[ $rc -eq 0 ] && [ -z "$(jf "$tmp/t5.json" "o[\"session\"].get(\"built_on_turn\")")" ] && grep -q "customers" <<<"$(jf "$tmp/t5.json" "o[\"answer\"]")"'
+check "a new subject starts over" '[ $rc -eq 0 ] && [ -z "$(jf "$tmp/t5.json" ".session.built_on_turn")" ] && grep -q "customers" <<<"$(jf "$tmp/t5.json" ".answer")"'
 
 # --- the clarification budget (2 here): the third request to clarify is refused
 write_config "$tmp/c2.yaml" "" "session_max_clarify: 2"

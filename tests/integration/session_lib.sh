@@ -8,6 +8,7 @@ for f in "$DC" "$B/datachat-demo-gen" "$B/plugins/stage-intent.so" "$B/plugins/s
     [ -e "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
 done
 command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 CLI not installed (scripts/setup)"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not installed (scripts/setup)"; exit 77; }
 tmp=$(mktemp -d)
 SPID=
 stop_server() { [ -n "$SPID" ] && { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }; SPID=; }
@@ -46,8 +47,8 @@ YAML
 mkdir -p "$tmp/dp"
 CFG=$tmp/c.yaml
 write_config "$CFG"
-# jf FILE EXPR: a value from a JSON answer (python3 reads it).
-jf() { python3 -c "import json,sys; o=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print('' if v is None else v)" "$1" "$2" 2>/dev/null; }
+# jf FILE FILTER: a value from a JSON answer by a jq filter; nothing for null.
+jf() { jq -r "($2) // empty" "$1" 2>/dev/null; }
 
 # start_server CONFIG [options]: `datachat serve --dev` on a free loopback
 # port; sets port and SPID (stop_server stops it).

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <datachat/value.h>
 
@@ -93,6 +95,35 @@ static void test_turns_come_back_oldest_first_and_survive_reopen(void **state)
     assert_int_equal(store_turns_count(s, "s1", "clarify", &k, err, sizeof(err)), DC_OK);
     assert_int_equal(k, 1);
     store_close(s);
+}
+
+/* A CLI question is one short process: closing the store must not
+ * checkpoint (three syncs each time). The write-ahead log stays, and any
+ * other reader of the file still sees the rows in it. */
+static void test_close_keeps_the_wal_and_readers_see_its_rows(void **state)
+{
+    (void)state;
+    char err[512], wal[700];
+    struct store *s = open_ok();
+    struct store_turn t = {.question = "how many orders", .structure = "{}",
+                           .outcome = "answered"};
+    assert_int_equal(store_turn_add(s, "w1", &t, err, sizeof(err)), DC_OK);
+    store_close(s);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0);
+    assert_true(st.st_size > 0);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM turns WHERE session = 'w1'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }
 
 static void test_feedback_offers_the_newest_corrected_pair(void **state)
@@ -316,6 +347,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_creates_and_migrates_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turns_come_back_oldest_first_and_survive_reopen,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_keeps_the_wal_and_readers_see_its_rows, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_feedback_offers_the_newest_corrected_pair, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_entries_expire_and_are_counted, setup,
