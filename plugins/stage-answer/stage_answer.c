@@ -109,7 +109,14 @@ static int answer_run(void *state, struct dc_ctx *ctx, const char **outcome)
             textbuf_puts(&out, answer);
             textbuf_puts(&out, "\n");
         }
-        if (r) {
+        /* A JSON caller (`--json`, the HTTP API) gets the rows themselves;
+         * drawing them as a text table it never shows was most of this
+         * stage's time. */
+        const char *fmt = h->ctx_get(ctx, "format");
+        int json = fmt && strcmp(fmt, "json") == 0;
+        if (r && json) {
+            h->ctx_trace(ctx, "%zu rows left to the JSON answer", h->result_nrows(r));
+        } else if (r) {
             if (answer)
                 textbuf_puts(&out, "\n");
             const char *table =

@@ -284,6 +284,20 @@ static void test_answer_honours_max_rows_option(void **state)
     dlclose(f.dl);
 }
 
+/* A JSON caller gets the rows themselves: no text table, same outcome. */
+static void test_answer_for_json_skips_the_text_table(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_ctx *c = new_ctx("catalog", "Here are 2 rows.", "SELECT 1");
+    assert_int_equal(ctx_set(c, "format", "json"), DC_OK);
+    ctx_set_result(c, two_col_result(2));
+    const char *outcome;
+    assert_int_equal(run(f, c, &outcome), DC_OK);
+    assert_string_equal(outcome, "done");
+    assert_string_equal(ctx_get(c, "output"), "Here are 2 rows.\n\nSQL: SELECT 1\n");
+    ctx_free(c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -297,6 +311,7 @@ int main(void)
         T(test_answer_not_found_renders_answer_text),
         T(test_answer_unanswered_question_fails_with_no_answer),
         T(test_answer_clarify_with_text_is_an_answer),
+        T(test_answer_for_json_skips_the_text_table),
         cmocka_unit_test(test_answer_honours_max_rows_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
