@@ -3,41 +3,8 @@
 # exit codes, messages and files for good and bad input.
 set -u
 BUILD=$1
-SRC=$2
-DC=$BUILD/datachat
-GEN=$BUILD/datachat-demo-gen
 command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
-[ -x "$DC" ] || { echo "FAIL: $DC not built"; exit 1; }
-[ -x "$GEN" ] || { echo "FAIL: $GEN not built"; exit 1; }
-
-T=$(mktemp -d)
-trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE NAME -- CMD...: runs CMD, keeps stdout/stderr in $T/out/$T/err
-expect() {
-    local code=$1 name=$2
-    shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" -ne "$code" ]; then
-        bad "$name: exit $rc, wanted $code"
-        sed 's/^/    out: /' "$T/out" | head -5
-        sed 's/^/    err: /' "$T/err" | head -5
-        return 1
-    fi
-    ok
-    return 0
-}
-has() { # has FILE TEXT NAME
-    if grep -qF -- "$2" "$1"; then ok; else
-        bad "$3: '$2' not in output"
-        sed 's/^/    | /' "$1" | head -8
-    fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
 "$GEN" --out "$T/demo.db" --seed 7 >/dev/null || { echo "FAIL: generator"; exit 1; }
 cat >"$T/dc.yaml" <<YAML
@@ -174,5 +141,4 @@ fi
 expect 1 "audit full disk" -- "$DC" $C --audit /dev/full query "how many rows in orders"
 has "$T/err" "audit" "audit full disk"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli

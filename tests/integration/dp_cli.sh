@@ -4,43 +4,9 @@
 # database, profiling is idempotent, precedence is shown, bad files are
 # refused with file:line. The public datasets are profiled when present.
 set -u
-BUILD=$1
 SRC=$2
-DC=$BUILD/datachat
-GEN=$BUILD/datachat-demo-gen
 DATASETS=$SRC/../shared/datasets
-[ -x "$DC" ] || { echo "FAIL: $DC not built"; exit 1; }
-[ -x "$GEN" ] || { echo "FAIL: $GEN not built"; exit 1; }
-
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-expect() { # expect CODE NAME -- CMD...
-    local code=$1 name=$2
-    shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ "$rc" -ne "$code" ]; then
-        bad "$name: exit $rc, wanted $code"
-        sed 's/^/    out: /' "$T/out" | head -8
-        sed 's/^/    err: /' "$T/err" | head -8
-        return 1
-    fi
-    ok
-}
-has() { # has FILE TEXT NAME
-    if grep -qF -- "$2" "$1"; then ok; else
-        bad "$3: '$2' not in output"
-        sed 's/^/    | /' "$1" | head -10
-    fi
-}
-hasnt() {
-    if grep -qF -- "$2" "$1"; then bad "$3: '$2' unexpectedly in output"; else ok; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
 "$GEN" --out "$T/demo.db" --scale 0.05 >/dev/null || { echo "FAIL: demo generator"; exit 1; }
 cp -r "$SRC/datapoints/user" "$T/user"
@@ -181,5 +147,4 @@ for ds in chinook/chinook.db sakila/sakila.db; do
     [ -n "$(ls "$T/managed/$name"/*.yaml 2>/dev/null)" ] && ok || bad "$name files missing"
 done
 
-echo "dp_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish dp_cli

@@ -6,19 +6,8 @@
 # (LD_DEBUG=files), so a change that links them again fails here, not only
 # in a benchmark.
 set -u
-BUILD=$1
 SRC=$2
-DC=$BUILD/datachat
-GEN=$BUILD/datachat-demo-gen
-[ -x "$DC" ] || { echo "FAIL: $DC not built"; exit 1; }
-[ -x "$GEN" ] || { echo "FAIL: $GEN not built"; exit 1; }
-
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
 "$GEN" --out "$T/demo.db" >/dev/null || { echo "FAIL: demo generator"; exit 1; }
 cd "$T" || exit 1
@@ -71,5 +60,4 @@ grep -q 'libcurl' "$T/libs" && ok || bad "an http tool call did not load libcurl
 grep -q 'E-HTTP-TOOL-CONNECT' "$T/err" "$T/out" && ok ||
     bad "the http tool to a closed port did not fail with E-HTTP-TOOL-CONNECT: $(head -3 "$T/err")"
 
-echo "startup_libs: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish startup_libs
