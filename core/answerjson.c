@@ -26,8 +26,16 @@ static json_t *value_json(const struct dc_value *v)
 
 json_t *answerjson_step(const struct trace_step *t)
 {
-    return json_pack("{s:s?, s:s?, s:s?, s:s?, s:I}", "stage", t->stage, "plugin", t->plugin,
-                     "outcome", t->outcome, "reason", t->reason, "us", (json_int_t)t->us);
+    json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:I}", "stage", t->stage, "plugin",
+                          t->plugin, "outcome", t->outcome, "reason", t->reason, "us",
+                          (json_int_t)t->us);
+    /* A sub-step's detail is an object the stage built; anything else is
+     * dropped rather than shown as text. */
+    json_t *d = o && t->detail ? json_loads(t->detail, 0, NULL) : NULL;
+    if (d && json_is_object(d))
+        json_object_set(o, "detail", d);
+    json_decref(d);
+    return o;
 }
 
 /* json_pack fails on text that is not UTF-8; the field becomes null then

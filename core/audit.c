@@ -328,7 +328,11 @@ static char *record_line(const struct audit *a, const struct audit_record *rec, 
     if (add_str(o, "outcome", rec->outcome) || add_str(o, "code", rec->code) ||
         add_str(o, "reason", rec->reason) || add_str(o, "result_hash", rec->result_hash) ||
         add_str(o, "question", rec->question) || add_str(o, "policy", rec->policy) ||
-        add_str(o, "prev", a->prev))
+        add_str(o, "tool", rec->tool))
+        goto cleanup;
+    if (rec->tool_tier > 0 && json_object_set_new(o, "tool_tier", json_integer(rec->tool_tier)))
+        goto cleanup;
+    if (add_str(o, "args_sha256", rec->args_sha256) || add_str(o, "prev", a->prev))
         goto cleanup;
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!s)

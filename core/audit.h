@@ -32,6 +32,10 @@ struct audit_record {
     const char *result_hash; /* SHA-256 hex of the result, NULL if none */
     const char *question;    /* the natural-language request, NULL if none */
     const char *policy;      /* the access policy applied (views, limits), NULL if none */
+    /* Tool calls (core/tools.c); left out of the record when unset. */
+    const char *tool;        /* the tool's configured name, NULL if not a tool call */
+    int tool_tier;           /* 1..5, 0 when not a tool call */
+    const char *args_sha256; /* SHA-256 hex of the canonical arguments, NULL if none */
 };
 
 /* Opens (creating with mode 0600 and parent directories as needed) and

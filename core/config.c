@@ -15,6 +15,7 @@
 
 #include "httptool.h"
 #include "luart.h"
+#include "sandbox.h"
 #include "util.h"
 #include "ytree.h"
 
@@ -33,6 +34,7 @@
 #define CFG_DEFAULT_RPM 600
 #define CFG_DEFAULT_CONCURRENT 64
 #define CFG_DEFAULT_SERVER_TIMEOUT_S 30
+#define CFG_DEFAULT_REQUEST_TIMEOUT_S 30
 
 static const char secret_hint_fmt[] =
     "put the value in an environment variable and name it with %s_env";
@@ -877,7 +879,7 @@ static const struct ynode *load_plugged(struct loader *ld, const struct ynode *k
 
 static void load_stages(struct loader *ld, const struct ynode *m)
 {
-    static const char *const keys[] = {"use", "with", "on", NULL};
+    static const char *const keys[] = {"use", "with", "on", "sandbox", NULL};
     ld->cfg->stages = calloc(m->nkids / 2 + 1, sizeof(*ld->cfg->stages));
     if (!ld->cfg->stages) {
         diag_oom(ld);
@@ -897,6 +899,13 @@ static void load_stages(struct loader *ld, const struct ynode *m)
         if (!body)
             continue;
         char opath[340];
+        snprintf(opath, sizeof(opath), "%s.sandbox", path);
+        const struct ynode *sb = ynode_get(body, "sandbox", NULL);
+        if (want_bool(ld, sb, opath, &st->sandbox) && st->sandbox && st->use &&
+            !luart_is_lua_use(st->use))
+            diag_at(ld, sb, "E-CFG-SANDBOX", "remove `sandbox: true`, or write the stage in Lua",
+                    "%s: only Lua stages (`use: \"lua:...\"`) run sandboxed; '%s' is a "
+                    "trusted in-process plugin", opath, st->use);
         snprintf(opath, sizeof(opath), "%s.on", path);
         const struct ynode *on = want_map(ld, ynode_get(body, "on", NULL), opath);
         if (on)
@@ -975,7 +984,7 @@ static void load_http_allow(struct loader *ld, struct cfg_tool *t, const struct 
     if (t->use && httptool_is_use(t->use))
         diag_at(ld, v, "E-CFG-HTTP-ALLOW", "list the endpoint's host in with.allowed_hosts",
                 "%s applies to sandboxed tools; a `use: http` tool runs in the core", hpath);
-    else if (t->sandbox_set && !t->sandbox)
+    else if (t->sandbox_set && !t->sandbox && t->use && luart_is_lua_use(t->use))
         diag_at(ld, v, "E-CFG-HTTP-ALLOW", "remove http_allow, or remove `sandbox: false`",
                 "%s is set but the tool is not sandboxed (sandbox: false); only a sandboxed "
                 "tool's HTTP requests go through the core", hpath);
@@ -1288,7 +1297,8 @@ static void load_server(struct loader *ld, const struct ynode *v)
 {
     static const char *const keys[] = {"listen", "tokens", "limits", NULL};
     static const char *const lkeys[] = {"body_bytes", "header_bytes", "requests_per_minute",
-                                        "concurrent_requests", "timeout_s", NULL};
+                                        "concurrent_requests", "timeout_s",
+                                        "request_timeout_s", NULL};
     struct cfg_server *sv = &ld->cfg->server;
     const struct ynode *m = want_map(ld, v, "server");
     int64_t x;
@@ -1330,6 +1340,8 @@ static void load_server(struct loader *ld, const struct ynode *v)
              1, 100000, &sv->concurrent_requests);
     want_int(ld, ynode_get(lm, "timeout_s", NULL), "server.limits.timeout_s", 1, 86400,
              &sv->timeout_s);
+    want_int(ld, ynode_get(lm, "request_timeout_s", NULL), "server.limits.request_timeout_s", 1,
+             86400, &sv->request_timeout_s);
 }
 
 /* ------------------------------------------------------------------------
@@ -1417,6 +1429,49 @@ static void add_llm_stage(struct loader *ld)
                 st->edges[e].target = t;
             }
     }
+}
+
+/* With a model configured, the intent stage may ask it to classify a
+ * question its rules find unclear (never one they refuse): a stage using
+ * intent whose plugin declares the option `llm` gets `with.llm` naming the
+ * instance ("default", else the first) unless the config sets llm or
+ * llm_fallback itself. */
+static void add_intent_llm(struct loader *ld, struct cfg_stage *st, const struct dc_option *decl)
+{
+    struct dc_config *c = ld->cfg;
+    if (c->nllms == 0 || !st->use || strcmp(st->use, "intent") != 0)
+        return;
+    int declared = 0;
+    for (size_t i = 0; decl && decl[i].name && !declared; i++)
+        declared = strcmp(decl[i].name, "llm") == 0;
+    for (size_t k = 0; k < st->with.nopts && declared; k++)
+        if (strcmp(st->with.opts[k].key, "llm") == 0 ||
+            strcmp(st->with.opts[k].key, "llm_fallback") == 0)
+            return;
+    const char *inst = c->llms[0].name;
+    for (size_t i = 0; i < c->nllms; i++)
+        if (c->llms[i].name && strcmp(c->llms[i].name, "default") == 0)
+            inst = c->llms[i].name;
+    if (!declared || !inst)
+        return;
+    struct cfg_opt *grown = realloc(st->with.opts, (st->with.nopts + 1) * sizeof(*grown));
+    if (!grown) {
+        diag_oom(ld);
+        return;
+    }
+    st->with.opts = grown;
+    struct cfg_opt *o = &grown[st->with.nopts];
+    memset(o, 0, sizeof(*o));
+    o->key = xstrdup(ld, "llm");
+    o->value = xstrdup(ld, inst);
+    o->line = st->line;
+    o->col = st->col;
+    if (!o->key || !o->value) {
+        free(o->key);
+        free(o->value);
+        return;
+    }
+    st->with.nopts++;
 }
 
 static void check_graph(struct loader *ld, const struct ynode *entry_node)
@@ -1635,6 +1690,7 @@ static int fill_defaults(struct loader *ld)
     c->server.requests_per_minute = CFG_DEFAULT_RPM;
     c->server.concurrent_requests = CFG_DEFAULT_CONCURRENT;
     c->server.timeout_s = CFG_DEFAULT_SERVER_TIMEOUT_S;
+    c->server.request_timeout_s = CFG_DEFAULT_REQUEST_TIMEOUT_S;
     c->audit_path = resolve_path(c->dir, "var/audit.jsonl", &why);
     char *db = resolve_path(c->dir, "var/state.db", &why);
     if (db) {
@@ -2054,28 +2110,42 @@ static void check_outcomes(struct loader *ld, const struct cfg_stage *st, const 
 }
 
 /* A Lua stage or tool: the script compiles, its top level runs within the
- * sandbox's limits, it defines the entry point (fn) and, for stages, every
+ * sandbox's limits (a sandboxed script's in datachat-worker), it defines the entry point (fn) and, for stages, every
  * `on:` label is one of its declared `outcomes`, and `with:` matches the
  * script's declared `options` as a .so plugin's would. */
 static void check_lua(struct loader *ld, const char *use, const char *fn,
                       const struct cfg_stage *st, struct dc_opts *with, const char *path,
-                      int line, int col)
+                      int line, int col, int sandboxed)
 {
     char err[1024] = "";
     struct luart *lr = NULL;
+    struct sandbox_lua_desc *desc = NULL;
     char *file = luart_script_path(ld->cfg->dir, use);
     char *lib = luart_find_lib(file);
     if (!file) {
         diag_oom(ld);
         goto cleanup;
     }
-    if (luart_open(file, use + 4, lib, NULL, &lr, err, sizeof(err)) != DC_OK) {
+    if (sandboxed) {
+        /* Its top level is untrusted code: it runs in a worker under the
+         * filter, never here, and only its declarations come back. */
+        const struct sandbox_opts so = {.plugin_path = file, .tool = path, .lua_name = use + 4,
+                                        .lua_lib = lib, .deadline_ms = 10000};
+        if (sandbox_lua_describe(&so, &desc, err, sizeof(err)) != DC_OK) {
+            diag_add(ld, line, col, "E-CFG-LUA-SCRIPT",
+                     "fix the script; it is sandboxed, so `datachat config check` runs its "
+                     "top level in datachat-worker, as requests will",
+                     "%s: %s", path, err);
+            goto cleanup;
+        }
+    } else if (luart_open(file, use + 4, lib, NULL, &lr, err, sizeof(err)) != DC_OK) {
         diag_add(ld, line, col, "E-CFG-LUA-SCRIPT",
                  "fix the script; `datachat config check` runs its top level the same way",
                  "%s: %s", path, err);
         goto cleanup;
     }
-    if (!luart_defines(lr, fn)) {
+    if (desc ? !(strcmp(fn, "run") == 0 ? desc->defines_run : desc->defines_invoke)
+             : !luart_defines(lr, fn)) {
         diag_add(ld, line, col, "E-CFG-LUA-SCRIPT",
                  strcmp(fn, "run") == 0 ? "define `function run(ctx) ... return \"label\" end`"
                                         : "define `function invoke(args) ... return {...} end`",
@@ -2083,13 +2153,15 @@ static void check_lua(struct loader *ld, const char *use, const char *fn,
         goto cleanup;
     }
     if (st)
-        check_outcome_list(ld, st, luart_outcomes(lr), path);
+        check_outcome_list(ld, st, desc ? (const char *const *)desc->outcomes
+                                        : luart_outcomes(lr), path);
     char wpath[340];
     snprintf(wpath, sizeof(wpath), "%s.with", path);
-    check_opts(ld, with, luart_options(lr), wpath, line, col, use);
+    check_opts(ld, with, desc ? desc->options : luart_options(lr), wpath, line, col, use);
     with->decl = NULL; /* the declaration dies with lr; the script reads `config` */
 cleanup:
     luart_close(lr);
+    sandbox_lua_desc_free(desc);
     free(file);
     free(lib);
 }
@@ -2130,7 +2202,8 @@ int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
         struct cfg_stage *st = &cfg->stages[i];
         snprintf(path, sizeof(path), "pipeline.stages.%s", st->name ? st->name : "?");
         if (luart_is_lua_use(st->use)) {
-            check_lua(&ld, st->use, "run", st, &st->with, path, st->line, st->col);
+            check_lua(&ld, st->use, "run", st, &st->with, path, st->line, st->col,
+                      st->sandbox);
             continue;
         }
         vt = resolve_plugin(&ld, lookup, arg, DC_KIND_STAGE, st->use, path, st->line, st->col);
@@ -2138,6 +2211,7 @@ int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
             continue;
         char wpath[340];
         snprintf(wpath, sizeof(wpath), "%s.with", path);
+        add_intent_llm(&ld, st, vtable_options(DC_KIND_STAGE, vt));
         check_opts(&ld, &st->with, vtable_options(DC_KIND_STAGE, vt), wpath, st->line, st->col,
                    st->use);
         check_outcomes(&ld, st, vt, path);
@@ -2146,7 +2220,9 @@ int config_resolve(struct dc_config *cfg, cfg_lookup_fn lookup, void *arg,
         struct cfg_tool *t = &cfg->tools[i];
         snprintf(path, sizeof(path), "tools.%s", t->name ? t->name : "?");
         if (luart_is_lua_use(t->use)) {
-            check_lua(&ld, t->use, "invoke", NULL, &t->with, path, t->line, t->col);
+            /* a Lua tool is sandboxed unless it says `sandbox: false` */
+            check_lua(&ld, t->use, "invoke", NULL, &t->with, path, t->line, t->col,
+                      !t->sandbox_set || t->sandbox);
             continue;
         }
         if (httptool_is_use(t->use)) { /* built into the core, not a plugin */

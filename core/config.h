@@ -77,6 +77,7 @@ struct cfg_stage {
     struct cfg_edge *edges;
     size_t nedges;
     int line, col;
+    int sandbox;       /* `sandbox: true`: a Lua stage that runs in datachat-worker */
 };
 
 struct cfg_tool {
@@ -111,6 +112,8 @@ struct cfg_server {
     int64_t requests_per_minute; /* per principal; limits.requests_per_minute */
     int64_t concurrent_requests; /* limits.concurrent_requests */
     int64_t timeout_s;         /* idle connection timeout; limits.timeout_s */
+    int64_t request_timeout_s; /* whole request (headers + body) must arrive within;
+                                * limits.request_timeout_s */
 };
 
 struct dc_config {

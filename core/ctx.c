@@ -19,7 +19,8 @@ struct dc_ctx {
     size_t nkv, capkv;
     struct trace_step *trace;
     size_t ntrace, captrace;
-    int trace_open;          /* the last step is still running */
+    int trace_open;          /* step open_step is still running */
+    size_t open_step;        /* sub-steps (ctx_trace_add) may follow it */
     struct sbuf note;        /* notes of the running step */
     char *err_code;
     char *err_msg;
@@ -51,6 +52,7 @@ static void trace_step_free(struct trace_step *t)
     free(t->plugin);
     free(t->outcome);
     free(t->reason);
+    free(t->detail);
 }
 
 void ctx_free(struct dc_ctx *c)
@@ -130,35 +132,69 @@ int ctx_set(struct dc_ctx *c, const char *key, const char *value)
     return DC_OK;
 }
 
-int ctx_trace_begin(struct dc_ctx *c, const char *stage, const char *plugin)
+/* A zeroed slot past the last step (not yet counted), NULL on OOM. */
+static struct trace_step *trace_next(struct dc_ctx *c)
 {
     if (c->ntrace == c->captrace) {
         size_t cap = c->captrace ? c->captrace * 2 : 8;
         struct trace_step *t = realloc(c->trace, cap * sizeof(*t));
         if (!t)
-            return DC_ENOMEM;
+            return NULL;
         c->trace = t;
         c->captrace = cap;
     }
     struct trace_step *t = &c->trace[c->ntrace];
     memset(t, 0, sizeof(*t));
+    return t;
+}
+
+int ctx_trace_begin(struct dc_ctx *c, const char *stage, const char *plugin)
+{
+    struct trace_step *t = trace_next(c);
+    if (!t)
+        return DC_ENOMEM;
     t->stage = strdup(stage ? stage : "");
     t->plugin = strdup(plugin ? plugin : "");
     if (!t->stage || !t->plugin) {
         trace_step_free(t);
         return DC_ENOMEM;
     }
-    c->ntrace++;
+    c->open_step = c->ntrace++;
     c->trace_open = 1;
     sbuf_free(&c->note);
     return DC_OK;
 }
 
+int ctx_trace_add(struct dc_ctx *c, const char *stage, const char *plugin, const char *outcome,
+                  const char *reason, const char *detail, int64_t us)
+{
+    if (!c)
+        return DC_EINVAL;
+    struct trace_step *t = trace_next(c);
+    if (!t)
+        return DC_ENOMEM;
+    if (!plugin && c->trace_open && c->open_step < c->ntrace)
+        plugin = c->trace[c->open_step].plugin;
+    t->stage = strdup(stage ? stage : "");
+    t->plugin = strdup(plugin ? plugin : "");
+    t->outcome = outcome ? strdup(outcome) : NULL;
+    t->reason = reason ? strdup(reason) : NULL;
+    t->detail = detail ? strdup(detail) : NULL;
+    t->us = us;
+    if (!t->stage || !t->plugin || (outcome && !t->outcome) || (reason && !t->reason) ||
+        (detail && !t->detail)) {
+        trace_step_free(t);
+        return DC_ENOMEM;
+    }
+    c->ntrace++;
+    return DC_OK;
+}
+
 void ctx_trace_end(struct dc_ctx *c, const char *outcome, int64_t us)
 {
-    if (!c->trace_open || !c->ntrace)
+    if (!c->trace_open || c->open_step >= c->ntrace)
         return;
-    struct trace_step *t = &c->trace[c->ntrace - 1];
+    struct trace_step *t = &c->trace[c->open_step];
     t->outcome = outcome ? strdup(outcome) : NULL;
     t->us = us;
     if (c->note.len)

@@ -42,6 +42,7 @@ struct trace_step {
     char *outcome;   /* NULL while running or when the stage failed */
     char *reason;    /* notes joined with "; ", NULL if none */
     int64_t us;
+    char *detail;    /* a JSON object's text (sub-steps), NULL if none */
 };
 
 /* be is copied; may be NULL (queries and catalogs then fail cleanly). */
@@ -55,6 +56,12 @@ int ctx_trace_begin(struct dc_ctx *c, const char *stage, const char *plugin);
 void ctx_trace_end(struct dc_ctx *c, const char *outcome, int64_t us);
 void ctx_trace_note(struct dc_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctx_vtrace_note(struct dc_ctx *c, const char *fmt, va_list ap);
+/* A finished sub-step of the running stage (one model attempt, say), kept
+ * after that stage's step; the running step stays open. detail: a JSON
+ * object's text or NULL; plugin NULL: the running step's. Copies every
+ * string. */
+int ctx_trace_add(struct dc_ctx *c, const char *stage, const char *plugin, const char *outcome,
+                  const char *reason, const char *detail, int64_t us);
 size_t ctx_ntrace(const struct dc_ctx *c);
 const struct trace_step *ctx_trace_at(const struct dc_ctx *c, size_t i);
 

@@ -76,10 +76,40 @@ static void host_ctx_fail(struct dc_ctx *c, const char *code, const char *fmt, .
 
 /* The request's identity belongs to the core: a plugin that could rewrite
  * "principal" would run its queries under another principal's policy. */
+/* "trace.step" is not stored: its value, a JSON object {"name", "outcome",
+ * "reason", "us", "detail": {...}}, becomes a finished sub-step of the
+ * running stage in the answer's trace (sqlgen's attempts). Only "name" is
+ * required; a value of another shape is DC_EINVAL. */
+static int add_substep(struct dc_ctx *c, const char *value)
+{
+    json_t *o = value ? json_loads(value, 0, NULL) : NULL;
+    int rc = DC_EINVAL;
+    const char *name = json_string_value(json_object_get(o, "name"));
+    json_t *detail = json_object_get(o, "detail");
+    json_t *us = json_object_get(o, "us");
+    if (!json_is_object(o) || !name || !*name || (detail && !json_is_object(detail)) ||
+        (us && !json_is_integer(us)))
+        goto cleanup;
+    char *dtext = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    if (detail && !dtext) {
+        rc = DC_ENOMEM;
+        goto cleanup;
+    }
+    rc = ctx_trace_add(c, name, NULL, json_string_value(json_object_get(o, "outcome")),
+                       json_string_value(json_object_get(o, "reason")), dtext,
+                       us ? (int64_t)json_integer_value(us) : 0);
+    free(dtext);
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
 static int host_ctx_set(struct dc_ctx *c, const char *key, const char *value)
 {
     if (key && strcmp(key, "principal") == 0)
         return DC_EDENIED;
+    if (key && strcmp(key, "trace.step") == 0)
+        return add_substep(c, value);
     return ctx_set(c, key, value);
 }
 
@@ -261,6 +291,8 @@ static int host_llm_complete(struct dc_ctx *c, const char *instance, const char 
         rc = DC_ERR;
     if (rc != DC_OK) {
         const char *code = ctx_error_code(c), *msg = ctx_error_message(c);
+        if (!code && ctx_get(c, "llm.error")) /* an "optional" call's failure */
+            return util_err(err, errlen, rc, "%s", ctx_get(c, "llm.error"));
         return util_err(err, errlen, rc, "%s: %s", code ? code : "E-LLM-FAILED",
                         msg ? msg : "the model call failed without a reason");
     }
@@ -292,6 +324,34 @@ static int host_dp_validate(struct dc_ctx *c, const char *text, size_t len, cons
     }
     dp_diags_free(&dg);
     dp_set_free(s);
+    return rc;
+}
+
+/* The body is kept in the context ("http.body") so the plugin borrows it
+ * like an llm reply and frees nothing. */
+static int host_http_request(const struct dc_host *h, struct dc_ctx *c, const char *method,
+                             const char *url, const char *const *headers, const char *body,
+                             long *status, const char **resp, char *err, size_t errlen)
+{
+    const struct host_self *self = h ? h->self : NULL;
+    char *got = NULL;
+    if (status)
+        *status = 0;
+    if (resp)
+        *resp = NULL;
+    if (!c || !method || !url || !status || !resp)
+        return util_err(err, errlen, DC_EINVAL, "E-HTTP-REQUEST: http_request needs a context, "
+                        "a method, a URL, status and resp");
+    if (!self || !self->http)
+        return util_err(err, errlen, DC_EDENIED, "E-HTTP-UNAVAILABLE: only tools may make HTTP "
+                        "requests, to the hosts on their http_allow list");
+    int rc = self->http(self->http_arg, c, method, url, headers, body, status, &got, err,
+                        errlen);
+    if (rc == DC_OK && ctx_set(c, "http.body", got ? got : "") != DC_OK)
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
+    free(got);
+    if (rc == DC_OK)
+        *resp = ctx_get(c, "http.body");
     return rc;
 }
 
@@ -346,6 +406,7 @@ void hostapi_init(struct dc_host *h, struct host_self *self)
     h->llm_complete = host_llm_complete;
     h->sql_check = ctx_sql_check;
     h->dp_validate = host_dp_validate;
+    h->http_request = host_http_request;
     /* Keep this last: it replaces entries set above (ABI 1.3 capabilities). */
     if (self && self->denied)
         hostcaps_restrict(h, ~self->denied);

@@ -21,6 +21,14 @@ struct host_self {
     /* ABI 1.3: DC_CAP_* groups whose entries are stubs (~ of what the
      * plugin declared, dc_plugin_ref.caps); 0 = the whole table. */
     uint64_t denied;
+    /* ABI 1.4: the plugin's HTTP path (http_request); NULL: it has none
+     * (only tools get one: core/tools.c in the core, the worker's forward
+     * to the core in a sandbox). On DC_OK *resp is malloc'ed; else err
+     * holds "E-CODE: reason". */
+    int (*http)(void *arg, struct dc_ctx *c, const char *method, const char *url,
+                const char *const *headers, const char *body, long *status, char **resp,
+                char *err, size_t errlen);
+    void *http_arg;
 };
 
 /* Fills h; self (may be NULL in tests) must outlive h. */

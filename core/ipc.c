@@ -11,9 +11,10 @@
 
 #define IPC_MAX_COLS 4096
 #define IPC_MAX_PARAMS 1024
+#define IPC_MAX_LIST 256 /* outcome labels, declared options, defined functions */
 
 enum kind { K_STR, K_STR_NULL, K_INT, K_BOOL, K_OBJ, K_STRMAP, K_WITH, K_PARAMS, K_COLS,
-            K_ROWS, K_ERROBJ };
+            K_ROWS, K_ERROBJ, K_STRLIST, K_OPTDECL };
 
 struct member {
     const char *key;
@@ -31,8 +32,11 @@ struct spec {
 static const struct spec specs[] = {
     {IPC_HELLO, "hello", IPC_TO_WORKER,
      {{"plugin", K_STR, 1}, {"tool", K_STR, 1}, {"with", K_WITH, 1}, {"mem_mb", K_INT, 1},
-      {"cpu_s", K_INT, 1}, {"lua", K_STR, 0}, {"lua_lib", K_STR_NULL, 0}, {NULL, 0, 0}}},
-    {IPC_READY, "ready", IPC_TO_CORE, {{"name", K_STR, 1}, {NULL, 0, 0}}},
+      {"cpu_s", K_INT, 1}, {"lua", K_STR, 0}, {"lua_lib", K_STR_NULL, 0}, {"mode", K_STR, 0},
+      {NULL, 0, 0}}},
+    {IPC_READY, "ready", IPC_TO_CORE,
+     {{"name", K_STR, 1}, {"outcomes", K_STRLIST, 0}, {"options", K_OPTDECL, 0},
+      {"defines", K_STRLIST, 0}, {NULL, 0, 0}}},
     {IPC_CALL, "call", IPC_TO_WORKER,
      {{"tool", K_STR, 1}, {"args", K_OBJ, 1}, {"ctx", K_STRMAP, 1}, {NULL, 0, 0}}},
     {IPC_QUERY, "query", IPC_TO_CORE,
@@ -47,10 +51,17 @@ static const struct spec specs[] = {
     {IPC_LOG, "log", IPC_TO_CORE, {{"level", K_INT, 1}, {"message", K_STR, 1}, {NULL, 0, 0}}},
     {IPC_HTTP, "http", IPC_TO_CORE,
      {{"id", K_INT, 1}, {"method", K_STR, 1}, {"url", K_STR, 1}, {"body", K_STR_NULL, 1},
-      {NULL, 0, 0}}},
+      {"headers", K_STRLIST, 0}, {NULL, 0, 0}}},
     {IPC_HTTP_REPLY, "http_reply", IPC_TO_WORKER,
      {{"id", K_INT, 1}, {"status", K_INT, 0}, {"body", K_STR, 0}, {"error", K_ERROBJ, 0},
       {NULL, 0, 0}}},
+    {IPC_GET, "get", IPC_TO_CORE, {{"id", K_INT, 1}, {"key", K_STR, 1}, {NULL, 0, 0}}},
+    {IPC_VALUE, "value", IPC_TO_WORKER,
+     {{"id", K_INT, 1}, {"value", K_STR_NULL, 0}, {"error", K_ERROBJ, 0}, {NULL, 0, 0}}},
+    {IPC_EMIT, "emit", IPC_TO_CORE, {{"key", K_STR, 1}, {"value", K_STR_NULL, 1}, {NULL, 0, 0}}},
+    {IPC_TRACE, "trace", IPC_TO_CORE, {{"message", K_STR, 1}, {NULL, 0, 0}}},
+    {IPC_STAGE, "stage", IPC_TO_WORKER, {{"stage", K_STR, 1}, {"ctx", K_STRMAP, 1}, {NULL, 0, 0}}},
+    {IPC_OUTCOME, "outcome", IPC_TO_CORE, {{"outcome", K_STR, 1}, {NULL, 0, 0}}},
 };
 
 static const struct spec *spec_for_name(const char *name)
@@ -189,6 +200,29 @@ static int member_ok(const json_t *v, int kind, size_t ncols, const char **why)
         return json_is_object(v) && json_object_size(v) == 2 &&
                json_is_string(json_object_get(v, "code")) &&
                json_is_string(json_object_get(v, "message"));
+    case K_STRLIST:
+        *why = "must be a list of at most 256 strings";
+        if (!json_is_array(v) || json_array_size(v) > IPC_MAX_LIST)
+            return 0;
+        json_array_foreach(v, i, x)
+            if (!json_is_string(x))
+                return 0;
+        return 1;
+    case K_OPTDECL:
+        *why = "must be a list of at most 256 {name, type, required, default, help}";
+        if (!json_is_array(v) || json_array_size(v) > IPC_MAX_LIST)
+            return 0;
+        json_array_foreach(v, i, x) {
+            const json_t *t = json_object_get(x, "type"), *d = json_object_get(x, "default"),
+                         *h = json_object_get(x, "help");
+            if (!json_is_object(x) || json_object_size(x) != 5 ||
+                !json_is_string(json_object_get(x, "name")) || !json_is_integer(t) ||
+                json_integer_value(t) < 0 || json_integer_value(t) > 64 ||
+                !json_is_boolean(json_object_get(x, "required")) ||
+                !(json_is_string(d) || json_is_null(d)) || !(json_is_string(h) || json_is_null(h)))
+                return 0;
+        }
+        return 1;
     default:
         *why = "has an unknown kind";
         return 0;
@@ -231,6 +265,9 @@ static int check_spec(const json_t *o, const struct spec *s, char *err, size_t e
             return util_err(err, errlen, DC_EINVAL,
                             "rows message: needs either error or all of cols, rows, truncated");
     }
+    if (s->type == IPC_VALUE &&
+        (json_object_get(o, "error") != NULL) == (json_object_get(o, "value") != NULL))
+        return util_err(err, errlen, DC_EINVAL, "value message: needs either value or error");
     if (s->type == IPC_HTTP_REPLY) {
         int has_err = json_object_get(o, "error") != NULL;
         int has_status = json_object_get(o, "status") != NULL;

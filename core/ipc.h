@@ -20,19 +20,35 @@
 #define IPC_MAX_MSG (256u << 10) /* bytes in one packet; fits default socket buffers */
 
 enum ipc_type {
-    IPC_HELLO = 1,  /* core -> worker: plugin, tool, with, mem_mb, cpu_s[, lua, lua_lib]
-                     * (lua: plugin is a Lua script run by core/luart.c,
-                     * cited by this name; lua_lib: its helper library) */
-    IPC_READY = 2,  /* worker -> core: name (the plugin's) */
+    IPC_HELLO = 1,  /* core -> worker: plugin, tool, with, mem_mb, cpu_s[, lua, lua_lib,
+                     * mode] (lua: plugin is a Lua script run by core/luart.c,
+                     * cited by this name; lua_lib: its helper library; mode:
+                     * "tool" (default), "stage" or "describe", see below) */
+    IPC_READY = 2,  /* worker -> core: name (the plugin's)[, outcomes, options,
+                     * defines] (a Lua script's declarations) */
     IPC_CALL = 3,   /* core -> worker: tool, args (object), ctx (string map) */
     IPC_QUERY = 4,  /* worker -> core: id, db (string|null), sql, params */
     IPC_ROWS = 5,   /* core -> worker: id, cols, rows, truncated | id, error */
     IPC_RESULT = 6, /* worker -> core: result (JSON text | null) */
     IPC_ERROR = 7,  /* worker -> core: code, message */
     IPC_LOG = 8,    /* worker -> core: level (enum dc_log_level), message */
-    IPC_HTTP = 9,   /* worker -> core: id, method, url, body (string|null) */
-    IPC_HTTP_REPLY = 10 /* core -> worker: id, status, body | id, error */
+    IPC_HTTP = 9,   /* worker -> core: id, method, url, body (string|null)[, headers] */
+    IPC_HTTP_REPLY = 10, /* core -> worker: id, status, body | id, error */
+    IPC_GET = 11,   /* worker -> core: id, key (a stage reads the request's context) */
+    IPC_VALUE = 12, /* core -> worker: id, value (string|null) | id, error */
+    IPC_EMIT = 13,  /* worker -> core: key, value (string|null); dc.emit, no reply */
+    IPC_TRACE = 14, /* worker -> core: message; dc.trace, no reply */
+    IPC_STAGE = 15, /* core -> worker: stage, ctx (string map); runs run(ctx) */
+    IPC_OUTCOME = 16 /* worker -> core: outcome (the label run(ctx) returned) */
 };
+
+/* The worker's modes (hello "mode"): "tool" serves calls; "stage" serves a
+ * Lua stage's runs; "describe" runs a Lua script's top level under the
+ * filter, answers ready with its declarations and takes no calls (the
+ * config check of a sandboxed script, so its code never runs in the core). */
+#define IPC_MODE_TOOL "tool"
+#define IPC_MODE_STAGE "stage"
+#define IPC_MODE_DESCRIBE "describe"
 
 /* Which side may send a type: a worker that sends "call" is as malformed as
  * one that sends bad JSON. */

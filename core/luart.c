@@ -61,6 +61,7 @@ struct luart {
     struct luart_limits lim;
     luart_http_fn http; /* dc.http; NULL: refused (in-process scripts) */
     void *http_arg;
+    struct luart_ctx_hooks hooks; /* the worker's context lives in the core */
     char *outcomes[LUART_MAX_OUTCOMES + 1];
     int has_run, has_invoke;
     struct luart_opt *opts;
@@ -484,14 +485,25 @@ static int l_trace(lua_State *L)
     luaL_buffinit(L, &b);
     join_args(L, 1, n, &b);
     luaL_pushresult(&b);
-    r->h->ctx_trace(r->ctx, "%s", lua_tostring(L, -1));
+    if (r->s->hooks.trace)
+        r->s->hooks.trace(r->s->hooks.arg, lua_tostring(L, -1));
+    else
+        r->h->ctx_trace(r->ctx, "%s", lua_tostring(L, -1));
     return 0;
 }
 
-static int l_get(lua_State *L)
+/* Pushes the context's value for key (nil when unset); in the worker the
+ * value comes from the core's context over IPC. */
+static int push_ctx_value(lua_State *L, struct lrun *r, const char *key, const char *who)
 {
-    struct lrun *r = need_host(L, "dc.get");
-    const char *v = r->h->ctx_get(r->ctx, luaL_checkstring(L, 1));
+    const char *v = NULL;
+    if (r->s->hooks.get) {
+        char err[256] = "";
+        if (r->s->hooks.get(r->s->hooks.arg, key, &v, err, sizeof(err)) != DC_OK)
+            return luaL_error(L, "%s: %s", who, err[0] ? err : "cannot read the context");
+    } else if (r->h && r->ctx) {
+        v = r->h->ctx_get(r->ctx, key);
+    }
     if (v)
         lua_pushstring(L, v);
     else
@@ -499,9 +511,15 @@ static int l_get(lua_State *L)
     return 1;
 }
 
+static int l_get(lua_State *L)
+{
+    struct lrun *r = need_host(L, "dc.get");
+    return push_ctx_value(L, r, luaL_checkstring(L, 1), "dc.get");
+}
+
 /* Keys the core trusts for identity and routing: a script may read them,
  * never write them (the gate takes the principal from the context). */
-static int reserved_key(const char *k)
+int luart_reserved_key(const char *k)
 {
     static const char *const keys[] = {"principal", "database", "question", "format",
                                        "args",      "tool",     NULL};
@@ -515,7 +533,7 @@ static int l_emit(lua_State *L)
 {
     struct lrun *r = need_host(L, "dc.emit");
     const char *key = luaL_checkstring(L, 1);
-    if (reserved_key(key))
+    if (luart_reserved_key(key))
         return luaL_error(L, "dc.emit: '%s' is set by the core and cannot be changed by a script",
                           key);
     int rc;
@@ -533,6 +551,12 @@ static int l_emit(lua_State *L)
     }
     if (rc != DC_OK)
         return luaL_error(L, "dc.emit: could not set '%s' (out of memory)", key);
+    if (r->s->hooks.emit) {
+        char err[256] = "";
+        const char *v = lua_isnoneornil(L, 2) ? NULL : r->h->ctx_get(r->ctx, key);
+        if (r->s->hooks.emit(r->s->hooks.arg, key, v, err, sizeof(err)) != DC_OK)
+            return luaL_error(L, "dc.emit: '%s': %s", key, err[0] ? err : "not delivered");
+    }
     return 0;
 }
 
@@ -1288,6 +1312,14 @@ void luart_set_http(struct luart *s, luart_http_fn fn, void *arg)
     s->http_arg = arg;
 }
 
+void luart_set_ctx_hooks(struct luart *s, const struct luart_ctx_hooks *h)
+{
+    if (h)
+        s->hooks = *h;
+    else
+        memset(&s->hooks, 0, sizeof(s->hooks));
+}
+
 const struct dc_option *luart_options(const struct luart *s)
 {
     return s ? s->decl : NULL;
@@ -1348,12 +1380,11 @@ static int ctx_index(lua_State *L)
 {
     struct lrun *r = run_of(L);
     const char *k = lua_tostring(L, 2);
-    const char *v = k && r->h && r->ctx ? r->h->ctx_get(r->ctx, k) : NULL;
-    if (v)
-        lua_pushstring(L, v);
-    else
+    if (!k) {
         lua_pushnil(L);
-    return 1;
+        return 1;
+    }
+    return push_ctx_value(L, r, k, "ctx");
 }
 
 static int ctx_newindex(lua_State *L)

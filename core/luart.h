@@ -78,6 +78,23 @@ typedef int (*luart_http_fn)(void *arg, const char *method, const char *url, con
                              long *status, char **resp, char *err, size_t errlen);
 void luart_set_http(struct luart *s, luart_http_fn fn, void *arg);
 
+/* Where the script's context lives when it is not the call's (the sandbox
+ * worker: the request's context is in the core). Each hook may be NULL
+ * (then the host table on the call's context serves). get: *value stays
+ * valid until the next get; emit: after the local dc.emit succeeded, with
+ * the value as stored (NULL: deleted); a non-DC_OK return raises a Lua
+ * error with err. trace: a dc.trace line. */
+struct luart_ctx_hooks {
+    void *arg;
+    int (*get)(void *arg, const char *key, const char **value, char *err, size_t errlen);
+    int (*emit)(void *arg, const char *key, const char *value, char *err, size_t errlen);
+    void (*trace)(void *arg, const char *msg);
+};
+void luart_set_ctx_hooks(struct luart *s, const struct luart_ctx_hooks *h);
+/* 1 for the context keys the core sets and scripts may never emit
+ * (principal, database, question, ...). */
+int luart_reserved_key(const char *key);
+
 /* Stage contract: calls run(ctx); *outcome is the label returned (owned by
  * s, valid until the next call). On failure returns a negative DC_E* code,
  * records E-LUA-* in ctx through h->ctx_fail and leaves text in err. */

@@ -23,6 +23,9 @@ enum {
 
 /* Rows an `ask` answer carries in its structured content. */
 #define MCP_ASK_ROWS 200
+/* The tools/call params._meta key carrying a tier-4 approval token
+ * (docs/TOOLS.md); prefixed, as MCP asks of implementation keys. */
+#define MCP_APPROVAL_META "datachat/approval_token"
 
 /* Newest first; a client asking for another gets the newest. */
 static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05",
@@ -186,7 +189,7 @@ static json_t *call_ask(struct mcp *m, json_t *args, json_t *id)
         return rpc_error(id, RPC_INVALID_PARAMS, "ask's `database` must be a string");
     struct dc_ctx *ctx = NULL;
     int64_t t0 = util_now_us();
-    int rc = runtime_ask(m->rt, q, dbv ? json_string_value(dbv) : m->db, m->principal, "text",
+    int rc = runtime_ask(m->rt, q, dbv ? json_string_value(dbv) : m->db, m->principal, "json",
                          &ctx);
     json_t *res;
     if (!ctx)
@@ -210,13 +213,14 @@ static json_t *call_ask(struct mcp *m, json_t *args, json_t *id)
     return rpc_result(id, res);
 }
 
-static json_t *call_tool(struct mcp *m, const char *name, json_t *args, json_t *id)
+static json_t *call_tool(struct mcp *m, const char *name, json_t *args, const char *token,
+                         json_t *id)
 {
     char *args_text = json_dumps(args, JSON_COMPACT);
     if (!args_text)
         return rpc_error(id, RPC_INTERNAL, "out of memory");
     struct dc_ctx *ctx = NULL;
-    int rc = runtime_call_tool(m->rt, name, args_text, m->db, m->principal, &ctx);
+    int rc = runtime_call_tool(m->rt, name, args_text, token, m->db, m->principal, &ctx);
     free(args_text);
     if (!ctx)
         return rpc_error(id, RPC_INTERNAL, "out of memory");
@@ -226,7 +230,13 @@ static json_t *call_tool(struct mcp *m, const char *name, json_t *args, json_t *
         out = rpc_error(id, RPC_INVALID_PARAMS, ctx_error_message(ctx) ? ctx_error_message(ctx)
                                                                        : "unknown tool");
     } else if (rc != DC_OK || code || ctx_get(ctx, "refused")) {
-        out = rpc_result(id, call_error(ctx, "the tool failed"));
+        json_t *res = call_error(ctx, "the tool failed");
+        /* The id a client grants (POST /api/v1/approvals/{id}) before
+         * calling again with the token in _meta. */
+        if (res && ctx_get(ctx, "approval.id"))
+            json_object_set_new(res, "structuredContent",
+                                json_pack("{s:s}", "approval_id", ctx_get(ctx, "approval.id")));
+        out = rpc_result(id, res);
     } else {
         const char *result = ctx_get(ctx, "result");
         json_t *parsed = result ? json_loads(result, 0, NULL) : NULL;
@@ -245,16 +255,27 @@ static json_t *do_tools_call(struct mcp *m, json_t *params, json_t *id)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "arguments");
+    /* The approval is request metadata, not a tool argument: it must not
+     * reach the schema check or the hash the token is bound to. */
+    json_t *meta = json_object_get(params, "_meta");
+    json_t *tokv = json_object_get(meta, MCP_APPROVAL_META);
     if (!m->rt->cfg)
         return rpc_error(id, RPC_INTERNAL, "the runtime is not started");
     if (!name)
         return rpc_error(id, RPC_INVALID_PARAMS, "tools/call needs params.name (a string)");
     if (args && !json_is_object(args))
         return rpc_error(id, RPC_INVALID_PARAMS, "params.arguments must be an object");
+    if (meta && !json_is_object(meta))
+        return rpc_error(id, RPC_INVALID_PARAMS, "params._meta must be an object");
+    if (tokv && !json_is_string(tokv))
+        return rpc_error(id, RPC_INVALID_PARAMS,
+                         "params._meta[\"" MCP_APPROVAL_META "\"] must be a string");
     json_t *empty = NULL;
     if (!args)
         args = empty = json_object();
-    json_t *out = strcmp(name, "ask") == 0 ? call_ask(m, args, id) : call_tool(m, name, args, id);
+    json_t *out = strcmp(name, "ask") == 0
+                      ? call_ask(m, args, id)
+                      : call_tool(m, name, args, json_string_value(tokv), id);
     json_decref(empty);
     return out;
 }

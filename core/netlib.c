@@ -52,6 +52,7 @@ static const struct sym mhd_syms[] = {
     MHD_SYM(MHD_set_connection_option, set_connection_option),
     MHD_SYM(MHD_lookup_connection_value, lookup_connection_value),
     MHD_SYM(MHD_create_response_from_buffer, create_response_from_buffer),
+    MHD_SYM(MHD_create_response_from_callback, create_response_from_callback),
     MHD_SYM(MHD_add_response_header, add_response_header),
     MHD_SYM(MHD_queue_response, queue_response),
     MHD_SYM(MHD_destroy_response, destroy_response),

@@ -43,6 +43,7 @@ struct netlib_mhd {
     __typeof__(&MHD_set_connection_option) set_connection_option;
     __typeof__(&MHD_lookup_connection_value) lookup_connection_value;
     __typeof__(&MHD_create_response_from_buffer) create_response_from_buffer;
+    __typeof__(&MHD_create_response_from_callback) create_response_from_callback;
     __typeof__(&MHD_add_response_header) add_response_header;
     __typeof__(&MHD_queue_response) queue_response;
     __typeof__(&MHD_destroy_response) destroy_response;

@@ -1,15 +1,18 @@
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <datachat/host.h>
 
+#include "audit.h"
 #include "config.h"
 #include "ctx.h"
 #include "hostapi.h"
 #include "luart.h"
 #include "registry.h"
+#include "sandbox.h"
 #include "util.h"
 
 /* With no max_steps the graph is acyclic (config_load checks), so a walk
@@ -23,6 +26,7 @@ struct stage_inst {
     void *state;
     int inited;
     struct luart *lua; /* `use: "lua:..."`: the script instead of plugin/vt */
+    struct sandbox *sb; /* `sandbox: true` Lua stage: the script runs in a worker */
 };
 
 struct pipeline {
@@ -31,7 +35,40 @@ struct pipeline {
     size_t n;
     size_t entry;
     int max_steps;
+    struct audit *audit; /* where sandboxed stage failures are recorded; may be NULL */
 };
+
+void pipeline_set_audit(struct pipeline *p, struct audit *a)
+{
+    if (p)
+        p->audit = a;
+}
+
+/* A sandboxed stage that failed is what an attack by its script looks like
+ * from outside: it leaves an audit record, as a failed sandboxed tool does. */
+static int audit_sandbox_failure(const struct pipeline *p, const struct stage_inst *s,
+                                 struct dc_ctx *ctx, int64_t us)
+{
+    if (!p->audit)
+        return DC_OK;
+    char what[320], err[256];
+    snprintf(what, sizeof(what), "sandboxed stage: %s (%s)", s->cfg->name, s->cfg->use);
+    struct audit_record r = {.event = "error",
+                             .principal = ctx_get(ctx, "principal"),
+                             .database = ctx_get(ctx, "database"),
+                             .rows = -1,
+                             .duration_us = us,
+                             .outcome = "error",
+                             .code = ctx_error_code(ctx) ? ctx_error_code(ctx) : "E-STAGE-FAILED",
+                             .reason = ctx_error_message(ctx),
+                             .question = what,
+                             .policy = "stage sandbox (datachat-worker)"};
+    if (audit_append(p->audit, &r, err, sizeof(err)) != DC_OK) {
+        ctx_fail(ctx, "E-AUDIT-WRITE", "%s", err);
+        return DC_EIO;
+    }
+    return DC_OK;
+}
 
 void pipeline_free(struct pipeline *p)
 {
@@ -41,6 +78,7 @@ void pipeline_free(struct pipeline *p)
         if (p->st[i].inited && p->st[i].vt && p->st[i].vt->fini)
             p->st[i].vt->fini(p->st[i].state);
         luart_close(p->st[i].lua);
+        sandbox_free(p->st[i].sb);
     }
     free(p->st);
     free(p);
@@ -54,6 +92,29 @@ static long stage_index(const struct pipeline *p, const char *name)
     return -1;
 }
 
+static void stage_worker_log(void *arg, int level, const char *msg)
+{
+    const struct stage_inst *s = arg;
+    s->host.log(&s->host, level, "%s", msg);
+}
+
+/* A sandboxed Lua stage: its script runs (top level included) only in its
+ * datachat-worker, never in this process. */
+static int lua_stage_sandbox(const struct dc_config *cfg, struct stage_inst *s, char *path,
+                             char *lib, char *lerr, size_t lerrlen)
+{
+    const struct sandbox_opts so = {.plugin_path = path,
+                                    .tool = s->cfg->name,
+                                    .with = &s->cfg->with,
+                                    .deadline_ms = cfg->timeout_ms,
+                                    .lua_name = s->cfg->use + 4,
+                                    .lua_lib = lib,
+                                    .log = stage_worker_log,
+                                    .log_arg = s,
+                                    .kind = SANDBOX_STAGE};
+    return sandbox_new(&so, &s->sb, lerr, lerrlen);
+}
+
 /* Loads a Lua stage's script with the stage's `with:` as its `config`. */
 static int lua_stage_open(const struct dc_config *cfg, struct stage_inst *s,
                           pipeline_log_sink sink, void *sink_arg, int log_level, char *err,
@@ -63,14 +124,21 @@ static int lua_stage_open(const struct dc_config *cfg, struct stage_inst *s,
     char *lib = luart_find_lib(path);
     char lerr[1024] = "";
     int rc = path ? DC_OK : DC_ENOMEM;
-    if (rc == DC_OK)
+    s->self.plugin_name = s->cfg->use;
+    s->self.sink = sink;
+    s->self.sink_arg = sink_arg;
+    s->self.min_level = log_level;
+    hostapi_init(&s->host, &s->self);
+    if (rc == DC_OK && s->cfg->sandbox)
+        rc = lua_stage_sandbox(cfg, s, path, lib, lerr, sizeof(lerr));
+    else if (rc == DC_OK)
         rc = luart_open(path, s->cfg->use + 4, lib, NULL, &s->lua, lerr, sizeof(lerr));
-    for (size_t i = 0; rc == DC_OK && i < s->cfg->with.nopts; i++) {
+    for (size_t i = 0; rc == DC_OK && s->lua && i < s->cfg->with.nopts; i++) {
         const struct cfg_opt *o = &s->cfg->with.opts[i];
         rc = luart_set_option(s->lua, o->key, o->value, o->is_list ? (const char *const *)o->items
                                                                     : NULL, o->nitems);
     }
-    if (rc == DC_OK && !luart_defines(s->lua, "run"))
+    if (rc == DC_OK && s->lua && !luart_defines(s->lua, "run"))
         rc = util_err(lerr, sizeof(lerr), DC_EINVAL, "E-LUA-NO-RUN: the script defines no "
                       "function run(ctx)");
     free(path);
@@ -79,11 +147,6 @@ static int lua_stage_open(const struct dc_config *cfg, struct stage_inst *s,
         return util_err(err, errlen, rc, "%s:%d:%d: stage '%s' (%s): %s", cfg->path,
                         s->cfg->line, s->cfg->col, s->cfg->name, s->cfg->use,
                         lerr[0] ? lerr : "out of memory");
-    s->self.plugin_name = s->cfg->use;
-    s->self.sink = sink;
-    s->self.sink_arg = sink_arg;
-    s->self.min_level = log_level;
-    hostapi_init(&s->host, &s->self);
     return DC_OK;
 }
 
@@ -155,7 +218,9 @@ cleanup:
 
 static int outcome_declared(const struct stage_inst *s, const char *outcome)
 {
-    const char *const *outs = s->lua ? luart_outcomes(s->lua) : s->vt->outcomes;
+    const char *const *outs = s->sb ? sandbox_outcomes(s->sb)
+                              : s->lua ? luart_outcomes(s->lua)
+                                       : s->vt->outcomes;
     if (!outs)
         return 0;
     for (const char *const *o = outs; *o; o++)
@@ -165,6 +230,12 @@ static int outcome_declared(const struct stage_inst *s, const char *outcome)
 }
 
 int pipeline_run(struct pipeline *p, struct dc_ctx *ctx)
+{
+    return pipeline_run_observed(p, ctx, NULL, NULL);
+}
+
+int pipeline_run_observed(struct pipeline *p, struct dc_ctx *ctx, pipeline_step_fn on_step,
+                          void *arg)
 {
     size_t cur = p->entry;
     for (int step = 1;; step++) {
@@ -176,19 +247,22 @@ int pipeline_run(struct pipeline *p, struct dc_ctx *ctx)
             return DC_ELIMIT;
         }
         struct stage_inst *s = &p->st[cur];
-        const char *pname = s->lua ? s->cfg->use : s->plugin->name;
+        const char *pname = s->lua || s->sb ? s->cfg->use : s->plugin->name;
         if (ctx_trace_begin(ctx, s->cfg->name, pname) != DC_OK)
             return DC_ENOMEM;
         const char *outcome = NULL;
         int64_t t0 = util_now_us();
         char lerr[8] = ""; /* luart records its error in ctx itself */
-        int rc = s->lua ? luart_run_stage(s->lua, &s->host, ctx, &outcome, lerr, sizeof(lerr))
-                        : s->vt->run(s->state, ctx, &outcome);
+        int rc = s->sb    ? sandbox_run_stage(s->sb, ctx, &outcome)
+                 : s->lua ? luart_run_stage(s->lua, &s->host, ctx, &outcome, lerr, sizeof(lerr))
+                          : s->vt->run(s->state, ctx, &outcome);
         int64_t us = util_now_us() - t0;
         if (rc != DC_OK) {
             ctx_trace_end(ctx, NULL, us);
             ctx_fail(ctx, "E-STAGE-FAILED", "stage '%s' (plugin %s) failed without a reason",
                      s->cfg->name, pname);
+            if (s->sb)
+                audit_sandbox_failure(p, s, ctx, us);
             return rc < 0 ? rc : DC_ERR;
         }
         if (!outcome || !outcome_declared(s, outcome)) {
@@ -200,6 +274,8 @@ int pipeline_run(struct pipeline *p, struct dc_ctx *ctx)
             return DC_EABI;
         }
         ctx_trace_end(ctx, outcome, us);
+        if (on_step)
+            on_step(arg, ctx);
         if (s->cfg->nedges == 0)
             return DC_OK;
         const char *next = NULL;

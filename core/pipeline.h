@@ -25,10 +25,22 @@ int pipeline_new(const struct dc_config *cfg, const struct registry *reg,
                  struct pipeline **out, char *err, size_t errlen);
 void pipeline_free(struct pipeline *p);
 
+struct audit;
+/* Failures of sandboxed Lua stages are recorded in a (NULL: not recorded);
+ * a must outlive p. */
+void pipeline_set_audit(struct pipeline *p, struct audit *a);
+
 /* Walks the graph. Returns DC_OK when a terminal stage finished; negative
  * with the error recorded in ctx otherwise (E-PIPELINE-* for graph faults:
  * an outcome the stage did not declare, an outcome with no edge, too many
  * steps). */
 int pipeline_run(struct pipeline *p, struct dc_ctx *ctx);
+
+/* pipeline_run, calling on_step(arg, ctx) on the caller's thread after each
+ * stage's trace step is closed, so a streaming client (SSE) sees each step
+ * as it finishes rather than all of them at the end. step may be NULL. */
+typedef void (*pipeline_step_fn)(void *arg, struct dc_ctx *ctx);
+int pipeline_run_observed(struct pipeline *p, struct dc_ctx *ctx, pipeline_step_fn on_step,
+                          void *arg);
 
 #endif

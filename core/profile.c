@@ -843,6 +843,33 @@ static int tbl_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* Keeps the tables o->only names, in place; each name must be a table. */
+static int select_only(const struct profile_opts *o, const struct dc_table_info **tabs,
+                       size_t *nt, const char *dbname, char *err, size_t errlen)
+{
+    if (o->nonly == 0)
+        return DC_OK;
+    size_t keep = 0;
+    for (size_t i = 0; i < *nt; i++) {
+        int wanted = 0;
+        for (size_t j = 0; j < o->nonly && !wanted; j++)
+            wanted = strcmp(tabs[i]->name, o->only[j]) == 0;
+        if (wanted)
+            tabs[keep++] = tabs[i];
+    }
+    for (size_t j = 0; j < o->nonly; j++) {
+        int found = 0;
+        for (size_t i = 0; i < keep && !found; i++)
+            found = strcmp(tabs[i]->name, o->only[j]) == 0;
+        if (!found)
+            return util_err(err, errlen, DC_ENOTFOUND,
+                            "E-PROFILE-TABLE: database %s has no table '%s' to profile", dbname,
+                            o->only[j]);
+    }
+    *nt = keep;
+    return DC_OK;
+}
+
 int profile_run(struct gate *g, struct db *d, const char *managed_root,
                 const struct profile_opts *o, struct profile_report *rep, char *err,
                 size_t errlen)
@@ -891,18 +918,34 @@ int profile_run(struct gate *g, struct db *d, const char *managed_root,
             continue; /* views are queries, not data; sqlite_* is the engine's own */
         tabs[nt++] = t;
     }
-    qsort(tabs, nt, sizeof(*tabs), tbl_cmp);
-    int rc = DC_OK;
+    int rc = select_only(&p.o, tabs, &nt, d->name, err, errlen);
+    if (rc == DC_OK)
+        qsort(tabs, nt, sizeof(*tabs), tbl_cmp);
     for (size_t i = 0; i < nt && rc == DC_OK; i++) {
+        if (p.o.stop && p.o.stop(p.o.progress_arg)) {
+            rc = util_err(err, errlen, DC_ERR, "E-PROFILE-STOPPED: stopped before table %s "
+                          "(%zu of %zu done)", tabs[i]->name, i, nt);
+            break;
+        }
         if (p.o.progress)
             p.o.progress(p.o.progress_arg, tabs[i]->name, i, nt);
         rc = profile_table(&p, tabs[i], rep);
     }
-    if (rc == DC_OK)
+    if (rc == DC_OK && p.o.nonly == 0)
         rc = remove_stale(rep, err, errlen);
     free(tabs);
     rep->us = util_now_us() - t0;
     return rc;
+}
+
+const char *profile_change_name(int change)
+{
+    switch (change) {
+    case PROFILE_ADDED: return "added";
+    case PROFILE_CHANGED: return "changed";
+    case PROFILE_UNCHANGED: return "unchanged";
+    default: return "removed";
+    }
 }
 
 void profile_report_free(struct profile_report *rep)

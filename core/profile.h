@@ -29,6 +29,13 @@ struct profile_opts {
     /* Called before each table (i of n); may be NULL. */
     void (*progress)(void *arg, const char *table, size_t i, size_t n);
     void *progress_arg;
+    /* Profile only these tables (nonly > 0): each must exist (DC_ENOTFOUND
+     * naming it otherwise), and no other table's file is removed. */
+    const char *const *only;
+    size_t nonly;
+    /* Checked before each table with progress_arg (may be NULL): non-zero stops with
+     * E-PROFILE-STOPPED (DC_ERR); tables done so far keep their files. */
+    int (*stop)(void *arg);
 };
 
 enum profile_change { PROFILE_ADDED = 1, PROFILE_CHANGED, PROFILE_UNCHANGED, PROFILE_REMOVED };
@@ -58,5 +65,7 @@ int profile_run(struct gate *g, struct db *d, const char *managed_root,
                 const struct profile_opts *o, struct profile_report *rep, char *err,
                 size_t errlen);
 void profile_report_free(struct profile_report *rep);
+/* "added", "changed", "unchanged" or "removed" (enum profile_change). */
+const char *profile_change_name(int change);
 
 #endif

@@ -442,7 +442,10 @@ int runtime_start(struct runtime *rt, const struct runtime_opts *o, char *err, s
     rc = llms_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->llms, err, errlen);
     if (rc != DC_OK)
         return rc;
-    return pipeline_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->pipe, err, errlen);
+    rc = pipeline_new(rt->cfg, rt->reg, NULL, NULL, o->log_level, &rt->pipe, err, errlen);
+    if (rc == DC_OK)
+        pipeline_set_audit(rt->pipe, rt->audit);
+    return rc;
 }
 
 /* One retrieval index: a database as one principal's policy shows it (the
@@ -677,7 +680,8 @@ static struct dc_ctx *request_ctx(struct runtime *rt, const char *db, const char
 }
 
 int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_json,
-                      const char *db_name, const char *principal, struct dc_ctx **out)
+                      const char *approval_token, const char *db_name, const char *principal,
+                      struct dc_ctx **out)
 {
     const char *db = db_name ? db_name : rt->cfg->default_database;
     struct dc_ctx *c = request_ctx(rt, db, principal);
@@ -692,7 +696,7 @@ int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_jso
         ctx_fail(c, "E-DB-UNKNOWN", "no database named '%s' is configured", db);
         return DC_ENOTFOUND;
     }
-    return tools_call(rt->tools, tool, args_json, c);
+    return tools_call(rt->tools, tool, args_json, approval_token, c);
 }
 
 int runtime_ask(struct runtime *rt, const char *question, const char *db_name,
@@ -711,6 +715,15 @@ int runtime_ask_session(struct runtime *rt, const char *question, const char *db
 int runtime_ask_confirmed(struct runtime *rt, const char *question, const char *db_name,
                           const char *principal, const char *format, const char *session,
                           int yes, struct dc_ctx **out)
+{
+    return runtime_ask_observed(rt, question, db_name, principal, format, session, yes, NULL,
+                                NULL, out);
+}
+
+int runtime_ask_observed(struct runtime *rt, const char *question, const char *db_name,
+                         const char *principal, const char *format, const char *session,
+                         int yes, void (*step)(void *arg, struct dc_ctx *ctx), void *arg,
+                         struct dc_ctx **out)
 {
     const char *db = db_name ? db_name : rt->cfg->default_database;
     struct dc_ctx *c = request_ctx(rt, db, principal);
@@ -748,7 +761,7 @@ int runtime_ask_confirmed(struct runtime *rt, const char *question, const char *
     if (rc != DC_OK)
         return rc;
     trace_retrieval(c, ctx_get(c, "question"));
-    rc = pipeline_run(rt->pipe, c);
+    rc = pipeline_run_observed(rt->pipe, c, step, arg);
     rc = session_end(rt, c, &sr, rc);
     const char *refused = ctx_get(c, "refused");
     if (refused && !ctx_get(c, "refused.audited")) {

@@ -93,10 +93,18 @@ int runtime_ask_session(struct runtime *rt, const char *question, const char *db
 int runtime_ask_confirmed(struct runtime *rt, const char *question, const char *db_name,
                           const char *principal, const char *format, const char *session,
                           int yes, struct dc_ctx **out);
+/* runtime_ask_confirmed, with step(arg, ctx) called after each pipeline
+ * stage (pipeline_run_observed): the HTTP API's live SSE stream. */
+int runtime_ask_observed(struct runtime *rt, const char *question, const char *db_name,
+                         const char *principal, const char *format, const char *session,
+                         int yes, void (*step)(void *arg, struct dc_ctx *ctx), void *arg,
+                         struct dc_ctx **out);
 
-/* Calls a configured tool with JSON arguments; same context rules. */
+/* Calls a configured tool with JSON arguments; same context rules.
+ * approval_token (NULL = none) approves a tier-4 call (tools_call). */
 int runtime_call_tool(struct runtime *rt, const char *tool, const char *args_json,
-                      const char *db_name, const char *principal, struct dc_ctx **out);
+                      const char *approval_token, const char *db_name, const char *principal,
+                      struct dc_ctx **out);
 
 /* Runs exactly one statement through the gate (the `datachat sql` path):
  * the context holds "sql", "sql.run", the result, or the refusal/error. */

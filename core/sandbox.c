@@ -1,5 +1,6 @@
 #include "sandbox.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -16,11 +17,14 @@
 #include <unistd.h>
 
 #include <datachat/host.h>
+#include <datachat/plugin.h>
 #include <datachat/value.h>
 
 #include "config.h"
 #include "ctx.h"
 #include "ipc.h"
+#include "luart.h"
+#include "netlib.h"
 #include "netlib.h"
 #include "result.h"
 #include "util.h"
@@ -34,6 +38,9 @@
 #define SANDBOX_BACKOFF_MIN_MS 50
 #define SANDBOX_BACKOFF_MAX_MS 5000
 #define SANDBOX_MAX_LOGS 100 /* log lines forwarded per call (and at start) */
+#define SANDBOX_MAX_EMITS 10000 /* dc.emit / dc.trace messages per call */
+#define SANDBOX_MAX_HEADERS 32
+#define SANDBOX_MAX_HEADER_BYTES 4096
 
 struct sandbox {
     pthread_mutex_t mu;
@@ -55,6 +62,12 @@ struct sandbox {
     char *buf;
     int fails;          /* consecutive crashes, timeouts and protocol errors */
     int64_t retry_at_us;
+    int kind;           /* enum sandbox_kind */
+    const char *what;   /* "tool" or "stage", for messages */
+    const char *mode;   /* IPC_MODE_* sent in the hello */
+    json_t *ready;      /* the last ready message */
+    char **outcomes;    /* a stage's labels from its first ready; NULL-terminated */
+    int emits_left;
 };
 
 void sandbox_describe_status(int status, char *out, size_t outlen)
@@ -259,7 +272,8 @@ static int spawn_worker(struct sandbox *sb, char *err, size_t errlen)
         json_object_set_new(hello, "mem_mb", json_integer(sb->mem_mb)) != 0 ||
         json_object_set_new(hello, "cpu_s", json_integer(sb->cpu_s)) != 0 ||
         (sb->lua_name && json_object_set_new(hello, "lua", json_string(sb->lua_name)) != 0) ||
-        (sb->lua_lib && json_object_set_new(hello, "lua_lib", json_string(sb->lua_lib)) != 0)) {
+        (sb->lua_lib && json_object_set_new(hello, "lua_lib", json_string(sb->lua_lib)) != 0) ||
+        (sb->lua_name && json_object_set_new(hello, "mode", json_string(sb->mode)) != 0)) {
         rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
         goto fail_worker;
     }
@@ -305,6 +319,8 @@ static int spawn_worker(struct sandbox *sb, char *err, size_t errlen)
                       ipc_type_name(type));
         goto fail_worker;
     }
+    json_decref(sb->ready);
+    sb->ready = json_incref(reply);
     goto cleanup;
 spawn_fail:
     rc = util_err(err, errlen, DC_ENOMEM, "cannot prepare the worker's start");
@@ -337,6 +353,10 @@ void sandbox_free(struct sandbox *sb)
     }
     pthread_mutex_destroy(&sb->mu);
     json_decref(sb->with);
+    json_decref(sb->ready);
+    for (size_t i = 0; sb->outcomes && sb->outcomes[i]; i++)
+        free(sb->outcomes[i]);
+    free(sb->outcomes);
     free(sb->buf);
     free(sb->worker_path);
     free(sb->plugin_path);
@@ -346,13 +366,36 @@ void sandbox_free(struct sandbox *sb)
     free(sb);
 }
 
-int sandbox_new(const struct sandbox_opts *o, struct sandbox **out, char *err, size_t errlen)
+/* A JSON list of strings as a NULL-terminated array; NULL for an empty or
+ * absent list (and on OOM, with *oom set). */
+static char **strv_from_json(const json_t *a, int *oom)
+{
+    size_t n = json_array_size(a);
+    if (n == 0)
+        return NULL;
+    char **v = calloc(n + 1, sizeof(*v));
+    for (size_t i = 0; v && i < n; i++)
+        if (!(v[i] = util_strdup(json_string_value(json_array_get(a, i))))) {
+            for (size_t j = 0; j < i; j++)
+                free(v[j]);
+            free(v);
+            v = NULL;
+        }
+    *oom |= v == NULL;
+    return v;
+}
+
+static int sandbox_start(const struct sandbox_opts *o, const char *mode,
+                         struct sandbox **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
         return util_err(err, errlen, DC_ENOMEM, "out of memory");
     sb->fd = -1;
+    sb->kind = o->kind;
+    sb->what = o->kind == SANDBOX_STAGE ? "stage" : "tool";
+    sb->mode = mode;
     pthread_mutex_init(&sb->mu, NULL);
     sb->deadline_ms = o->deadline_ms > 0 ? o->deadline_ms : 30000;
     sb->mem_mb = o->mem_mb > 0 ? o->mem_mb : 256;
@@ -379,9 +422,118 @@ int sandbox_new(const struct sandbox_opts *o, struct sandbox **out, char *err, s
     rc = spawn_worker(sb, err, errlen);
     if (rc != DC_OK)
         goto cleanup;
+    if (sb->kind == SANDBOX_STAGE) {
+        int oom = 0;
+        sb->outcomes = strv_from_json(json_object_get(sb->ready, "outcomes"), &oom);
+        if (oom) {
+            rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+    }
     *out = sb;
     sb = NULL;
 cleanup:
+    sandbox_free(sb);
+    return rc;
+}
+
+int sandbox_new(const struct sandbox_opts *o, struct sandbox **out, char *err, size_t errlen)
+{
+    if (o->kind == SANDBOX_STAGE && !o->lua_name)
+        return util_err(err, errlen, DC_EINVAL, "only Lua stages run sandboxed");
+    return sandbox_start(o, o->kind == SANDBOX_STAGE ? IPC_MODE_STAGE : IPC_MODE_TOOL, out, err,
+                         errlen);
+}
+
+const char *const *sandbox_outcomes(const struct sandbox *sb)
+{
+    return (const char *const *)sb->outcomes;
+}
+
+void sandbox_lua_desc_free(struct sandbox_lua_desc *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; d->outcomes && d->outcomes[i]; i++)
+        free(d->outcomes[i]);
+    free(d->outcomes);
+    for (size_t i = 0; d->options && d->options[i].name; i++) {
+        free((char *)d->options[i].name);
+        free((char *)d->options[i].default_value);
+        free((char *)d->options[i].help);
+    }
+    free(d->options);
+    free(d);
+}
+
+static int desc_options(struct sandbox_lua_desc *d, const json_t *a)
+{
+    size_t n = json_array_size(a);
+    if (n == 0)
+        return DC_OK;
+    d->options = calloc(n + 1, sizeof(*d->options));
+    if (!d->options)
+        return DC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(a, i);
+        const json_t *dv = json_object_get(x, "default"), *hv = json_object_get(x, "help");
+        struct dc_option *o = &d->options[i];
+        o->type = (int)json_integer_value(json_object_get(x, "type"));
+        o->required = json_is_true(json_object_get(x, "required"));
+        o->default_value = json_is_string(dv) ? util_strdup(json_string_value(dv)) : NULL;
+        o->help = json_is_string(hv) ? util_strdup(json_string_value(hv)) : NULL;
+        o->name = util_strdup(json_string_value(json_object_get(x, "name")));
+        if (!o->name || (json_is_string(dv) && !o->default_value) ||
+            (json_is_string(hv) && !o->help)) {
+            free((char *)o->name); /* keeps the array terminated where it was filled */
+            free((char *)o->default_value);
+            free((char *)o->help);
+            memset(o, 0, sizeof(*o));
+            return DC_ENOMEM;
+        }
+    }
+    return DC_OK;
+}
+
+int sandbox_lua_describe(const struct sandbox_opts *o, struct sandbox_lua_desc **out, char *err,
+                         size_t errlen)
+{
+    *out = NULL;
+    struct sandbox_opts dopt = {.worker_path = o->worker_path,
+                                .plugin_path = o->plugin_path,
+                                .tool = o->tool,
+                                .deadline_ms = o->deadline_ms,
+                                .mem_mb = o->mem_mb,
+                                .cpu_s = o->cpu_s,
+                                .lua_name = o->lua_name,
+                                .lua_lib = o->lua_lib};
+    struct sandbox *sb = NULL;
+    struct sandbox_lua_desc *d = NULL;
+    if (!o->lua_name)
+        return util_err(err, errlen, DC_EINVAL, "only Lua scripts can be described");
+    int rc = sandbox_start(&dopt, IPC_MODE_DESCRIBE, &sb, err, errlen);
+    if (rc != DC_OK)
+        goto cleanup;
+    d = calloc(1, sizeof(*d));
+    int oom = !d;
+    if (d) {
+        d->outcomes = strv_from_json(json_object_get(sb->ready, "outcomes"), &oom);
+        oom |= desc_options(d, json_object_get(sb->ready, "options")) != DC_OK;
+        size_t i;
+        const json_t *f;
+        json_array_foreach(json_object_get(sb->ready, "defines"), i, f) {
+            d->defines_run |= strcmp(json_string_value(f), "run") == 0;
+            d->defines_invoke |= strcmp(json_string_value(f), "invoke") == 0;
+        }
+    }
+    if (oom) {
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    *out = d;
+    d = NULL;
+cleanup:
+    sandbox_lua_desc_free(d);
     sandbox_free(sb);
     return rc;
 }
@@ -448,19 +600,23 @@ cleanup:
 
 int sandbox_http_allowed(const char *url, const char *const *allow, char *err, size_t errlen)
 {
-    char *scheme = NULL, *host = NULL, why[256];
-    int rc = netlib_url_parts(url, &scheme, &host, why, sizeof(why));
-    if (rc == DC_EINVAL)
-        return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: '%.200s' is not an http(s) "
-                        "URL with a host", url);
-    if (rc != DC_OK)
-        return util_err(err, errlen, rc, "%s", why);
-    rc = DC_EDENIED;
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+    char *scheme = NULL, *host = NULL, nerr[256] = "";
+    int rc = netlib_url_parts(url ? url : "", &scheme, &host, nerr, sizeof(nerr));
+    if (rc == DC_EINVAL) {
+        rc = util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: '%.200s' is not an http(s) "
+                      "URL with a host", url ? url : "");
+        goto cleanup;
+    }
+    if (rc != DC_OK) {
+        rc = util_err(err, errlen, rc, "%s", nerr);
+        goto cleanup;
+    }
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
         rc = util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-URL: scheme '%s' is not http or "
                       "https", scheme);
         goto cleanup;
     }
+    rc = DC_EDENIED;
     for (size_t i = 0; allow && allow[i]; i++)
         if (strcasecmp(allow[i], host) == 0)
             rc = DC_OK;
@@ -473,23 +629,62 @@ cleanup:
     return rc;
 }
 
+int sandbox_http_headers_ok(const char *const *headers, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (; headers && headers[n]; n++) {
+        const char *h = headers[n];
+        size_t name = strcspn(h, ":");
+        if (n >= SANDBOX_MAX_HEADERS || strlen(h) > SANDBOX_MAX_HEADER_BYTES)
+            return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-HEADER: at most %d headers "
+                            "of %d bytes each", SANDBOX_MAX_HEADERS, SANDBOX_MAX_HEADER_BYTES);
+        if (name == 0 || h[name] != ':')
+            return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-HEADER: header %zu is not "
+                            "'Name: value'", n + 1);
+        for (size_t i = 0; i < name; i++)
+            if (!(isalnum((unsigned char)h[i]) || strchr("!#$%&'*+-.^_`|~", h[i])))
+                return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-HEADER: header %zu has "
+                                "an invalid name", n + 1);
+        for (const char *c = h + name; *c; c++)
+            if ((unsigned char)*c < 0x20 && *c != '\t')
+                return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP-HEADER: header %zu "
+                                "holds a control character (CR or LF)", n + 1);
+        if ((name == 4 && strncasecmp(h, "Host", 4) == 0) ||
+            (name == 14 && strncasecmp(h, "Content-Length", 14) == 0) ||
+            (name == 17 && strncasecmp(h, "Transfer-Encoding", 17) == 0))
+            return util_err(err, errlen, DC_EDENIED, "E-SANDBOX-HTTP-HEADER: header '%.*s' is "
+                            "set by the core", (int)name, h);
+    }
+    return DC_OK;
+}
+
 /* Answers the worker's HTTP request: the allow list, then the transport. */
-static int answer_http(struct sandbox *sb, const json_t *q)
+static int answer_http(struct sandbox *sb, const json_t *q, struct dc_ctx *ctx)
 {
     char err[512] = "", ierr[256];
     char *resp = NULL;
     long status = 0;
     const json_t *body = json_object_get(q, "body");
+    const json_t *hj = json_object_get(q, "headers");
+    size_t nh = json_array_size(hj);
+    const char **headers = calloc(nh + 1, sizeof(*headers));
+    if (!headers)
+        return DC_ENOMEM;
+    for (size_t i = 0; i < nh; i++)
+        headers[i] = json_string_value(json_array_get(hj, i));
     int rc = sandbox_http_allowed(json_string_value(json_object_get(q, "url")), sb->http_allow,
                                   err, sizeof(err));
+    if (rc == DC_OK)
+        rc = sandbox_http_headers_ok(headers, err, sizeof(err));
     if (rc == DC_OK && !sb->http)
         rc = util_err(err, sizeof(err), DC_EDENIED,
                       "E-SANDBOX-HTTP-UNAVAILABLE: this core has no HTTP transport for tools");
     if (rc == DC_OK)
         rc = sb->http(sb->http_arg, json_string_value(json_object_get(q, "method")),
-                      json_string_value(json_object_get(q, "url")),
+                      json_string_value(json_object_get(q, "url")), headers,
                       json_is_string(body) ? json_string_value(body) : NULL, &status, &resp, err,
                       sizeof(err));
+    free(headers);
     json_t *text = rc == DC_OK ? json_string(resp ? resp : "") : NULL;
     if (rc == DC_OK && !text)
         rc = util_err(err, sizeof(err), DC_EINVAL,
@@ -497,8 +692,9 @@ static int answer_http(struct sandbox *sb, const json_t *q)
     if (sb->http_note) {
         const char *method = json_string_value(json_object_get(q, "method"));
         const char *url = json_string_value(json_object_get(q, "url"));
-        int nrc = sb->http_note(sb->http_arg, method ? method : "", url ? url : "", rc, status,
-                                resp ? strlen(resp) : 0, rc == DC_OK ? NULL : err);
+        int nrc = sb->http_note(sb->http_arg, ctx_get(ctx, "principal"), method ? method : "",
+                                url ? url : "", rc, status, resp ? strlen(resp) : 0,
+                                rc == DC_OK ? NULL : err);
         if (rc == DC_OK && nrc != DC_OK) {
             json_decref(text);
             text = NULL;
@@ -539,21 +735,25 @@ static const char *safe_code(const char *c)
     return c;
 }
 
-static json_t *call_msg(struct sandbox *sb, const char *args_json, struct dc_ctx *ctx)
+/* The call or stage message: the identity keys the worker's own context
+ * needs (its queries still run here, as the caller). */
+static json_t *call_msg(struct sandbox *sb, int type, const char *args_json, struct dc_ctx *ctx)
 {
     static const char *const keys[] = {"principal", "database", "database.dialect", "today",
                                        NULL};
-    json_t *m = ipc_msg_new(IPC_CALL), *c = json_object();
-    json_t *args = json_loads(args_json ? args_json : "{}", JSON_REJECT_DUPLICATES, NULL);
-    if (!m || !c || !json_is_object(args))
+    json_t *m = ipc_msg_new(type), *c = json_object();
+    json_t *args = type == IPC_CALL ? json_loads(args_json ? args_json : "{}",
+                                                 JSON_REJECT_DUPLICATES, NULL)
+                                    : NULL;
+    if (!m || !c || (type == IPC_CALL && !json_is_object(args)))
         goto fail;
     for (size_t i = 0; keys[i]; i++) {
         const char *v = ctx_get(ctx, keys[i]);
         if (v && json_object_set_new(c, keys[i], json_string(v)) != 0)
             goto fail;
     }
-    if (json_object_set_new(m, "tool", json_string(sb->tool)) != 0 ||
-        json_object_set(m, "args", args) != 0 || json_object_set(m, "ctx", c) != 0)
+    if (json_object_set_new(m, type == IPC_CALL ? "tool" : "stage", json_string(sb->tool)) != 0 ||
+        (args && json_object_set(m, "args", args) != 0) || json_object_set(m, "ctx", c) != 0)
         goto fail;
     json_decref(args);
     json_decref(c);
@@ -571,52 +771,78 @@ static int worker_failed(struct sandbox *sb, struct dc_ctx *ctx, int rc, const c
     char why[200];
     if (rc == DC_EIO) {
         sandbox_describe_status(reap_dead(sb), why, sizeof(why));
-        ctx_fail(ctx, "E-SANDBOX-CRASH", "tool '%s': worker %s", sb->tool, why);
+        ctx_fail(ctx, "E-SANDBOX-CRASH", "%s '%s': worker %s", sb->what, sb->tool, why);
     } else if (rc == DC_ETIMEOUT) {
         kill_reap(sb);
         ctx_fail(ctx, "E-SANDBOX-TIMEOUT",
-                 "tool '%s' did not finish within %lld ms; its worker was killed (raise "
-                 "limits.timeout_ms if the tool is slow by design)",
-                 sb->tool, (long long)sb->deadline_ms);
+                 "%s '%s' did not finish within %lld ms; its worker was killed (raise "
+                 "limits.timeout_ms if the %s is slow by design)",
+                 sb->what, sb->tool, (long long)sb->deadline_ms, sb->what);
         rc = DC_ETIMEOUT;
     } else {
         kill_reap(sb);
-        ctx_fail(ctx, "E-SANDBOX-PROTOCOL", "tool '%s': its worker %s and was killed", sb->tool,
-                 what ? what : "broke the protocol");
+        ctx_fail(ctx, "E-SANDBOX-PROTOCOL", "%s '%s': its worker %s and was killed", sb->what,
+                 sb->tool, what ? what : "broke the protocol");
     }
     note_failure(sb);
     return rc < 0 ? rc : DC_ERR;
 }
 
-static int call_locked(struct sandbox *sb, const char *args_json, struct dc_ctx *ctx)
+/* A value of the caller's context for the worker (a stage reading ctx). */
+static int answer_get(struct sandbox *sb, const json_t *q, struct dc_ctx *ctx)
+{
+    const char *v = ctx_get(ctx, json_string_value(json_object_get(q, "key")));
+    json_t *m = ipc_msg_new(IPC_VALUE);
+    char ierr[256];
+    int rc = DC_ENOMEM;
+    if (!m || json_object_set(m, "id", json_object_get(q, "id")) != 0)
+        goto cleanup;
+    json_t *jv = v ? json_string(v) : json_null();
+    if (!jv || json_object_set_new(m, "value", jv) != 0)
+        goto cleanup;
+    rc = ipc_send(sb->fd, m, ierr, sizeof(ierr));
+    if (rc != DC_ELIMIT)
+        goto cleanup;
+    json_object_del(m, "value");
+    if (json_object_set_new(m, "error",
+                            json_pack("{s:s, s:s}", "code", "E-SANDBOX-TOO-BIG", "message",
+                                      "the value is over the message limit")) != 0) {
+        rc = DC_ENOMEM;
+        goto cleanup;
+    }
+    rc = ipc_send(sb->fd, m, ierr, sizeof(ierr));
+cleanup:
+    json_decref(m);
+    return rc;
+}
+
+/* dc.emit from the worker: the same blackboard write an in-process script
+ * makes. Keys the core owns are refused there already, so one arriving
+ * here is a worker that was tampered with. */
+static int take_emit(struct sandbox *sb, const json_t *q, struct dc_ctx *ctx)
+{
+    const char *key = json_string_value(json_object_get(q, "key"));
+    const json_t *v = json_object_get(q, "value");
+    if (luart_reserved_key(key) || strcmp(key, "result") == 0 || strcmp(key, "refused") == 0 ||
+        strcmp(key, "stage") == 0)
+        return DC_EDENIED;
+    return ctx_set(ctx, key, json_is_string(v) ? json_string_value(v) : NULL);
+}
+
+/* Sends m and serves the worker (logs, queries, HTTP, context reads and
+ * writes) until it answers with one of the final types: *final holds it.
+ * Any other ending is recorded in ctx and returned. */
+static int converse(struct sandbox *sb, json_t *m, struct dc_ctx *ctx, json_t **final,
+                    int *ftype)
 {
     int64_t deadline = util_now_us() + sb->deadline_ms * 1000;
     char err[256];
-    if (sb->pid == 0) {
-        if (util_now_us() < sb->retry_at_us) {
-            ctx_fail(ctx, "E-SANDBOX-BACKOFF",
-                     "tool '%s': its worker failed %d times in a row; the next restart is in "
-                     "%lld ms",
-                     sb->tool, sb->fails, (long long)((sb->retry_at_us - util_now_us()) / 1000));
-            return DC_ELIMIT;
-        }
-        int rc = spawn_worker(sb, err, sizeof(err));
-        if (rc != DC_OK) {
-            note_failure(sb);
-            ctx_fail(ctx, "E-SANDBOX-START", "tool '%s': %s", sb->tool, err);
-            return rc;
-        }
-    }
+    *final = NULL;
     sb->logs_left = SANDBOX_MAX_LOGS;
-    json_t *m = call_msg(sb, args_json, ctx);
-    if (!m) {
-        ctx_fail(ctx, "E-TOOL-ARGS", "tool '%s': arguments must be a JSON object", sb->tool);
-        return DC_EINVAL;
-    }
+    sb->emits_left = SANDBOX_MAX_EMITS;
     int rc = ipc_send(sb->fd, m, err, sizeof(err));
-    json_decref(m);
     if (rc == DC_ELIMIT) {
-        ctx_fail(ctx, "E-TOOL-ARGS", "tool '%s': the arguments are over the %u-byte limit",
+        ctx_fail(ctx, "E-TOOL-ARGS", "%s '%s': the input is over the %u-byte limit", sb->what,
                  sb->tool, IPC_MAX_MSG);
         return rc;
     }
@@ -643,57 +869,178 @@ static int call_locked(struct sandbox *sb, const char *args_json, struct dc_ctx 
             snprintf(what, sizeof(what), "sent a malformed message (%s)", derr);
             return worker_failed(sb, ctx, DC_EINVAL, what);
         }
-        if (type == IPC_LOG) {
+        const char *bad = NULL;
+        switch (type) {
+        case IPC_LOG:
             forward_log(sb, msg);
-            json_decref(msg);
-            continue;
-        }
-        if (type == IPC_HTTP) {
-            rc = answer_http(sb, msg);
-            json_decref(msg);
-            if (rc != DC_OK)
-                return worker_failed(sb, ctx, DC_EIO, NULL);
-            continue;
-        }
-        if (type == IPC_QUERY) {
+            break;
+        case IPC_HTTP:
+            rc = answer_http(sb, msg, ctx);
+            break;
+        case IPC_QUERY:
             rc = answer_query(sb, msg, ctx);
-            json_decref(msg);
-            if (rc != DC_OK)
-                return worker_failed(sb, ctx, DC_EIO, NULL);
-            continue;
-        }
-        if (type == IPC_ERROR) {
-            ctx_fail(ctx, safe_code(json_string_value(json_object_get(msg, "code"))),
-                     "tool '%s': %s", sb->tool,
-                     json_string_value(json_object_get(msg, "message")));
-            json_decref(msg);
+            break;
+        case IPC_GET:
+            rc = sb->kind == SANDBOX_STAGE ? answer_get(sb, msg, ctx) : DC_EINVAL;
+            bad = rc == DC_EINVAL ? "asked for the context, which only stages read" : NULL;
+            break;
+        case IPC_EMIT:
+        case IPC_TRACE:
+            if (--sb->emits_left < 0) {
+                bad = "emitted more than 10000 values or trace notes in one call";
+                break;
+            }
+            if (type == IPC_TRACE) {
+                ctx_trace_note(ctx, "%s", json_string_value(json_object_get(msg, "message")));
+                break;
+            }
+            rc = take_emit(sb, msg, ctx);
+            bad = rc == DC_EDENIED ? "emitted a key the core owns" : NULL;
+            if (rc == DC_ENOMEM) {
+                json_decref(msg);
+                ctx_fail(ctx, "E-SANDBOX-EMIT", "%s '%s': out of memory storing an emitted "
+                         "value", sb->what, sb->tool);
+                return worker_failed(sb, ctx, DC_EINVAL, "could not be served (out of memory)");
+            }
+            break;
+        case IPC_ERROR:
+        case IPC_RESULT:
+        case IPC_OUTCOME:
+            if ((type == IPC_RESULT && sb->kind != SANDBOX_TOOL) ||
+                (type == IPC_OUTCOME && sb->kind != SANDBOX_STAGE)) {
+                bad = "answered with the wrong kind of result";
+                break;
+            }
+            *final = msg;
+            *ftype = type;
             sb->fails = 0;
-            return DC_ERR;
+            return DC_OK;
+        default:
+            bad = "sent an unexpected message during a call";
+            break;
         }
-        if (type != IPC_RESULT) {
-            snprintf(what, sizeof(what), "sent '%s' during a call", ipc_type_name(type));
+        if (bad) {
+            snprintf(what, sizeof(what), "%s ('%s')", bad, ipc_type_name(type));
             json_decref(msg);
             return worker_failed(sb, ctx, DC_EINVAL, what);
         }
-        const json_t *res = json_object_get(msg, "result");
-        int has_result = json_is_string(res); /* res dies with msg */
-        json_t *parsed = has_result ? json_loads(json_string_value(res), 0, NULL) : NULL;
-        char *canon = parsed ? json_dumps(parsed, JSON_COMPACT) : NULL;
-        json_decref(parsed);
         json_decref(msg);
-        if (has_result && !canon)
-            return worker_failed(sb, ctx, DC_EINVAL, "returned a result that is not JSON");
-        rc = canon ? ctx_set(ctx, "result", canon) : DC_OK;
-        free(canon);
-        sb->fails = 0;
-        return rc;
+        if (rc != DC_OK)
+            return worker_failed(sb, ctx, DC_EIO, NULL);
     }
+}
+
+/* A worker is running, or is started now (unless in backoff). */
+static int ensure_worker(struct sandbox *sb, struct dc_ctx *ctx)
+{
+    char err[256];
+    if (sb->pid != 0)
+        return DC_OK;
+    if (util_now_us() < sb->retry_at_us) {
+        ctx_fail(ctx, "E-SANDBOX-BACKOFF",
+                 "%s '%s': its worker failed %d times in a row; the next restart is in %lld ms",
+                 sb->what, sb->tool, sb->fails,
+                 (long long)((sb->retry_at_us - util_now_us()) / 1000));
+        return DC_ELIMIT;
+    }
+    int rc = spawn_worker(sb, err, sizeof(err));
+    if (rc != DC_OK) {
+        note_failure(sb);
+        ctx_fail(ctx, "E-SANDBOX-START", "%s '%s': %s", sb->what, sb->tool, err);
+    }
+    return rc;
+}
+
+/* The worker's own error, with its code kept to the code alphabet. */
+static int worker_error(struct sandbox *sb, const json_t *msg, struct dc_ctx *ctx)
+{
+    ctx_fail(ctx, safe_code(json_string_value(json_object_get(msg, "code"))), "%s '%s': %s",
+             sb->what, sb->tool, json_string_value(json_object_get(msg, "message")));
+    return DC_ERR;
+}
+
+/* One call or stage run, start to answer: the worker's own error is
+ * recorded in ctx; on DC_OK *msg is its result or outcome message. */
+static int exchange(struct sandbox *sb, int type, const char *args_json, struct dc_ctx *ctx,
+                    json_t **msg)
+{
+    *msg = NULL;
+    int rc = ensure_worker(sb, ctx);
+    if (rc != DC_OK)
+        return rc;
+    json_t *m = call_msg(sb, type, args_json, ctx);
+    if (!m) {
+        if (type == IPC_CALL)
+            ctx_fail(ctx, "E-TOOL-ARGS", "tool '%s': arguments must be a JSON object", sb->tool);
+        else
+            ctx_fail(ctx, "E-SANDBOX-STAGE", "stage '%s': the context could not be encoded",
+                     sb->tool);
+        return DC_EINVAL;
+    }
+    int ftype = 0;
+    rc = converse(sb, m, ctx, msg, &ftype);
+    json_decref(m);
+    if (rc == DC_OK && ftype == IPC_ERROR) {
+        rc = worker_error(sb, *msg, ctx);
+        json_decref(*msg);
+        *msg = NULL;
+    }
+    return rc;
+}
+
+static int call_locked(struct sandbox *sb, const char *args_json, struct dc_ctx *ctx)
+{
+    json_t *msg = NULL;
+    int rc = exchange(sb, IPC_CALL, args_json, ctx, &msg);
+    if (rc != DC_OK)
+        return rc;
+    const json_t *res = json_object_get(msg, "result");
+    int has_result = json_is_string(res); /* res dies with msg */
+    json_t *parsed = has_result ? json_loads(json_string_value(res), 0, NULL) : NULL;
+    char *canon = parsed ? json_dumps(parsed, JSON_COMPACT) : NULL;
+    json_decref(parsed);
+    json_decref(msg);
+    if (has_result && !canon)
+        return worker_failed(sb, ctx, DC_EINVAL, "returned a result that is not JSON");
+    rc = canon ? ctx_set(ctx, "result", canon) : DC_OK;
+    free(canon);
+    return rc;
 }
 
 int sandbox_call(struct sandbox *sb, const char *args_json, struct dc_ctx *ctx)
 {
     pthread_mutex_lock(&sb->mu);
-    int rc = call_locked(sb, args_json, ctx);
+    int rc = sb->kind == SANDBOX_TOOL ? call_locked(sb, args_json, ctx) : DC_EINVAL;
+    pthread_mutex_unlock(&sb->mu);
+    return rc;
+}
+
+static int stage_locked(struct sandbox *sb, struct dc_ctx *ctx, const char **outcome)
+{
+    json_t *msg = NULL;
+    int rc = exchange(sb, IPC_STAGE, NULL, ctx, &msg);
+    if (rc != DC_OK)
+        return rc;
+    const char *label = json_string_value(json_object_get(msg, "outcome"));
+    for (size_t i = 0; sb->outcomes && sb->outcomes[i]; i++)
+        if (strcmp(sb->outcomes[i], label) == 0)
+            *outcome = sb->outcomes[i];
+    if (!*outcome) {
+        ctx_fail(ctx, "E-SANDBOX-OUTCOME",
+                 "stage '%s' returned outcome '%.64s', which its script does not declare in "
+                 "`outcomes`",
+                 sb->tool, label);
+        rc = DC_EABI;
+    }
+    json_decref(msg);
+    return rc;
+}
+
+int sandbox_run_stage(struct sandbox *sb, struct dc_ctx *ctx, const char **outcome)
+{
+    *outcome = NULL;
+    pthread_mutex_lock(&sb->mu);
+    int rc = sb->kind == SANDBOX_STAGE ? stage_locked(sb, ctx, outcome) : DC_EINVAL;
     pthread_mutex_unlock(&sb->mu);
     return rc;
 }

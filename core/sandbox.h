@@ -1,12 +1,13 @@
 /*
- * sandbox - the core's side of one sandboxed tool: a datachat-worker process
- * (core/worker/) started with posix_spawn (exec, never a fork that keeps the
- * core's memory), fds 0-2 on /dev/null, the IPC socket on fd 3, every other
+ * sandbox - the core's side of one sandboxed tool, Lua stage or described
+ * script: a datachat-worker (core/worker/) started with posix_spawn (exec,
+ * never a fork), fds 0-2 on /dev/null, the IPC socket on fd 3, every other
  * fd closed and an empty environment. It owns the worker's lifetime: the
  * handshake, one call at a time, the per-call deadline (SIGKILL and reap),
  * restarts with backoff, and turning a crash into a tool error that names
- * the signal. Queries the worker asks for run here, through the caller's
- * context (gate, policy, audit). It never runs plugin code in the core.
+ * the signal. Queries, HTTP and context reads and writes the worker asks
+ * for are served here, through the caller's context (gate, policy, audit).
+ * It never runs plugin or script code in the core.
  */
 #ifndef DC_SANDBOX_H
 #define DC_SANDBOX_H
@@ -23,20 +24,27 @@ struct sandbox;
  * owns one): called only for a URL sandbox_http_allowed accepted. On DC_OK
  * *status and *resp (malloc'ed); else err holds "E-CODE: text". */
 typedef int (*sandbox_http_fn)(void *arg, const char *method, const char *url,
-                               const char *body, long *status, char **resp, char *err,
-                               size_t errlen);
+                               const char *const *headers, const char *body, long *status,
+                               char **resp, char *err, size_t errlen);
 
 /* Told of every HTTP request the worker made, after the core decided:
  * rc DC_OK with the status and response bytes, or the refusal or failure
- * (err "E-CODE: text"). A non-DC_OK return on a fetched response withholds
+ * (err "E-CODE: text"), and the principal of the call that made it (NULL
+ * when the caller's context has none). A non-DC_OK return on a fetched response withholds
  * it from the worker (the request could not be recorded). */
-typedef int (*sandbox_http_note_fn)(void *arg, const char *method, const char *url, int rc,
-                                    long status, size_t bytes, const char *err);
+typedef int (*sandbox_http_note_fn)(void *arg, const char *principal, const char *method,
+                                    const char *url, int rc, long status, size_t bytes,
+                                    const char *err);
 
 /* DC_OK when url is http(s) and its host is on allow (NULL-terminated,
  * case-insensitive exact names); DC_EDENIED / DC_EINVAL with
  * "E-SANDBOX-HTTP-HOST: ..." / "E-SANDBOX-HTTP-URL: ..." in err. */
 int sandbox_http_allowed(const char *url, const char *const *allow, char *err, size_t errlen);
+/* DC_OK when every header (NULL-terminated, may be NULL) is "Name: value"
+ * with a token name, no control characters, not one the core sets (Host,
+ * Content-Length, Transfer-Encoding), at most 32 of 4096 bytes; else
+ * "E-SANDBOX-HTTP-HEADER: ..." in err. */
+int sandbox_http_headers_ok(const char *const *headers, char *err, size_t errlen);
 
 /* Where the worker's log lines go (the tool's log in the core). */
 typedef void (*sandbox_log_fn)(void *arg, int level, const char *msg);
@@ -61,7 +69,12 @@ struct sandbox_opts {
     sandbox_http_fn http;
     void *http_arg;
     sandbox_http_note_fn http_note; /* NULL: not told; called with http_arg */
+    /* SANDBOX_TOOL (0): a tool (sandbox_call). SANDBOX_STAGE: a Lua pipeline
+     * stage (sandbox_run_stage; lua_name required), cited as stage `tool`. */
+    int kind;
 };
+
+enum sandbox_kind { SANDBOX_TOOL = 0, SANDBOX_STAGE = 1 };
 
 /* Starts the worker and waits for it to load and init the plugin, so a
  * broken plugin is reported at start-up. */
@@ -75,6 +88,33 @@ void sandbox_free(struct sandbox *sb);
  * then after 50 ms doubling to 5 s while failures repeat). Thread-safe:
  * calls on one sandbox run one at a time. */
 int sandbox_call(struct sandbox *sb, const char *args_json, struct dc_ctx *ctx);
+
+/* Runs a SANDBOX_STAGE's run(ctx) in its worker: the script reads ctx
+ * from this process's ctx (every key, on demand), its dc.emit values and
+ * dc.trace lines land in ctx, its log lines in the log. On DC_OK *outcome
+ * is one of the labels the script declared (owned by sb, valid until
+ * sandbox_free); an undeclared label fails with E-SANDBOX-OUTCOME. Errors
+ * and crashes as for sandbox_call. */
+int sandbox_run_stage(struct sandbox *sb, struct dc_ctx *ctx, const char **outcome);
+/* The labels of a SANDBOX_STAGE's `outcomes` (NULL-terminated; NULL when
+ * the script declares none), as its first worker reported them. */
+const char *const *sandbox_outcomes(const struct sandbox *sb);
+
+/* What a Lua script declares, read by running its top level in a worker
+ * (mode describe) so that `config check` never runs the script in the
+ * core. outcomes and options are NULL when none are declared. */
+struct dc_option;
+struct sandbox_lua_desc {
+    char **outcomes;           /* NULL-terminated */
+    struct dc_option *options; /* ends with DC_OPTIONS_END */
+    int defines_run, defines_invoke;
+};
+/* o->lua_name and o->plugin_path (the script) required; o->with, ->kind
+ * and the HTTP fields are ignored. A script that fails to load comes back
+ * as DC_ERR with the worker's message in err. */
+int sandbox_lua_describe(const struct sandbox_opts *o, struct sandbox_lua_desc **out, char *err,
+                         size_t errlen);
+void sandbox_lua_desc_free(struct sandbox_lua_desc *d);
 
 /* The worker's pid, 0 when none runs (tests). */
 pid_t sandbox_pid(struct sandbox *sb);

@@ -119,13 +119,15 @@ static int lua_sandboxed(const struct cfg_tool *c)
  * the core's hardening; the reply must fit one IPC message to the worker. */
 #define WORKER_HTTP_MAX_BYTES (128 << 10)
 
-static int worker_http(void *arg, const char *method, const char *url, const char *body,
-                       long *status, char **resp, char *err, size_t errlen)
+static int worker_http(void *arg, const char *method, const char *url,
+                       const char *const *headers, const char *body, long *status, char **resp,
+                       char *err, size_t errlen)
 {
     size_t n = 0;
     const struct httptool_request rq = {.method = method,
                                         .url = url,
                                         .body = body,
+                                        .headers = headers,
                                         .connect_ms = 2000,
                                         .total_ms = 10000,
                                         .max_bytes = WORKER_HTTP_MAX_BYTES};
@@ -136,8 +138,8 @@ static int worker_http(void *arg, const char *method, const char *url, const cha
 /* Every request a worker made, allowed or not, is an audit record naming
  * the tool, method and host (never the path or query, which may carry
  * data), with the status and size or the refusal. */
-static int worker_http_note(void *arg, const char *method, const char *url, int rc, long status,
-                            size_t bytes, const char *why)
+static int worker_http_note(void *arg, const char *principal, const char *method,
+                            const char *url, int rc, long status, size_t bytes, const char *why)
 {
     const struct tool_inst *t = arg;
     struct audit *a = t->ts ? t->ts->audit : NULL;
@@ -158,14 +160,40 @@ static int worker_http_note(void *arg, const char *method, const char *url, int 
     struct audit_record r = {.event = rc == DC_OK                  ? "http"
                                       : strcmp(outcome, "refused") == 0 ? "refusal"
                                                                          : "error",
+                             .principal = principal,
                              .rows = -1,
                              .duration_us = -1,
                              .outcome = outcome,
                              .code = rc == DC_OK ? NULL : code,
                              .reason = rc == DC_OK ? NULL : why,
                              .question = what,
-                             .policy = applied};
+                             .policy = applied,
+                             .tool = t->cfg->name};
     return audit_append(a, &r, aerr, sizeof(aerr));
+}
+
+/* http_request (ABI 1.4) of a tool in this process: the same allow list,
+ * transport and audit record as a sandboxed tool's requests. */
+static int inproc_http(void *arg, struct dc_ctx *c, const char *method, const char *url,
+                       const char *const *headers, const char *body, long *status, char **resp,
+                       char *err, size_t errlen)
+{
+    struct tool_inst *t = arg;
+    *resp = NULL;
+    int rc = sandbox_http_allowed(url, (const char *const *)t->cfg->http_allow, err, errlen);
+    if (rc == DC_OK)
+        rc = sandbox_http_headers_ok(headers, err, errlen);
+    if (rc == DC_OK)
+        rc = worker_http(t, method, url, headers, body, status, resp, err, errlen);
+    int nrc = worker_http_note(t, ctx_get(c, "principal"), method, url, rc, *status,
+                               *resp ? strlen(*resp) : 0, rc == DC_OK ? NULL : err);
+    if (rc == DC_OK && nrc != DC_OK) {
+        free(*resp);
+        *resp = NULL;
+        rc = util_err(err, errlen, nrc, "E-AUDIT-WRITE: the request could not be recorded, so "
+                      "its response is withheld");
+    }
+    return rc;
 }
 
 static int sandbox_tool_open(const struct dc_config *cfg, struct tool_inst *t, char *err,
@@ -209,9 +237,9 @@ void tools_set_audit(struct toolset *ts, struct audit *a)
         ts->audit = a;
 }
 
-/* Every call leaves an audit record with the tool's tier and the SHA-256
- * of its canonical arguments (in "policy", the record's free-form "what
- * applied" field): ok, refused (approvals, bad arguments) or error. A
+/* Every call leaves an audit record with the tool's name, tier and the
+ * SHA-256 of its canonical arguments (fields tool, tool_tier, args_sha256):
+ * ok, refused (approvals, bad arguments) or error. A
  * sandboxed tool that failed is what an attack looks like from outside. */
 static int audit_tool_call(struct toolset *ts, struct dc_ctx *ctx, const char *name, int tier,
                            const char *canon, const char *outcome, int64_t us)
@@ -219,12 +247,10 @@ static int audit_tool_call(struct toolset *ts, struct dc_ctx *ctx, const char *n
     if (!ts->audit)
         return DC_OK;
     const char *code = ctx_get(ctx, "refused") ? ctx_get(ctx, "refused") : ctx_error_code(ctx);
-    char err[256], what[320], applied[128], ahash[65] = "";
+    char err[256], what[320], ahash[65] = "";
     if (canon)
         util_sha256_hex(canon, strlen(canon), ahash);
     snprintf(what, sizeof(what), "tool call: %s", name);
-    snprintf(applied, sizeof(applied), "tool tier %d; arguments sha256 %s", tier,
-             ahash[0] ? ahash : "(not valid JSON)");
     int ok = strcmp(outcome, "ok") == 0;
     struct audit_record r = {.event = ok ? "tool" : strcmp(outcome, "refused") == 0 ? "refusal"
                                                                                      : "error",
@@ -236,7 +262,9 @@ static int audit_tool_call(struct toolset *ts, struct dc_ctx *ctx, const char *n
                              .code = ok ? NULL : code ? code : "E-TOOL-FAILED",
                              .reason = ok ? NULL : ctx_error_message(ctx),
                              .question = what,
-                             .policy = applied};
+                             .tool = name,
+                             .tool_tier = tier,
+                             .args_sha256 = ahash[0] ? ahash : NULL};
     if (audit_append(ts->audit, &r, err, sizeof(err)) != DC_OK) {
         ctx_fail(ctx, "E-AUDIT-WRITE", "%s", err);
         return DC_EIO;
@@ -261,12 +289,8 @@ static int plugin_tool_open(const struct dc_config *cfg, const struct registry *
     int custom = t->cfg->sandbox_set ? t->cfg->sandbox : t->vt->tier >= 5;
     if (custom || (le && le->sandbox))
         return sandbox_tool_open(cfg, t, err, errlen);
-    if (t->cfg->http_allow)
-        return util_err(err, errlen, DC_EINVAL, "%s:%d:%d: E-CFG-HTTP-ALLOW: tools.%s.http_allow "
-                        "is set but the tool (plugin %s, tier %d) runs in the core, where it "
-                        "has no HTTP through the sandbox; add `sandbox: true` or remove "
-                        "http_allow", cfg->path, t->cfg->http_allow_line, t->cfg->http_allow_col,
-                        t->cfg->name, t->plugin->name, t->vt->tier);
+    t->self.http = inproc_http; /* hosts on its http_allow, as when sandboxed */
+    t->self.http_arg = t;
     if (t->vt->init) {
         char perr[512] = "";
         int prc = t->vt->init(&t->host, &t->cfg->with, &t->state, perr, sizeof(perr));
@@ -422,13 +446,11 @@ static int tool_tier(const struct tool_inst *t)
     return t->is_lua || t->http ? 5 : t->vt->tier;
 }
 
-/* Takes "$approval_token" out of the arguments (it is not one of them).
- * On success *rest is the remaining arguments as JSON text. */
-static int split_token(const char *args_json, char **rest, char **token, struct dc_ctx *ctx)
+/* The arguments must be one JSON object; *rest is its compact text. */
+static int object_args(const char *args_json, char **rest, struct dc_ctx *ctx)
 {
     json_error_t jerr;
     *rest = NULL;
-    *token = NULL;
     json_t *args = json_loads(args_json ? args_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
     if (!args || !json_is_object(args)) {
         const char *why = !args && strstr(jerr.text, "\\u0000")
@@ -439,14 +461,9 @@ static int split_token(const char *args_json, char **rest, char **token, struct 
         json_decref(args);
         return DC_EINVAL;
     }
-    json_t *tok = json_object_get(args, "$approval_token");
-    if (tok) {
-        *token = util_strdup(json_is_string(tok) ? json_string_value(tok) : "");
-        json_object_del(args, "$approval_token");
-    }
     *rest = json_dumps(args, JSON_COMPACT);
     json_decref(args);
-    return *rest && (!tok || *token) ? DC_OK : DC_ENOMEM;
+    return *rest ? DC_OK : DC_ENOMEM;
 }
 
 /* Tier 4 writes: no token, a pending approval is recorded and the call is
@@ -504,10 +521,11 @@ int tools_approve(struct toolset *ts, const char *id, char token[65], char code[
     return rc;
 }
 
-int tools_call(struct toolset *ts, const char *name, const char *args_json, struct dc_ctx *ctx)
+int tools_call(struct toolset *ts, const char *name, const char *args_json, const char *token,
+               struct dc_ctx *ctx)
 {
     struct tool_inst *t = NULL;
-    char *raw = NULL, *token = NULL, *canon = NULL;
+    char *raw = NULL, *canon = NULL;
     char jerr[512] = "";
     int64_t t0 = util_now_us();
     for (size_t i = 0; ts && i < ts->n; i++)
@@ -520,7 +538,7 @@ int tools_call(struct toolset *ts, const char *name, const char *args_json, stru
     }
     int tier = tool_tier(t);
     const char *pname = t->is_lua ? t->cfg->use : t->http ? "http" : t->plugin->name;
-    int rc = split_token(args_json, &raw, &token, ctx);
+    int rc = object_args(args_json, &raw, ctx);
     if (rc == DC_OK) {
         const char *schema = t->is_lua ? NULL
                              : t->http ? httptool_params_schema(t->http)
@@ -564,7 +582,6 @@ int tools_call(struct toolset *ts, const char *name, const char *args_json, stru
         rc = rc < 0 ? rc : DC_ERR;
 cleanup:
     free(raw);
-    free(token);
     free(canon);
     return rc;
 }

@@ -40,11 +40,13 @@ int tools_info(const struct toolset *t, size_t i, struct tool_info *out);
 /* Calls tool `name` with args_json (NULL = {}) in ctx. The result is the
  * JSON text in ctx "result"; failures are recorded in ctx. The arguments
  * are checked and coerced against the tool's schema first (E-TOOL-ARGS
- * naming the field). A member "$approval_token" of args_json is taken out
- * and is the approval for a tier-4 call; without a valid one the call is
- * refused (ctx "refused" = E-APPROVAL-*) and ctx "approval.id" names the
- * pending approval. Every call is audited with tier and arguments hash. */
-int tools_call(struct toolset *t, const char *name, const char *args_json, struct dc_ctx *ctx);
+ * naming the field). approval_token (NULL = none) is the approval for a
+ * tier-4 call; it is never one of the arguments, so it is neither hashed
+ * nor seen by the tool. Without a valid one the call is refused (ctx
+ * "refused" = E-APPROVAL-*) and ctx "approval.id" names the pending
+ * approval. Every call is audited with tier and arguments hash. */
+int tools_call(struct toolset *t, const char *name, const char *args_json,
+               const char *approval_token, struct dc_ctx *ctx);
 
 /* Grants pending approval id (the CLI prompt, `tools approve`, POST
  * /api/v1/approvals/{id}): token receives the single-use token, code the

@@ -5,6 +5,8 @@
 
 #include <datachat/value.h>
 
+#include "api/stream.h"
+
 struct router {
     struct api_route *routes;
     size_t n, cap;
@@ -204,6 +206,27 @@ void api_req_clear(struct api_req *rq)
     free(rq->resp);
     rq->resp = NULL;
     rq->resp_len = 0;
+    api_stream_unref(rq->stream);
+    rq->stream = NULL;
+}
+
+int api_reply_stream(struct api_req *rq, int status, const char *content_type,
+                     struct api_stream *st)
+{
+    api_req_clear(rq);
+    api_stream_ref(st);
+    rq->status = status;
+    rq->content_type = content_type;
+    rq->stream = st;
+    return DC_OK;
+}
+
+void api_req_spawn(struct api_req *rq, void (*fn)(void *arg), void (*free_fn)(void *arg),
+                   void *arg)
+{
+    rq->spawn = fn;
+    rq->spawn_free = free_fn;
+    rq->spawn_arg = arg;
 }
 
 int api_reply_text(struct api_req *rq, int status, const char *content_type, char *text,

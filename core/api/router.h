@@ -65,6 +65,13 @@ struct api_req {
     int audited;             /* the request reached the audit log */
 
     api_work_fn work;        /* set by api_req_defer */
+
+    /* A reply sent while it is made (api_reply_stream), and the work that
+     * makes it (api_req_spawn); both NULL for ordinary replies. */
+    struct api_stream *stream;
+    void (*spawn)(void *arg);
+    void (*spawn_free)(void *arg);
+    void *spawn_arg;
 };
 
 struct router;
@@ -94,5 +101,15 @@ int api_reply_text(struct api_req *rq, int status, const char *content_type, cha
                    size_t len); /* text is taken over (malloc'd) */
 void api_req_defer(struct api_req *rq, api_work_fn work);
 void api_req_clear(struct api_req *rq);
+/* The reply is st's bytes as they come (the request takes a reference):
+ * the status and headers go out at once, the body as the producer pushes. */
+int api_reply_stream(struct api_req *rq, int status, const char *content_type,
+                     struct api_stream *st);
+/* Runs fn(arg) on the worker pool once the handler returns, not bound to
+ * the connection (which may close first), so arg must own all fn reads
+ * and fn frees it; when fn cannot be started, free_fn(arg) is called and
+ * the client gets 503 instead. */
+void api_req_spawn(struct api_req *rq, void (*fn)(void *arg), void (*free_fn)(void *arg),
+                   void *arg);
 
 #endif

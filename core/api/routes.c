@@ -14,6 +14,7 @@
 #include "api/metrics.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "api/stream.h"
 #include "ctx.h"
 #include "datapoint.h"
 #include "db.h"
@@ -124,13 +125,8 @@ static void chat_work(struct api_req *rq)
         db = opt_string(rq->body, "target_database");
     struct dc_ctx *ctx = NULL;
     int yes = json_is_true(json_object_get(rq->body, "yes"));
-    const char *session = opt_string(rq->body, "session_id");
-    if (session && !session_id_valid(session)) {
-        bad_field(rq, 400, "E-SESSION-ID", "session_id",
-                  "session_id must be 1-64 letters, digits or _.:-");
-        return;
-    }
-    int rc = runtime_ask_confirmed(rq->rt, msg, db, rq->principal, "text", session, yes, &ctx);
+    const char *session = opt_string(rq->body, "session_id"); /* checked by chat_handler */
+    int rc = runtime_ask_confirmed(rq->rt, msg, db, rq->principal, "json", session, yes, &ctx);
     if (!ctx) {
         bad_field(rq, 500, "E-API-NOMEM", NULL, "out of memory");
         return;
@@ -145,25 +141,111 @@ static void chat_work(struct api_req *rq)
         json_object_set(o, "session_id", sid ? sid : json_null());
         add_error_members(o, ctx, status, field);
     }
-    json_t *stream = json_object_get(rq->body, "stream");
-    if (o && json_is_true(stream)) {
-        struct sbuf b;
-        sbuf_init(&b);
-        json_t *trace = json_object_get(o, "trace");
-        size_t i;
-        json_t *step;
-        json_array_foreach(trace, i, step) sse_event(&b, "trace", step);
-        sse_event(&b, status < 300 ? "answer" : "error", o);
-        json_decref(o);
-        size_t len = b.len;
-        char *text = b.oom ? NULL : sbuf_detach(&b);
-        sbuf_free(&b);
-        /* The status goes in the stream: clients of event streams read events. */
-        api_reply_text(rq, 200, "text/event-stream", text, len);
-    } else {
-        api_reply_json(rq, status, o);
-    }
+    api_reply_json(rq, status, o);
     ctx_free(ctx);
+}
+
+/* A streamed chat owns copies of what it reads: its connection may close
+ * while the pipeline still runs (the stream then drops what is pushed). */
+struct chat_stream {
+    struct runtime *rt;
+    struct api_stream *st;
+    char *msg, *db, *session, *principal;
+    json_t *session_id; /* as sent, or NULL */
+    int yes;
+    int64_t t0_us;
+    size_t sent; /* trace steps already sent */
+};
+
+static void chat_stream_free(void *arg)
+{
+    struct chat_stream *cs = arg;
+    api_stream_unref(cs->st);
+    free(cs->msg);
+    free(cs->db);
+    free(cs->session);
+    free(cs->principal);
+    json_decref(cs->session_id);
+    free(cs);
+}
+
+static void push_event(struct api_stream *st, const char *event, json_t *data)
+{
+    struct sbuf b;
+    sbuf_init(&b);
+    sse_event(&b, event, data);
+    if (!b.oom)
+        api_stream_push(st, b.p, b.len);
+    sbuf_free(&b);
+}
+
+/* Sends the trace steps recorded since the last call; every step is closed
+ * when the pipeline reports a stage done, and at the end. */
+static void push_steps(void *arg, struct dc_ctx *ctx)
+{
+    struct chat_stream *cs = arg;
+    for (; cs->sent < ctx_ntrace(ctx); cs->sent++) {
+        json_t *j = answerjson_step(ctx_trace_at(ctx, cs->sent));
+        push_event(cs->st, "trace", j);
+        json_decref(j);
+    }
+}
+
+/* Each trace event goes out as its stage finishes, then the answer (or the
+ * error, with its code) as the last event. The HTTP status is 200 either
+ * way: it was sent before the outcome was known. */
+static void chat_stream_work(void *arg)
+{
+    struct chat_stream *cs = arg;
+    struct dc_ctx *ctx = NULL;
+    int rc = runtime_ask_observed(cs->rt, cs->msg, cs->db, cs->principal, "json", cs->session,
+                                  cs->yes, push_steps, cs, &ctx);
+    json_t *o = NULL;
+    int status = 500;
+    if (ctx) {
+        const char *field;
+        status = ctx_status(ctx, rc, &field);
+        push_steps(cs, ctx);
+        o = answerjson_new(ctx, util_now_us() - cs->t0_us, API_MAX_ANSWER_ROWS);
+        if (o) {
+            json_object_set(o, "session_id", cs->session_id ? cs->session_id : json_null());
+            add_error_members(o, ctx, status, field);
+        }
+    }
+    if (!o)
+        o = json_pack("{s:s, s:s, s:n}", "code", "E-API-NOMEM", "message", "out of memory",
+                      "field");
+    push_event(cs->st, status < 300 ? "answer" : "error", o);
+    json_decref(o);
+    api_stream_end(cs->st);
+    ctx_free(ctx);
+    chat_stream_free(cs);
+}
+
+/* stream: true. The events are sent live (docs/API.md), so the pipeline
+ * runs on the pool apart from the connection, which streams meanwhile. */
+static int chat_stream_start(struct api_req *rq, const char *db)
+{
+    struct chat_stream *cs = calloc(1, sizeof(*cs));
+    const char *session = opt_string(rq->body, "session_id");
+    int ok = cs && api_stream_new(&cs->st) == DC_OK &&
+             (cs->msg = util_strdup(opt_string(rq->body, "message"))) != NULL &&
+             (!db || (cs->db = util_strdup(db)) != NULL) &&
+             (!session || (cs->session = util_strdup(session)) != NULL) &&
+             (!rq->principal || (cs->principal = util_strdup(rq->principal)) != NULL);
+    if (!ok) {
+        if (cs)
+            chat_stream_free(cs);
+        bad_field(rq, 500, "E-API-NOMEM", NULL, "out of memory");
+        return API_DONE;
+    }
+    cs->rt = rq->rt;
+    cs->yes = json_is_true(json_object_get(rq->body, "yes"));
+    cs->session_id = json_incref(json_object_get(rq->body, "session_id"));
+    cs->t0_us = rq->t0_us;
+    api_reply_stream(rq, 200, "text/event-stream", cs->st);
+    api_req_spawn(rq, chat_stream_work, chat_stream_free, cs);
+    return API_DONE;
 }
 
 static int chat_handler(struct api_req *rq)
@@ -175,6 +257,14 @@ static int chat_handler(struct api_req *rq)
                   "database and target_database name different databases; send one");
         return API_DONE;
     }
+    const char *session = opt_string(rq->body, "session_id");
+    if (session && !session_id_valid(session)) {
+        bad_field(rq, 400, "E-SESSION-ID", "session_id",
+                  "session_id must be 1-64 letters, digits or _.:-");
+        return API_DONE;
+    }
+    if (json_is_true(json_object_get(rq->body, "stream")))
+        return chat_stream_start(rq, db ? db : tdb);
     api_req_defer(rq, chat_work);
     return API_ASYNC;
 }
@@ -254,20 +344,11 @@ static const struct api_field exec_fields[] = {
 
 static void exec_work(struct api_req *rq)
 {
-    char *args = NULL;
     json_t *a = json_object_get(rq->body, "arguments");
-    const char *token = opt_string(rq->body, "approval_token");
-    if (a && token) {
-        /* tools_call takes the token out again before hashing the arguments */
-        json_t *withtok = json_deep_copy(a);
-        if (withtok && json_object_set_new(withtok, "$approval_token", json_string(token)) == 0)
-            args = json_dumps(withtok, JSON_COMPACT);
-        json_decref(withtok);
-    } else if (a) {
-        args = json_dumps(a, JSON_COMPACT);
-    }
+    char *args = a ? json_dumps(a, JSON_COMPACT) : NULL;
     struct dc_ctx *ctx = NULL;
     int rc = runtime_call_tool(rq->rt, opt_string(rq->body, "tool"), args ? args : "{}",
+                               opt_string(rq->body, "approval_token"),
                                opt_string(rq->body, "target_database"), rq->principal, &ctx);
     free(args);
     if (!ctx) {

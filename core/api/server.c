@@ -13,9 +13,11 @@
 
 #include <datachat/value.h>
 
+#include "api/jobs.h"
 #include "api/metrics.h"
 #include "api/router.h"
 #include "api/routes.h"
+#include "api/stream.h"
 #include "loop.h"
 #include "netlib.h"
 #include "runtime.h"
@@ -38,6 +40,7 @@ struct api_server {
     struct api_metrics *metrics;
     struct loop *loop;
     struct pool *pool;
+    struct api_jobs *jobs; /* background profiling jobs, run on pool */
     struct MHD_Daemon *mhd;
     const struct netlib_mhd *lib; /* libmicrohttpd, loaded by server_start */
     int workers;
@@ -54,6 +57,19 @@ struct api_server {
     int kick_armed;   /* a 1 ms timer will run the daemon again */
     struct rate *rates;
     size_t nrates;
+    struct sock *socks; /* every open connection */
+};
+
+/* One TCP connection from accept to close (MHD's socket context). MHD's
+ * idle timeout restarts on every byte, so a client dribbling one byte at a
+ * time would hold a connection forever; the sweep in on_tick closes one
+ * whose request has not fully arrived within server.limits.request_timeout_s
+ * of its accept (or of the previous response, on a kept-alive connection). */
+struct sock {
+    struct sock *prev, *next;
+    int fd;
+    int64_t since_us; /* when the request now arriving could start */
+    int receiving;    /* 0 from dispatch to completion: no deadline then */
 };
 
 enum { C_NEW = 0, C_RUNNING, C_READY, C_SENT };
@@ -213,10 +229,64 @@ static void on_kick(struct loop *l, uint64_t id, void *arg)
     mhd_pump(s);
 }
 
+/* A streamed reply: MHD asks for bytes when it can send; with none pending
+ * the stream parks the connection (suspend, allowed from the reader) and
+ * the producer's next push resumes it. MHD's resume wakes the daemon's
+ * epoll fd, which the loop watches; the tick pumps it in any case. */
+static void stream_park(void *arg)
+{
+    struct conn *c = arg;
+    c->srv->lib->suspend_connection(c->mc);
+}
+
+static void stream_wake(void *arg)
+{
+    struct conn *c = arg;
+    c->srv->lib->resume_connection(c->mc);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ssize_t n = api_stream_take(cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void stream_release(void *cls)
+{
+    api_stream_detach(cls);
+    api_stream_unref(cls);
+}
+
+static struct MHD_Response *stream_response(struct conn *c)
+{
+    struct api_stream *st = c->rq.stream;
+    api_stream_ref(st); /* the response's, dropped by stream_release */
+    struct MHD_Response *r = c->srv->lib->create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_release);
+    if (!r) {
+        api_stream_unref(st);
+        return NULL;
+    }
+    api_stream_attach(st, stream_park, stream_wake, c);
+    return r;
+}
+
 static void queue_reply(struct conn *c)
 {
     struct api_req *rq = &c->rq;
     const struct netlib_mhd *m = c->srv->lib;
+    if (rq->stream) {
+        struct MHD_Response *r = stream_response(c);
+        if (!r)
+            return; /* MHD closes the connection; completion still runs */
+        m->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                rq->content_type ? rq->content_type : "text/event-stream");
+        m->add_response_header(r, "Cache-Control", "no-store");
+        m->queue_response(c->mc, (unsigned)rq->status, r);
+        m->destroy_response(r);
+        c->state = C_SENT;
+        return;
+    }
     if (!rq->resp) {
         struct api_error e;
         api_error_set(&e, 500, "E-API-INTERNAL", NULL, "the handler produced no reply");
@@ -264,11 +334,21 @@ static void done_tramp(struct loop *l, void *arg)
     mhd_pump(c->srv);
 }
 
+static struct sock *conn_sock(struct api_server *s, struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        s->lib->get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 /* Everything after the body arrived: route, auth, limits, body, handler. */
 static void dispatch(struct conn *c)
 {
     struct api_server *s = c->srv;
     struct api_req *rq = &c->rq;
+    struct sock *sk = conn_sock(s, c->mc);
+    if (sk)
+        sk->receiving = 0;
     const struct dc_config *cfg = s->rt->cfg;
     struct api_error e;
     const struct api_route *route;
@@ -342,7 +422,18 @@ static void dispatch(struct conn *c)
         fail(c, 400, "E-API-BODY", NULL, "this route takes no request body");
         return;
     }
-    if (route->handler(rq) == API_ASYNC && rq->work) {
+    int hr = route->handler(rq);
+    if (rq->spawn) {
+        void (*fn)(void *) = rq->spawn;
+        rq->spawn = NULL;
+        if (pool_submit(s->pool, fn, NULL, rq->spawn_arg) != DC_OK) {
+            rq->spawn_free(rq->spawn_arg);
+            api_req_clear(rq);
+            fail(c, 503, "E-API-BUSY", NULL, "the worker queue is full; retry shortly");
+            return;
+        }
+    }
+    if (hr == API_ASYNC && rq->work) {
         c->state = C_RUNNING;
         c->srv->lib->suspend_connection(c->mc);
         if (pool_submit(s->pool, work_tramp, done_tramp, c) != DC_OK) {
@@ -427,11 +518,65 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     s->inflight--;
     if (c->counted_active)
         s->active--;
+    api_stream_detach(c->rq.stream); /* its producer may still be running */
+    struct sock *sk = conn_sock(s, mc);
+    if (sk) { /* a kept-alive connection's next request has its own deadline */
+        sk->since_us = util_now_us();
+        sk->receiving = 1;
+    }
     json_decref(c->rq.body);
     api_req_clear(&c->rq);
     sbuf_free(&c->body);
     free(c->path);
     free(c);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct api_server *s = cls;
+    struct sock *sk = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!sk)
+            return;
+        if (sk->prev)
+            sk->prev->next = sk->next;
+        else
+            s->socks = sk->next;
+        if (sk->next)
+            sk->next->prev = sk->prev;
+        free(sk);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        s->lib->get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    sk = ci ? calloc(1, sizeof(*sk)) : NULL;
+    if (!sk)
+        return; /* without a context the connection only has the idle timeout */
+    sk->fd = ci->connect_fd;
+    sk->since_us = util_now_us();
+    sk->receiving = 1;
+    sk->next = s->socks;
+    if (s->socks)
+        s->socks->prev = sk;
+    s->socks = sk;
+    *socket_context = sk;
+}
+
+/* Shutting the socket down makes MHD see the end of the stream on its next
+ * run and close the connection through its usual path (no reply: the
+ * request line may not even be complete). */
+static void sweep_slow(struct api_server *s)
+{
+    int64_t now = util_now_us();
+    int64_t limit = s->rt->cfg->server.request_timeout_s * 1000000;
+    for (struct sock *sk = s->socks; sk; sk = sk->next) {
+        if (sk->receiving && now - sk->since_us > limit) {
+            sk->receiving = 0;
+            shutdown(sk->fd, SHUT_RDWR);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -445,6 +590,7 @@ static void on_mhd_fd(struct loop *l, int fd, int events, void *arg)
 static void on_tick(struct loop *l, uint64_t id, void *arg)
 {
     struct api_server *s = arg;
+    sweep_slow(s);
     mhd_pump(s);
     if (s->draining && (s->inflight == 0 || util_now_us() > s->drain_deadline_us))
         loop_stop(l);
@@ -511,6 +657,10 @@ int server_new(struct runtime *rt, const struct api_server_opts *o, struct api_s
     rc = routes_add_builtin(s->router);
     if (rc == DC_OK)
         rc = routes_add_mcp(s->router);
+    if (rc == DC_OK)
+        rc = jobs_new(rt, &s->jobs);
+    if (rc == DC_OK)
+        rc = jobs_add_routes(s->router, s->jobs);
     if (rc != DC_OK) {
         util_err(err, errlen, rc, "cannot build the route table");
         goto cleanup;
@@ -539,6 +689,7 @@ int server_start(struct api_server *s, char *err, size_t errlen)
     if (loop_new(&s->loop) != DC_OK || loop_handle_signals(s->loop, on_signal, s) != DC_OK ||
         pool_new(s->loop, s->workers, &s->pool) != DC_OK)
         return util_err(err, errlen, DC_EIO, "cannot start the event loop and worker pool");
+    jobs_set_pool(s->jobs, s->pool);
     s->lib = netlib_mhd(err, errlen);
     if (!s->lib)
         return DC_EIO;
@@ -548,7 +699,8 @@ int server_start(struct api_server *s, char *err, size_t errlen)
         flags |= MHD_USE_IPv6;
     s->mhd = s->lib->start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->server.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->server.header_bytes, MHD_OPTION_CONNECTION_LIMIT, 4096u,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
@@ -581,7 +733,8 @@ int server_run(struct api_server *s)
 {
     int rc = loop_run(s->loop);
     /* Work still running finishes and its connections are resumed, so the
-     * daemon stops with none suspended. */
+     * daemon stops with none suspended; a profile stops at its next table. */
+    jobs_stop(s->jobs);
     pool_free(s->pool);
     s->pool = NULL;
     mhd_pump(s);
@@ -598,7 +751,9 @@ void server_free(struct api_server *s)
 {
     if (!s)
         return;
+    jobs_stop(s->jobs);
     pool_free(s->pool);
+    jobs_free(s->jobs); /* after the pool: no worker still runs a job */
     if (s->epoll_fd >= 0)
         loop_del_fd(s->loop, s->epoll_fd);
     if (s->mhd) {

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "db.h"
+#include "llm.h"
 #include "registry.h"
 #include "runtime.h"
 #include "schema.h"
@@ -39,7 +40,17 @@ int cmd_config(struct cli *c)
     int rc = cli_load_runtime(c, &rt);
     if (rc != CLI_OK)
         return rc;
-    if (strcmp(sub, "check") == 0) {
+    /* Model providers check their options (base_url, keys by env name)
+     * when they start; starting them here sends nothing anywhere, and a
+     * bad URL is then a config error, not a failure at the first question. */
+    struct llmset *llms = NULL;
+    char lerr[1024] = "";
+    if (strcmp(sub, "check") == 0 &&
+        llms_new(rt->cfg, rt->reg, NULL, NULL, DC_LOG_WARN, &llms, lerr, sizeof(lerr)) != DC_OK) {
+        cli_error("%s", lerr);
+        rc = CLI_USAGE;
+    } else if (strcmp(sub, "check") == 0) {
+        llms_free(llms);
         printf("%s: ok (%zu databases, %zu stages, entry '%s')\n",
                rt->builtin_config ? "built-in configuration" : rt->cfg->path, rt->cfg->ndbs,
                rt->cfg->nstages, rt->cfg->entry);
@@ -172,23 +183,6 @@ static int tools_list(struct cli *c, struct runtime *rt)
     return CLI_OK;
 }
 
-/* The arguments with "$approval_token" added (how tools_call receives a
- * token); the text unchanged when it is not a JSON object, so the call
- * reports that itself. Caller frees. */
-static char *with_token(const char *args, const char *token)
-{
-    json_t *o = json_loads(args ? args : "{}", JSON_REJECT_DUPLICATES, NULL);
-    char *s = NULL;
-    if (json_is_object(o) && token) {
-        json_object_set_new(o, "$approval_token", json_string(token));
-        s = json_dumps(o, JSON_COMPACT);
-    } else {
-        s = strdup(args ? args : "{}");
-    }
-    json_decref(o);
-    return s;
-}
-
 /* On a terminal the operator is asked; otherwise only --approve grants. */
 static int ask_approval(struct cli *c, const char *tool, const char *id)
 {
@@ -224,10 +218,9 @@ static int tools_call_cmd(struct cli *c, struct runtime *rt)
     }
     const char *tool = c->args[1], *args = c->nargs == 3 ? c->args[2] : NULL;
     char token[65] = "";
-    char *targs = with_token(args, c->approval_token);
     struct dc_ctx *ctx = NULL;
-    int rc = targs ? runtime_call_tool(rt, tool, targs, rt->db_name, c->principal, &ctx)
-                   : DC_ENOMEM;
+    int rc = runtime_call_tool(rt, tool, args, c->approval_token, rt->db_name, c->principal,
+                               &ctx);
     const char *refused = ctx ? ctx_get(ctx, "refused") : NULL;
     if (ctx && refused && strcmp(refused, "E-APPROVAL-REQUIRED") == 0 &&
         ask_approval(c, tool, ctx_get(ctx, "approval.id"))) {
@@ -236,17 +229,12 @@ static int tools_call_cmd(struct cli *c, struct runtime *rt)
                           sizeof(err)) != DC_OK) {
             cli_error("%s: %s", code[0] ? code : "E-APPROVAL-STORE", err);
             ctx_free(ctx);
-            free(targs);
             return code[0] ? CLI_REFUSED : CLI_ERROR;
         }
         ctx_free(ctx);
-        free(targs);
-        targs = with_token(args, token);
         ctx = NULL;
-        rc = targs ? runtime_call_tool(rt, tool, targs, rt->db_name, c->principal, &ctx)
-                   : DC_ENOMEM;
+        rc = runtime_call_tool(rt, tool, args, token, rt->db_name, c->principal, &ctx);
     }
-    free(targs);
     if (!ctx) {
         cli_error("out of memory");
         return CLI_ERROR;

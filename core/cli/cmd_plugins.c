@@ -323,10 +323,11 @@ static void info_vtable(const struct dc_plugin_ref *p)
 static void print_host_table(const struct dc_plugin_ref *p)
 {
     printf("  host     the host table of ABI %u.%u: logging, options, results, schemas, "
-           "context%s%s%s; newer entries only through DC_HOST_HAS after a rebuild\n",
+           "context%s%s%s%s; newer entries only through DC_HOST_HAS after a rebuild\n",
            p->abi_major, p->abi_minor, p->abi_minor >= 1 ? ", sha256_hex, DataPoints (1.1)" : "",
            p->abi_minor >= 2 ? ", dp_render, retrieve (1.2)" : "",
-           p->abi_minor >= 3 ? ", llm_complete, sql_check, dp_validate (1.3)" : "");
+           p->abi_minor >= 3 ? ", llm_complete, sql_check, dp_validate (1.3)" : "",
+           p->abi_minor >= 4 ? ", http_request (1.4)" : "");
 }
 
 /* NAME or KIND/NAME into kind (0 = any) and name. */

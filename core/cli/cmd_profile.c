@@ -29,16 +29,6 @@ static void on_progress(void *arg, const char *table, size_t i, size_t n)
     pr->shown = 1;
 }
 
-static const char *change_name(int c)
-{
-    switch (c) {
-    case PROFILE_ADDED: return "added";
-    case PROFILE_CHANGED: return "changed";
-    case PROFILE_UNCHANGED: return "unchanged";
-    default: return "removed";
-    }
-}
-
 int cmd_profile(struct cli *c)
 {
     if (c->nargs > 1) {
@@ -100,7 +90,7 @@ int cmd_profile(struct cli *c)
         for (size_t i = 0; root && tabs && i < rep.ntables; i++) {
             const struct profile_table *t = &rep.tables[i];
             json_t *x = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "table", t->table, "file",
-                                  t->file, "change", change_name(t->change), "rows",
+                                  t->file, "change", profile_change_name(t->change), "rows",
                                   (json_int_t)t->rows, "sample_rows", (json_int_t)t->sample_rows,
                                   "inferred_fks", (int)t->ninferred);
             json_array_append_new(tabs, x);
@@ -117,7 +107,7 @@ int cmd_profile(struct cli *c)
         const struct profile_table *t = &rep.tables[i];
         if (t->change == PROFILE_UNCHANGED)
             continue;
-        printf("  %-9s %s", change_name(t->change), t->table);
+        printf("  %-9s %s", profile_change_name(t->change), t->table);
         if (t->rows >= 0)
             printf(" (%lld rows", (long long)t->rows);
         if (t->sample_rows)

@@ -21,6 +21,7 @@
 #include "hostapi.h"
 #include "ipc.h"
 #include "luart.h"
+#include "registry.h"
 #include "util.h"
 
 struct worker {
@@ -33,6 +34,9 @@ struct worker {
     struct dc_host host;
     struct dc_opts opts;
     int64_t next_id;
+    const char *mode;    /* IPC_MODE_* */
+    struct dc_ctx *cur;  /* the call or stage run in progress; NULL between */
+    char *got;           /* the last value IPC_GET brought (luart_ctx_hooks.get) */
 };
 
 static void send_msg(struct worker *w, json_t *m);
@@ -134,17 +138,30 @@ static int backend_query(void *arg, struct dc_ctx *c, const char *db, const char
     return DC_OK;
 }
 
-/* dc.http of a sandboxed script: the core decides and fetches. */
-static int http_via_core(void *arg, const char *method, const char *url, const char *body,
-                         long *status, char **resp, char *err, size_t errlen)
+static json_t *headers_json(const char *const *headers)
 {
-    struct worker *w = arg;
+    json_t *a = json_array();
+    for (size_t i = 0; a && headers && headers[i]; i++)
+        if (json_array_append_new(a, json_string(headers[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* An HTTP request of the tool: the core checks the host, fetches and
+ * audits; here it is only a message. */
+static int http_forward(struct worker *w, const char *method, const char *url,
+                        const char *const *headers, const char *body, long *status, char **resp,
+                        char *err, size_t errlen)
+{
     int64_t id = w->next_id++;
     json_t *m = ipc_msg_new(IPC_HTTP);
     if (!m || json_object_set_new(m, "id", json_integer(id)) != 0 ||
         json_object_set_new(m, "method", json_string(method)) != 0 ||
         json_object_set_new(m, "url", json_string(url)) != 0 ||
-        json_object_set_new(m, "body", body ? json_string(body) : json_null()) != 0) {
+        json_object_set_new(m, "body", body ? json_string(body) : json_null()) != 0 ||
+        (headers && json_object_set_new(m, "headers", headers_json(headers)) != 0)) {
         json_decref(m);
         return util_err(err, errlen, DC_EINVAL, "E-SANDBOX-HTTP: the request could not be "
                         "encoded (is it valid UTF-8?)");
@@ -174,29 +191,159 @@ static int http_via_core(void *arg, const char *method, const char *url, const c
     return rc;
 }
 
-static void serve_call(struct worker *w, const json_t *m)
+/* dc.http of a sandboxed script. */
+static int http_via_core(void *arg, const char *method, const char *url, const char *body,
+                         long *status, char **resp, char *err, size_t errlen)
+{
+    return http_forward(arg, method, url, NULL, body, status, resp, err, errlen);
+}
+
+/* http_request (ABI 1.4) of a sandboxed .so tool. */
+static int host_http_via_core(void *arg, struct dc_ctx *c, const char *method, const char *url,
+                              const char *const *headers, const char *body, long *status,
+                              char **resp, char *err, size_t errlen)
+{
+    (void)c;
+    if (!method || !url)
+        return util_err(err, errlen, DC_EINVAL, "E-HTTP-REQUEST: a method and a URL are "
+                        "required");
+    return http_forward(arg, method, url, headers, body, status, resp, err, errlen);
+}
+
+/* A stage reads the request's context, which stays in the core. */
+static int ctx_get_via_core(void *arg, const char *key, const char **value, char *err,
+                            size_t errlen)
+{
+    struct worker *w = arg;
+    if (!w->cur || strcmp(w->mode, IPC_MODE_STAGE) != 0) {
+        *value = w->cur ? ctx_get(w->cur, key) : NULL;
+        return DC_OK;
+    }
+    int64_t id = w->next_id++;
+    json_t *m = ipc_msg_new(IPC_GET);
+    if (!m || json_object_set_new(m, "id", json_integer(id)) != 0 ||
+        json_object_set_new(m, "key", json_string(key)) != 0) {
+        json_decref(m);
+        return util_err(err, errlen, DC_EINVAL, "the key is not valid UTF-8");
+    }
+    send_msg(w, m);
+    int type;
+    json_t *r = recv_msg(w, &type);
+    if (type != IPC_VALUE || json_integer_value(json_object_get(r, "id")) != id)
+        _exit(WORKER_EXIT_PROTOCOL);
+    const json_t *e = json_object_get(r, "error"), *v = json_object_get(r, "value");
+    int rc = DC_OK;
+    free(w->got);
+    w->got = NULL;
+    if (e)
+        rc = util_err(err, errlen, DC_ELIMIT, "%s: %s",
+                      json_string_value(json_object_get(e, "code")),
+                      json_string_value(json_object_get(e, "message")));
+    else if (json_is_string(v) && !(w->got = util_strdup(json_string_value(v))))
+        rc = util_err(err, errlen, DC_ENOMEM, "out of memory");
+    *value = w->got;
+    json_decref(r);
+    return rc;
+}
+
+/* dc.emit: the value goes to the core's context (the stage's blackboard,
+ * or the tool call's), as an in-process emit would set it. */
+static int emit_to_core(void *arg, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct worker *w = arg;
+    if (!w->cur)
+        return util_err(err, errlen, DC_EINVAL, "dc.emit works only during run/invoke");
+    json_t *m = ipc_msg_new(IPC_EMIT);
+    if (!m || json_object_set_new(m, "key", json_string(key)) != 0 ||
+        json_object_set_new(m, "value", value ? json_string(value) : json_null()) != 0) {
+        json_decref(m);
+        return util_err(err, errlen, DC_EINVAL, "the key or value is not valid UTF-8");
+    }
+    int rc = ipc_send(w->fd, m, err, errlen);
+    json_decref(m);
+    if (rc == DC_ELIMIT)
+        return util_err(err, errlen, rc, "the value is over the %u-byte message limit",
+                        IPC_MAX_MSG);
+    if (rc != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+    return DC_OK;
+}
+
+static void trace_to_core(void *arg, const char *msg)
+{
+    struct worker *w = arg;
+    json_t *m = ipc_msg_new(IPC_TRACE);
+    if (!w->cur || !m || json_object_set_new(m, "message", json_string(msg)) != 0) {
+        json_decref(m); /* outside a run, or not UTF-8: a trace note is not worth dying for */
+        return;
+    }
+    char err[128];
+    int rc = ipc_send(w->fd, m, err, sizeof(err));
+    json_decref(m);
+    if (rc != DC_OK && rc != DC_ELIMIT)
+        _exit(WORKER_EXIT_PROTOCOL);
+}
+
+/* A fresh local context carrying the identity keys the core sent; its
+ * queries go back to the core. */
+static struct dc_ctx *call_ctx(struct worker *w, const json_t *m)
 {
     struct ctx_backend be = {.arg = w, .query = backend_query};
     struct dc_ctx *c = ctx_new(&be);
-    char *args = json_dumps(json_object_get(m, "args"), JSON_COMPACT);
-    if (!c || !args)
+    if (!c)
         _exit(WORKER_EXIT_PROTOCOL);
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)json_object_get(m, "ctx"), k, v)
         if (ctx_set(c, k, json_string_value(v)) != DC_OK)
             _exit(WORKER_EXIT_PROTOCOL);
+    return c;
+}
+
+static void send_failure(struct worker *w, struct dc_ctx *c, const char *fallback)
+{
+    send_error(w, ctx_error_code(c) ? ctx_error_code(c) : "E-TOOL-FAILED",
+               ctx_error_message(c) ? ctx_error_message(c) : fallback);
+}
+
+static void serve_stage(struct worker *w, const json_t *m)
+{
+    struct dc_ctx *c = call_ctx(w, m);
+    if (ctx_set(c, "stage", json_string_value(json_object_get(m, "stage"))) != DC_OK)
+        _exit(WORKER_EXIT_PROTOCOL);
+    const char *outcome = NULL;
+    char lerr[8]; /* luart records its error in c */
+    w->cur = c;
+    int rc = luart_run_stage(w->lua, &w->host, c, &outcome, lerr, sizeof(lerr));
+    w->cur = NULL;
+    if (rc != DC_OK || ctx_error_code(c) || !outcome) {
+        send_failure(w, c, "the stage failed without a reason");
+    } else {
+        json_t *out = ipc_msg_new(IPC_OUTCOME);
+        if (!out || json_object_set_new(out, "outcome", json_string(outcome)) != 0)
+            _exit(WORKER_EXIT_PROTOCOL);
+        send_msg(w, out);
+    }
+    ctx_free(c);
+}
+
+static void serve_call(struct worker *w, const json_t *m)
+{
+    struct dc_ctx *c = call_ctx(w, m);
+    char *args = json_dumps(json_object_get(m, "args"), JSON_COMPACT);
+    if (!args)
+        _exit(WORKER_EXIT_PROTOCOL);
     if (ctx_set(c, "args", args) != DC_OK ||
         ctx_set(c, "tool", json_string_value(json_object_get(m, "tool"))) != DC_OK)
         _exit(WORKER_EXIT_PROTOCOL);
     free(args);
     char lerr[8]; /* luart records its error in c */
+    w->cur = c;
     int rc = w->lua ? luart_run_tool(w->lua, &w->host, c, lerr, sizeof(lerr))
                     : w->vt->invoke(w->state, c);
+    w->cur = NULL;
     if (rc != DC_OK || ctx_error_code(c)) {
-        send_error(w, ctx_error_code(c) ? ctx_error_code(c) : "E-TOOL-FAILED",
-                   ctx_error_message(c) ? ctx_error_message(c) : "the tool failed without a "
-                                                                 "reason");
+        send_failure(w, c, "the tool failed without a reason");
     } else {
         const char *res = ctx_get(c, "result");
         json_t *out = ipc_msg_new(IPC_RESULT);
@@ -265,8 +412,10 @@ static const struct dc_tool_vtable *load_plugin(const char *path, const char **n
     if (!d || d->magic != DC_PLUGIN_MAGIC || d->struct_size < min_size ||
         d->abi_major != DC_ABI_MAJOR || d->kind != DC_KIND_TOOL || !d->vtable)
         return NULL;
+    /* The registry's rule: a vtable as long as ABI 1.0's loads; fields of
+     * later minors are read only when struct_size covers them. */
     const struct dc_tool_vtable *vt = d->vtable;
-    if (vt->struct_size < sizeof(*vt) || !vt->invoke)
+    if (vt->struct_size < registry_min_vtable_size(DC_KIND_TOOL) || !vt->invoke)
         return NULL;
     *name = d->name;
     *caps = d->struct_size >= sizeof(*d) ? d->capabilities : DC_CAP_UNDECLARED;
@@ -297,6 +446,16 @@ static int open_lua(struct worker *w, const char *name, struct lua_src *src, cha
 {
     int rc = luart_open_sources(src->text, src->len, name, src->lib, src->lib_len,
                                 src->lib_path, NULL, &w->lua, err, errlen);
+    free(src->text);
+    free(src->lib);
+    if (rc != DC_OK || strcmp(w->mode, IPC_MODE_DESCRIBE) == 0)
+        return rc; /* describe reports the declarations; config checks `with:` */
+    const struct luart_ctx_hooks hooks = {.arg = w,
+                                          .get = ctx_get_via_core,
+                                          .emit = emit_to_core,
+                                          .trace = trace_to_core};
+    luart_set_ctx_hooks(w->lua, &hooks);
+    const char *fn = strcmp(w->mode, IPC_MODE_STAGE) == 0 ? "run" : "invoke";
     for (size_t i = 0; rc == DC_OK && i < w->opts.nopts; i++) {
         const struct cfg_opt *o = &w->opts.opts[i];
         rc = luart_set_option(w->lua, o->key, o->value,
@@ -304,12 +463,50 @@ static int open_lua(struct worker *w, const char *name, struct lua_src *src, cha
     }
     if (rc == DC_OK)
         luart_set_http(w->lua, http_via_core, w);
-    if (rc == DC_OK && !luart_defines(w->lua, "invoke"))
-        rc = util_err(err, errlen, DC_EINVAL,
-                      "E-LUA-NO-INVOKE: the script defines no function invoke(args)");
-    free(src->text);
-    free(src->lib);
+    if (rc == DC_OK && !luart_defines(w->lua, fn))
+        rc = util_err(err, errlen, DC_EINVAL, "%s: the script defines no function %s",
+                      strcmp(fn, "run") == 0 ? "E-LUA-NO-RUN" : "E-LUA-NO-INVOKE",
+                      strcmp(fn, "run") == 0 ? "run(ctx)" : "invoke(args)");
     return rc;
+}
+
+static json_t *str_list(const char *const *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && v && v[i]; i++)
+        if (json_array_append_new(a, json_string(v[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* ready for a Lua script: its outcome labels and, for describe, its
+ * declared options and which entry points it defines. */
+static void add_lua_decls(struct worker *w, json_t *ready)
+{
+    json_t *outs = str_list(luart_outcomes(w->lua));
+    if (!outs || json_object_set_new(ready, "outcomes", outs) != 0)
+        _exit(WORKER_EXIT_PROTOCOL);
+    if (strcmp(w->mode, IPC_MODE_DESCRIBE) != 0)
+        return;
+    static const char *const fns[] = {"run", "invoke"};
+    json_t *defs = json_array(), *opts = json_array();
+    if (!defs || !opts)
+        _exit(WORKER_EXIT_PROTOCOL);
+    for (size_t i = 0; i < 2; i++)
+        if (luart_defines(w->lua, fns[i]) && json_array_append_new(defs, json_string(fns[i])))
+            _exit(WORKER_EXIT_PROTOCOL);
+    for (const struct dc_option *o = luart_options(w->lua); o && o->name; o++) {
+        json_t *d = json_pack("{s:s, s:i, s:b, s:s?, s:s?}", "name", o->name, "type", o->type,
+                              "required", o->required, "default", o->default_value, "help",
+                              o->help);
+        if (!d || json_array_append_new(opts, d) != 0)
+            _exit(WORKER_EXIT_PROTOCOL);
+    }
+    if (json_object_set_new(ready, "defines", defs) != 0 ||
+        json_object_set_new(ready, "options", opts) != 0)
+        _exit(WORKER_EXIT_PROTOCOL);
 }
 
 static void set_limit(int res, rlim_t v)
@@ -348,6 +545,14 @@ int main(void)
     const char *name = NULL;
     uint64_t caps = DC_CAP_UNDECLARED;
     const char *lua_name = json_string_value(json_object_get(hello, "lua"));
+    const char *mode = json_string_value(json_object_get(hello, "mode"));
+    w.mode = !mode                                   ? IPC_MODE_TOOL
+             : strcmp(mode, IPC_MODE_STAGE) == 0     ? IPC_MODE_STAGE
+             : strcmp(mode, IPC_MODE_DESCRIBE) == 0 ? IPC_MODE_DESCRIBE
+             : strcmp(mode, IPC_MODE_TOOL) == 0     ? IPC_MODE_TOOL
+                                                    : NULL;
+    if (!w.mode || (!lua_name && strcmp(w.mode, IPC_MODE_TOOL) != 0))
+        _exit(WORKER_EXIT_PROTOCOL); /* only Lua scripts run as stages or are described */
     struct lua_src src = {0};
     if (lua_name) {
         name = strdup(lua_name); /* outlives the hello; kept for the process's life */
@@ -366,6 +571,8 @@ int main(void)
     w.self.sink_arg = &w;
     w.self.min_level = DC_LOG_DEBUG; /* the core's log decides what it keeps */
     w.self.denied = ~caps;
+    w.self.http = host_http_via_core;
+    w.self.http_arg = &w;
     hostapi_init(&w.host, &w.self);
     if (worker_confine(w.fd, json_integer_value(json_object_get(hello, "mem_mb")),
                        json_integer_value(json_object_get(hello, "cpu_s"))) != DC_OK)
@@ -387,12 +594,18 @@ int main(void)
     json_t *ready = ipc_msg_new(IPC_READY);
     if (!ready || json_object_set_new(ready, "name", json_string(name)) != 0)
         _exit(WORKER_EXIT_PROTOCOL);
+    if (w.lua)
+        add_lua_decls(&w, ready);
     send_msg(&w, ready);
+    int want = strcmp(w.mode, IPC_MODE_STAGE) == 0 ? IPC_STAGE : IPC_CALL;
     for (;;) {
         json_t *m = recv_msg(&w, &type);
-        if (type != IPC_CALL)
+        if (strcmp(w.mode, IPC_MODE_DESCRIBE) == 0 || type != want)
             _exit(WORKER_EXIT_PROTOCOL);
-        serve_call(&w, m);
+        if (type == IPC_STAGE)
+            serve_stage(&w, m);
+        else
+            serve_call(&w, m);
         json_decref(m);
     }
 }

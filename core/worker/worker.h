@@ -1,6 +1,7 @@
 /*
  * worker - datachat-worker, the process that runs one untrusted tool plugin
- * for the core (core/sandbox.c starts it with exec, never fork alone).
+ * or Lua script (a tool, a stage, or a config check's `describe`) for the
+ * core (core/sandbox.c starts it with exec, never fork alone).
  * It owns its own confinement: rlimits, PR_SET_NO_NEW_PRIVS and the seccomp
  * allowlist (worker_confine), installed after the plugin is loaded and
  * before any plugin code runs. It never opens a database, a file or a

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* Error bodies are kept only to quote the server; a short prefix is enough. */
@@ -18,6 +19,78 @@ int64_t llm_now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- base_url ------------------------------------------------------------- */
+
+/* What curl_url accepts but a provider must not: an authority with an
+ * empty port ("host:"), none at all ("http:///v1"), port 0, a query or a
+ * fragment (the API path is appended to base_url). curl_url judges the
+ * rest: scheme, host syntax, port range. */
+int llm_url_check(const char *name, const char *base, char *err, size_t errlen)
+{
+    static const char hint[] = "write e.g. http://127.0.0.1:11434/v1";
+    const char *sep = base ? strstr(base, "://") : NULL;
+    if (!base || !*base || !sep) {
+        snprintf(err, errlen,
+                 "E-CFG-LLM-URL: base_url: llm provider %s: base_url '%s' is not an http:// or "
+                 "https:// URL; %s",
+                 name, base ? base : "", hint);
+        return DC_EINVAL;
+    }
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', alen);
+    if (at) {
+        /* user:password@ would travel into every log line that names the
+         * URL, so the text does not repeat it. */
+        snprintf(err, errlen,
+                 "E-CFG-LLM-URL: base_url: llm provider %s: base_url holds credentials "
+                 "(user@host); remove them and put the key in the environment variable named "
+                 "by api_key_env",
+                 name);
+        return DC_EINVAL;
+    }
+    CURLU *u = curl_url();
+    char *scheme = NULL, *port = NULL;
+    const char *why = NULL;
+    char cbuf[160];
+    int rc = DC_EINVAL;
+    if (!u) {
+        snprintf(err, errlen, "llm provider %s: out of memory", name);
+        return DC_ENOMEM;
+    }
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, base, 0);
+    if (uc != CURLUE_OK) {
+        snprintf(cbuf, sizeof(cbuf), "libcurl cannot parse it: %s", curl_url_strerror(uc));
+        why = cbuf;
+    } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+               (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+        snprintf(cbuf, sizeof(cbuf), "the scheme '%s' is not http or https",
+                 scheme ? scheme : "");
+        why = cbuf;
+    } else if (alen == 0) {
+        why = "it names no host";
+    } else if (auth[alen - 1] == ':') {
+        why = "the port after ':' is empty (libcurl would silently use the scheme's default)";
+    } else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && port &&
+               strcmp(port, "0") == 0) {
+        why = "port 0 is not a port a server listens on";
+    } else if (strpbrk(auth + alen, "?#")) {
+        why = "it has a query or fragment, but the API path is appended to it";
+    }
+    if (why) {
+        snprintf(err, errlen, "E-CFG-LLM-URL: base_url: llm provider %s: base_url '%s' is not "
+                              "usable: %s; %s",
+                 name, base, why, hint);
+        goto cleanup;
+    }
+    rc = DC_OK;
+cleanup:
+    curl_free(scheme);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
 }
 
 /* ---- options ------------------------------------------------------------- */
@@ -49,24 +122,8 @@ int llm_conf_load(const struct dc_host *h, const struct dc_opts *o, const char *
     const char *base = o ? h->opt_str(o, "base_url") : NULL;
     const char *model = o ? h->opt_str(o, "model") : NULL;
     const char *env = o ? h->opt_str(o, "api_key_env") : NULL;
-    if (!base || !*base || (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)) {
-        snprintf(err, errlen,
-                 "llm provider %s: base_url '%s' is not an http:// or https:// URL; write e.g. "
-                 "http://127.0.0.1:11434/v1",
-                 name, base ? base : "");
-        return DC_EINVAL;
-    }
-    const char *host = strstr(base, "://") + 3;
-    const char *slash = strchr(host, '/');
-    const char *at = strchr(host, '@');
-    if (at && (!slash || at < slash)) {
-        /* user:password@ would travel into every log line that names the URL. */
-        snprintf(err, errlen,
-                 "llm provider %s: base_url holds credentials (user@host); remove them and put "
-                 "the key in the environment variable named by api_key_env",
-                 name);
-        return DC_EINVAL;
-    }
+    if ((rc = llm_url_check(name, base, err, errlen)) != DC_OK)
+        return rc;
     if (!model || !*model) {
         snprintf(err, errlen, "llm provider %s: option model is missing; name the model the "
                               "server serves, e.g. model: qwen2.5-coder:7b", name);
@@ -928,8 +985,14 @@ int llm_complete_call(const struct dc_host *h, struct dc_ctx *ctx, const struct 
 cleanup:
     if (entered)
         llm_limiter_leave(lim);
-    if (rc != DC_OK && code[0])
+    if (rc != DC_OK && code[0]) {
+        /* A failed call is accounted for too: which model, how long. */
+        char *usage = llm_usage_json(c, a.in_tokens, a.out_tokens, &r, q.stream, NULL);
+        if (usage)
+            h->ctx_set(ctx, "llm.usage", usage);
+        free(usage);
         rc = llm_fail(h, ctx, c, rc, code, err, sizeof(err), key);
+    }
     if (auth) {
         memset(auth, 0, strlen(auth));
         free(auth);

@@ -50,6 +50,12 @@ struct llm_conf {
     int stream;
 };
 
+/* Checks base_url with libcurl's URL parser plus what it lets through (an
+ * empty port, no host, port 0, a query or fragment, user@host): DC_OK, or
+ * DC_EINVAL with err "E-CFG-LLM-URL: base_url: reason" (core/llm.c turns
+ * the field into the option's file:line:col). */
+int llm_url_check(const char *name, const char *base, char *err, size_t errlen);
+
 /* Reads and range-checks the common options. */
 int llm_conf_load(const struct dc_host *h, const struct dc_opts *o, const char *name,
                   struct llm_conf *c, char *err, size_t errlen);

@@ -478,12 +478,60 @@ struct attempt_out {
     int llm_failed;  /* the model could not be asked */
 };
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One attempt as its own trace step ("sqlgen.attempt"): its number, the
+ * SQL, the error fed back to the model, and the model call's token usage
+ * and latency (from "llm.usage"). A trace that cannot take the step only
+ * loses the step: the attempt notes stay in sqlgen's own reason. */
+static void trace_attempt(struct sqlgen_state *st, struct dc_ctx *ctx, int a, const char *outcome,
+                          const char *sql, const char *err, int fed_back, int64_t t0)
+{
+    const struct dc_host *h = st->h;
+    const char *u = h->ctx_get(ctx, "llm.usage");
+    json_t *usage = u ? json_loads(u, 0, NULL) : NULL;
+    json_t *detail = json_pack("{s:i, s:I, s:s?, s:s?, s:b}", "attempt", a, "max_attempts",
+                               (json_int_t)st->max_attempts, "sql", sql, "error",
+                               err && *err ? err : NULL, "error_fed_back", fed_back);
+    if (detail && json_is_object(usage)) {
+        static const char *const keys[][2] = {
+            {"provider", "provider"},         {"model", "model"},
+            {"input_tokens", "prompt_tokens"}, {"output_tokens", "completion_tokens"},
+            {"latency_ms", "latency_ms"},     {"attempts", "http_attempts"}};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            json_t *v = json_object_get(usage, keys[i][0]);
+            if (v)
+                json_object_set(detail, keys[i][1], v);
+        }
+    }
+    char reason[160];
+    snprintf(reason, sizeof(reason), "attempt %d/%lld: %s", a, (long long)st->max_attempts,
+             outcome);
+    json_t *step = detail ? json_pack("{s:s, s:s, s:s, s:I, s:O}", "name", "sqlgen.attempt",
+                                      "outcome", outcome, "reason", reason, "us",
+                                      (json_int_t)(now_us() - t0), "detail", detail)
+                          : NULL;
+    char *text = step ? json_dumps(step, JSON_COMPACT) : NULL;
+    if (!text || h->ctx_set(ctx, "trace.step", text) != DC_OK)
+        h->ctx_trace(ctx, "attempt %d: could not add its trace step", a);
+    free(text);
+    json_decref(step);
+    json_decref(detail);
+    json_decref(usage);
+}
+
 static int generate(struct sqlgen_state *st, struct dc_ctx *ctx, json_t *msgs,
                     struct attempt_out *ao)
 {
     const struct dc_host *h = st->h;
     const char *dialect = h->ctx_get(ctx, "database.dialect");
     for (int a = 1; a <= st->max_attempts; a++) {
+        int64_t t0 = now_us();
         json_t *req = json_pack("{s:O}", "messages", msgs);
         char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
         json_decref(req);
@@ -498,6 +546,7 @@ static int generate(struct sqlgen_state *st, struct dc_ctx *ctx, json_t *msgs,
                          (long long)st->max_attempts, lerr);
             snprintf(ao->err, sizeof(ao->err), "%s", lerr);
             ao->llm_failed = 1;
+            trace_attempt(st, ctx, a, "model-failed", NULL, lerr, 0, t0);
             return DC_OK;
         }
         free(ao->sql);
@@ -515,6 +564,7 @@ static int generate(struct sqlgen_state *st, struct dc_ctx *ctx, json_t *msgs,
             if (rc == DC_OK) {
                 h->ctx_trace(ctx, "attempt %d/%lld: the gate accepts: %s", a,
                              (long long)st->max_attempts, ao->sql);
+                trace_attempt(st, ctx, a, "valid", ao->sql, NULL, 0, t0);
                 ao->attempt = a;
                 return DC_OK;
             }
@@ -524,9 +574,11 @@ static int generate(struct sqlgen_state *st, struct dc_ctx *ctx, json_t *msgs,
         h->ctx_trace(ctx, "attempt %d/%lld: %s%s%s", a, (long long)st->max_attempts, ao->err,
                      ao->sql ? " -- SQL: " : "", ao->sql ? ao->sql : "");
         if (ao->sql && is_refusal(ao->err)) {
+            trace_attempt(st, ctx, a, "refused", ao->sql, ao->err, 0, t0);
             ao->refusal = 1;
             return DC_OK;
         }
+        trace_attempt(st, ctx, a, "invalid", ao->sql, ao->err, a < st->max_attempts, t0);
         if (a == st->max_attempts)
             break;
         const char *names[] = {"error", "sql", "dialect"};

@@ -709,6 +709,27 @@ static int tk_sql_check(struct dc_ctx *c, const char *db, const char *sql, char 
     return DC_OK;
 }
 
+/* The test host makes no network requests: a test that needs HTTP runs
+ * the tool sandboxed against a loopback server (docs/SDK.md). */
+static int tk_http_request(const struct dc_host *h, struct dc_ctx *c, const char *method,
+                           const char *url, const char *const *headers, const char *body,
+                           long *status, const char **resp, char *err, size_t errlen)
+{
+    (void)h;
+    (void)c;
+    (void)method;
+    (void)url;
+    (void)headers;
+    (void)body;
+    if (status)
+        *status = 0;
+    if (resp)
+        *resp = NULL;
+    if (err && errlen)
+        snprintf(err, errlen, "E-HTTP-UNAVAILABLE: the test host makes no HTTP requests");
+    return DC_EDENIED;
+}
+
 /* The test host accepts every DataPoint text; `datachat dp lint` checks. */
 static int tk_dp_validate(struct dc_ctx *c, const char *text, size_t len, const char *name,
                           char *err, size_t errlen)
@@ -788,6 +809,7 @@ static void fill_table(struct dc_test_host *t)
     h->llm_complete = tk_llm_complete;
     h->sql_check = tk_sql_check;
     h->dp_validate = tk_dp_validate;
+    h->http_request = tk_http_request;
 }
 
 /* ---- the public API ------------------------------------------------------- */

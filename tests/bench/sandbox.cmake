@@ -11,5 +11,6 @@ else()
 endif()
 add_test(NAME bench_sandbox_round_trip
          COMMAND sandbox_bench $<TARGET_FILE:datachat-worker> $<TARGET_FILE:sbtest-noop> 2000
-                 ${DC_SANDBOX_MAX_US} ${CMAKE_CURRENT_LIST_DIR}/sandbox_noop.lua)
+                 ${DC_SANDBOX_MAX_US} ${CMAKE_CURRENT_LIST_DIR}/sandbox_noop.lua
+                 ${CMAKE_CURRENT_LIST_DIR}/sandbox_noop_stage.lua)
 set_tests_properties(bench_sandbox_round_trip PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE)

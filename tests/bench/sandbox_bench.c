@@ -1,8 +1,9 @@
 /* The sandbox's cost: a warm worker round trip for the no-op tool sbnoop
  * against calling the same tool in process, both measured in this run.
- * With NOOP.lua, the same no-op as a Lua tool in a warm worker too.
+ * With NOOP.lua, the same no-op as a Lua tool in a warm worker too; with
+ * STAGE.lua, a no-op sandboxed Lua stage (run(ctx) reading one key).
  * Fails when a sandboxed p50 is over MAX_US (the target is 2 ms).
- * Usage: sandbox_bench WORKER PLUGIN.so CALLS MAX_US [NOOP.lua] */
+ * Usage: sandbox_bench WORKER PLUGIN.so CALLS MAX_US [NOOP.lua [STAGE.lua]] */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,11 +54,14 @@ static double run_boxed(const struct sandbox_opts *so, int n, int64_t *t, int64_
         struct dc_ctx *c = ctx_new(NULL);
         if (!c)
             return -1;
+        const char *outcome = NULL;
         int64_t t0 = now_ns();
-        int rc = sandbox_call(sb, "{}", c);
+        int rc = so->kind == SANDBOX_STAGE ? sandbox_run_stage(sb, c, &outcome)
+                                           : sandbox_call(sb, "{}", c);
         t[i] = now_ns() - t0;
-        const char *res = ctx_get(c, "result");
-        if (rc != DC_OK || !res || strcmp(res, "{\"ok\":1}") != 0) {
+        const char *res = so->kind == SANDBOX_STAGE ? outcome : ctx_get(c, "result");
+        const char *want = so->kind == SANDBOX_STAGE ? "ok" : "{\"ok\":1}";
+        if (rc != DC_OK || !res || strcmp(res, want) != 0) {
             fprintf(stderr, "call %d failed: %s\n", i,
                     ctx_error_message(c) ? ctx_error_message(c) : "wrong result");
             ctx_free(c);
@@ -72,8 +76,9 @@ static double run_boxed(const struct sandbox_opts *so, int n, int64_t *t, int64_
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s WORKER PLUGIN.so CALLS MAX_US [NOOP.lua]\n", argv[0]);
+    if (argc < 5 || argc > 7) {
+        fprintf(stderr, "usage: %s WORKER PLUGIN.so CALLS MAX_US [NOOP.lua [STAGE.lua]]\n",
+                argv[0]);
         return 2;
     }
     int n = atoi(argv[3]);
@@ -113,14 +118,21 @@ int main(int argc, char **argv)
                               .with = &none};
     int64_t start_us = 0, lua_start_us = 0;
     double boxed = run_boxed(&so, n, t, &start_us);
-    double lua_boxed = 0;
-    if (boxed >= 0 && argc == 6) {
+    double lua_boxed = 0, stage_boxed = 0;
+    if (boxed >= 0 && argc >= 6) {
         struct sandbox_opts lo = {.worker_path = argv[1], .plugin_path = argv[5],
                                   .tool = "lua_noop", .with = &none, .lua_name = "noop.lua"};
         lua_boxed = run_boxed(&lo, n, t, &lua_start_us);
     }
+    int64_t stage_start_us = 0;
+    if (boxed >= 0 && lua_boxed >= 0 && argc == 7) {
+        struct sandbox_opts st = {.worker_path = argv[1], .plugin_path = argv[6],
+                                  .tool = "noop_stage", .with = &none,
+                                  .lua_name = "noop_stage.lua", .kind = SANDBOX_STAGE};
+        stage_boxed = run_boxed(&st, n, t, &stage_start_us);
+    }
     free(t);
-    if (boxed < 0 || lua_boxed < 0)
+    if (boxed < 0 || lua_boxed < 0 || stage_boxed < 0)
         return 1;
     if (vt->fini)
         vt->fini(state);
@@ -129,13 +141,17 @@ int main(int argc, char **argv)
     printf("no-op tool, %d calls: in process p50 %.3f us; sandboxed (warm worker) p50 %.1f us "
            "(target < 2000 us); ratio %.0fx; worker start %lld us\n",
            n, inproc, boxed, boxed / base, (long long)start_us);
-    if (argc == 6)
+    if (argc >= 6)
         printf("no-op Lua tool, %d calls: sandboxed (warm worker) p50 %.1f us (target < 2000 us); "
                "ratio %.0fx the in-process no-op; worker start %lld us\n",
                n, lua_boxed, lua_boxed / base, (long long)lua_start_us);
-    if (boxed > max_us || lua_boxed > max_us) {
-        printf("FAIL: a sandboxed p50 (%.0f us, Lua %.0f us) is over %.0f us\n", boxed, lua_boxed,
-               max_us);
+    if (argc == 7)
+        printf("no-op Lua stage, %d runs: sandboxed (warm worker) p50 %.1f us (target < 2000 us); "
+               "ratio %.0fx the in-process no-op; worker start %lld us\n",
+               n, stage_boxed, stage_boxed / base, (long long)stage_start_us);
+    if (boxed > max_us || lua_boxed > max_us || stage_boxed > max_us) {
+        printf("FAIL: a sandboxed p50 (%.0f us, Lua tool %.0f us, Lua stage %.0f us) is over "
+               "%.0f us\n", boxed, lua_boxed, stage_boxed, max_us);
         return 1;
     }
     return 0;

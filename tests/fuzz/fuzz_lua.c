@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           sizeof(err)) != DC_OK)
         return 0;
     struct dc_host h;
-    struct host_self self = {"fuzz", NULL, NULL, -1, 0};
+    struct host_self self = {.plugin_name = "fuzz", .min_level = -1};
     hostapi_init(&h, &self);
     struct dc_ctx *ctx = ctx_new(NULL);
     if (ctx && ctx_set(ctx, "question", "how many orders") == DC_OK &&

@@ -68,4 +68,34 @@ sed 's#http://127.0.0.1:1/v1#http://user:pw@127.0.0.1:1/v1#' "$T/ok.yaml" >"$T/c
 expect 2 "credentials in base_url refused" "$DC" --config "$T/cred.yaml" query "list tables"
 hasnt "$T/err" "user:pw" "credentials not echoed"
 
+# Malformed base_urls libcurl would quietly accept (an empty port meant port
+# 80) are refused at start with the option's own position; both providers.
+bad_url() { # bad_url URL WHY PROVIDER
+    local f="$T/url.yaml"
+    if [ "$3" = anthropic ]; then
+        sed "s#claude: { provider: anthropic, model: c1, stream: true }#claude: { provider: anthropic, model: c1, base_url: \"$1\" }#" "$T/ok.yaml" >"$f"
+    else
+        sed "s#http://127.0.0.1:1/v1#$1#" "$T/ok.yaml" >"$f"
+    fi
+    expect 2 "$3 base_url $1 refused at start" "$DC" --config "$f" query "list tables"
+    has "$T/err" "E-CFG-LLM-URL" "$1: error code"
+    has "$T/err" "url.yaml:$([ "$3" = anthropic ] && echo 6 || echo 5):" "$1: file:line"
+    has "$T/err" "llm.$([ "$3" = anthropic ] && echo claude || echo default).base_url" "$1: field"
+    has "$T/err" "$2" "$1: reason"
+    expect 2 "$3 base_url $1 refused by config check" "$DC" config check "$f"
+    has "$T/err" "E-CFG-LLM-URL" "$1: config check error code"
+}
+bad_url "http://127.0.0.1:/v1" "port after ':' is empty" openai
+bad_url "http://127.0.0.1:/v1" "port after ':' is empty" anthropic
+bad_url "http://[::1]:/v1" "port after ':' is empty" openai
+bad_url "gopher://127.0.0.1/v1" "scheme 'gopher' is not http or https" openai
+bad_url "ftp://127.0.0.1/v1" "scheme 'ftp' is not http or https" anthropic
+bad_url "http:///v1" "names no host" openai
+bad_url "http://127.0.0.1:99999/v1" "libcurl cannot parse it" openai
+bad_url "http://127.0.0.1:0/v1" "port 0" anthropic
+bad_url "http://127.0.0.1:8080/v1?x=1" "query or fragment" openai
+bad_url "not a url" "is not an http:// or https:// URL" openai
+sed 's#http://127.0.0.1:1/v1#HTTPS://[::1]:8443/v1/#' "$T/ok.yaml" >"$T/v6.yaml"
+expect 0 "an IPv6 https base_url with a port is accepted" "$DC" --config "$T/v6.yaml" query "list tables"
+
 llm_lib_summary llm_config

@@ -551,8 +551,20 @@ static void test_config_rejects_unknown_option_and_bad_base_url(void **state)
     assert_int_not_equal(env_load(&e, "  default: {provider: openai, model: m, base_url: "
                                       "'ftp://x'}\n", err, sizeof(err)),
                          DC_OK);
-    assert_non_null(strstr(err, "not an http:// or https:// URL"));
+    assert_non_null(strstr(err, "scheme 'ftp' is not http or https"));
+    assert_non_null(strstr(err, "E-CFG-LLM-URL"));
+    assert_non_null(strstr(err, "llm.default.base_url"));
     assert_non_null(strstr(err, "test.yaml:"));
+    registry_free(e.reg);
+    config_free(e.cfg);
+    memset(&e, 0, sizeof(e));
+    err[0] = '\0';
+    /* libcurl reads an empty port as the scheme's default: refused. */
+    assert_int_not_equal(env_load(&e, "  default: {provider: openai, model: m, base_url: "
+                                      "'http://127.0.0.1:/v1'}\n", err, sizeof(err)),
+                         DC_OK);
+    assert_non_null(strstr(err, "E-CFG-LLM-URL"));
+    assert_non_null(strstr(err, "port after ':' is empty"));
     registry_free(e.reg);
     config_free(e.cfg);
     sbuf_free(&e.logs);

@@ -14,9 +14,10 @@ if(TARGET llm-openai AND TARGET llm-anthropic AND TARGET fake_llm)
   set_tests_properties(llm_providers_against_fake_server PROPERTIES TIMEOUT 600)
 endif()
 
-# The shared SSE/error parsers live in the llm-common static library; the
-# fuzz target (tests/fuzz/fuzz_llm_sse.c) links it.
-foreach(t fuzz_llm_sse_replay fuzz_llm_sse)
+# The shared SSE/error parsers and the base_url check live in the llm-common
+# static library; the fuzz targets (tests/fuzz/fuzz_llm_sse.c,
+# fuzz_llm_url.c) link it.
+foreach(t fuzz_llm_sse_replay fuzz_llm_sse fuzz_llm_url_replay fuzz_llm_url)
   if(TARGET ${t} AND TARGET llm-common)
     target_link_libraries(${t} PRIVATE llm-common)
   endif()

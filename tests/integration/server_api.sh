@@ -200,6 +200,68 @@ LAST="a path as the file name"
 req POST /api/v1/datapoints "${AUTH[@]}" -d "{\"file\":\"../evil.yaml\",\"content\":\"$dp\"}"
 expect_error 400 E-API-FIELD '"file"'
 
+# Profiling jobs: started in the background, polled until done.
+LAST="POST /api/v1/profiling/jobs"; drive /api/v1/profiling/jobs
+req POST /api/v1/profiling/jobs "${AUTH[@]}" -d '{"database":"demo"}'
+expect 202 '"id":"' '"status":"'
+# poll_job: GETs the job named in the last reply until it is done or
+# failed (30 s at most); its last reply is in CODE and BODY.
+poll_job() {
+    local job
+    job=$(printf %s "$BODY" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+    for _ in $(seq 1 300); do
+        req GET "/api/v1/profiling/jobs/$job" "${AUTH[@]}"
+        case "$BODY" in *'"status":"done"'*|*'"status":"failed"'*) return ;; esac
+        sleep 0.1
+    done
+}
+job=$(printf %s "$BODY" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+LAST="GET /api/v1/profiling/jobs/{id}"; drive "/api/v1/profiling/jobs/{id}"
+poll_job
+expect 200 '"status":"done"' '"result":{' '"added":'
+done_n=$(printf %s "$BODY" | sed -n 's/.*"tables_done":\([0-9]*\).*/\1/p')
+total_n=$(printf %s "$BODY" | sed -n 's/.*"tables_total":\([0-9]*\).*/\1/p')
+if [ -n "$total_n" ] && [ "$total_n" -gt 0 ] && [ "$done_n" = "$total_n" ]; then ok; else
+    bad "profiling progress ended at ${done_n:-?} of ${total_n:-?}: ${BODY:0:300}"; fi
+n_yaml=$(ls "$tmp/dp/managed/demo/"*.yaml 2>/dev/null | wc -l)
+[ "$n_yaml" = "$total_n" ] && ok || bad "the job wrote $n_yaml managed files for $total_n tables"
+LAST="the job is another principal's"
+req GET "/api/v1/profiling/jobs/$job" -H "Authorization: Bearer $TOKEN_BOB"
+expect_error 404 E-JOB-UNKNOWN '"id"'
+LAST="profiling one table"
+req POST /api/v1/profiling/jobs "${AUTH[@]}" -d '{"database":"demo","tables":["customers"]}'
+expect 202 '"id":"'
+poll_job
+expect 200 '"status":"done"' '"tables_done":1,"tables_total":1' '"tables":["customers"]'
+n2=$(ls "$tmp/dp/managed/demo/"*.yaml 2>/dev/null | wc -l)
+[ "$n2" = "$n_yaml" ] && ok || bad "a one-table profile removed other tables' files ($n2 left of $n_yaml)"
+LAST="profiling a table that does not exist"
+req POST /api/v1/profiling/jobs "${AUTH[@]}" -d '{"database":"demo","tables":["nope"]}'
+poll_job
+expect 200 '"status":"failed"' '"code":"E-PROFILE-TABLE"' "'nope'"
+LAST="unknown job id"
+req GET /api/v1/profiling/jobs/p999999 "${AUTH[@]}"
+expect_error 404 E-JOB-UNKNOWN '"id"'
+LAST="profiling jobs without a token"
+req POST /api/v1/profiling/jobs -d '{"database":"demo"}'
+expect_error 401 E-API-AUTH '"Authorization"'
+# Bad starts, one per line: status, code, field, body.
+while IFS='|' read -r st code field body; do
+    LAST="profiling job $body"
+    req POST /api/v1/profiling/jobs "${AUTH[@]}" -d "$body"
+    expect_error "$st" "$code" "$field"
+done <<'CASES'
+404|E-DB-UNKNOWN|"database"|{"database":"nope"}
+422|E-API-MISSING-FIELD|"database"|{}
+400|E-API-FIELD|"tables"|{"database":"demo","tables":"customers"}
+400|E-API-FIELD|"tables"|{"database":"demo","tables":["customers",3]}
+400|E-API-FIELD|"tables"|{"database":"demo","tables":[]}
+400|E-API-FIELD|"tables"|{"database":"demo","tables":["customers","customers"]}
+CASES
+LAST="profiling body not JSON"
+req POST /api/v1/profiling/jobs "${AUTH[@]}" -d '{"database":'
+expect 400 '"code":"E-API-'
+
 LAST="POST /mcp"; drive /mcp
 req POST /mcp "${AUTH[@]}" -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 expect 200 '"name":"ask"' '"inputSchema"'

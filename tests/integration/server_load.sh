@@ -12,7 +12,7 @@ ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 
 cfg=$tmp/datachat.yaml
-write_config "$cfg"
+write_config "$cfg" "body_bytes: 65536, timeout_s: 2, request_timeout_s: 4, concurrent_requests: 512, requests_per_minute: 100000"
 start_server "$cfg"
 
 # 200 clients at once, each with its own connection.
@@ -35,6 +35,29 @@ ms=$(((t1 - t0) / 1000000))
 if [ -z "$reply" ] && [ $ms -ge 1500 ] && [ $ms -lt 9000 ]; then ok; else
     bad "slow client: closed after ${ms} ms with reply '${reply:0:80}'"; fi
 curl -s "http://127.0.0.1:$PORT/health" | grep -q '"ok"' && ok || bad "server unhealthy after the slow client"
+
+# A dribbling client: one header byte a second, never idle for the 2 s
+# idle timeout, is still closed once server.limits.request_timeout_s (4 s)
+# has passed; other clients are served meanwhile.
+trap '' PIPE # a write after the server closed must fail, not kill the shell
+t0=$(date +%s%N)
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ' >&3
+closed=0 served=0
+for _ in $(seq 1 12); do
+    printf a >&3 2>/dev/null || { closed=1; break; }
+    curl -s -m 2 "http://127.0.0.1:$PORT/health" | grep -q '"ok"' && served=$((served + 1))
+    # EOF (status 1) means the server closed it; a timeout is > 128.
+    read -r -t 1 -u 3 _line; rs=$?
+    if [ $rs = 1 ] || [ $rs = 0 ]; then closed=1; break; fi
+done
+t1=$(date +%s%N)
+exec 3<&- 3>&-
+ms=$(((t1 - t0) / 1000000))
+if [ $closed = 1 ] && [ $ms -ge 3500 ] && [ $ms -lt 8000 ]; then ok; else
+    bad "dribbling client: closed=$closed after ${ms} ms (want ~4000)"; fi
+[ $served -ge 3 ] && ok || bad "only $served other requests served during the dribbling client"
+trap - PIPE
 
 # Graceful shutdown: a request whose body is still arriving when SIGTERM
 # comes is answered; new connections are refused.

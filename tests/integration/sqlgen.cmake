@@ -12,5 +12,5 @@ endforeach()
 if(TARGET stage-sqlgen AND TARGET llm-openai AND TARGET fake_llm AND TARGET datachat-demo-gen)
   add_test(NAME sqlgen_stage_against_fake_model
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/sqlgen_cli.sh ${CMAKE_BINARY_DIR})
-  set_tests_properties(sqlgen_stage_against_fake_model PROPERTIES TIMEOUT 300)
+  set_tests_properties(sqlgen_stage_against_fake_model PROPERTIES TIMEOUT 900)
 endif()

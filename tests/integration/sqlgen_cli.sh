@@ -8,27 +8,12 @@
 # Authorization header, never a body, output, trace or audit record; with no
 # llm: section the graph and the deterministic path are unchanged.
 set -u
-BUILD=$1
-DC=$BUILD/datachat
-GEN=$BUILD/datachat-demo-gen
-FAKE=$BUILD/tests/fake_llm
-for x in "$DC" "$GEN" "$FAKE"; do
-    [ -x "$x" ] || { echo "FAIL: $x not built"; exit 1; }
-done
-
-T=$(mktemp -d)
-FPID=
-cleanup() {
-    [ -n "$FPID" ] && kill "$FPID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/llm_lib.sh"
+llm_fake_setup "$1"
 count() { # count FILE TEXT -> number of lines holding TEXT
     grep -cF -- "$2" "$1" 2>/dev/null || true
 }
 
-"$GEN" --out "$T/demo.db" >/dev/null || { echo "FAIL: demo generator"; exit 1; }
 orders() { "$DC" --db "$T/demo.db" --audit "$T/scratch.jsonl" sql "SELECT count(*) FROM orders" | sed -n 3p | tr -d ' '; }
 ORDERS=$(orders)
 [ -n "$ORDERS" ] && [ "$ORDERS" -gt 0 ] || { echo "FAIL: cannot count orders"; exit 1; }
@@ -38,57 +23,18 @@ orders_unchanged() {
     [ "$n" = "$ORDERS" ] && ok || bad "$1: orders changed from $ORDERS to $n"
 }
 
-# An OpenAI chat-completions reply whose message content is $1 (JSON-escaped).
-reply() {
-    printf '{"json":{"choices":[{"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10}}}' \
-        "$(printf '%s' "$1" | jq -Rs .)"
-}
+reply() { fake_reply "$1"; }
 
 # start_fake ENTRY... : a fresh fake server with these script entries.
 start_fake() {
-    [ -n "$FPID" ] && kill "$FPID" 2>/dev/null && wait "$FPID" 2>/dev/null
-    local IFS=,
-    printf '[%s]' "$*" >"$T/script.json"
-    rm -f "$T/record.jsonl" "$T/port"
-    "$FAKE" --script "$T/script.json" --record "$T/record.jsonl" >"$T/port" 2>"$T/fake.err" &
-    FPID=$!
-    # Under sanitizers on a loaded machine the server can take seconds.
-    for _ in $(seq 1200); do
-        [ -s "$T/port" ] && break
-        kill -0 "$FPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    PORT=$(head -1 "$T/port")
-    if [ -z "$PORT" ]; then
-        echo "FAIL: fake_llm did not print its port within 120 s ($(kill -0 "$FPID" 2>/dev/null &&
-            echo still running || echo exited)):"
-        cat "$T/fake.err"
-        exit 1
-    fi
+    fake_start "$@"
     write_config "http://127.0.0.1:$PORT/v1"
 }
 
 # The default graph plus an llm: section; sqlgen is inserted implicitly.
 write_config() {
-    cat >"$T/c.yaml" <<YAML
-version: 1
-databases:
-  demo: { connector: sqlite, path: demo.db }
-llm:
-  default: { provider: openai, base_url: "$1", model: m1, api_key_env: DC_SQLGEN_TEST_KEY, retries: 0, timeout_ms: 10000 }
-pipeline:
-  entry: intent
-  max_steps: 16
-  stages:
-    intent: { use: intent, on: { catalog: catalog, sql: metric, metric: metric, tool: reply, clarify: reply, refuse: reply } }
-    catalog: { use: catalog, on: { ok: reply, not_found: reply } }
-    metric: { use: metric, on: { ok: reply, clarify: reply, no_match: compiler } }
-    compiler: { use: compiler, on: { ok: reply, unsure: reply } }
-    reply: { use: answer }
-audit: { path: audit.jsonl }
-policies: pol.yaml
-default_principal: local
-YAML
+    llm_write_config "$1" DC_SQLGEN_TEST_KEY "" "policies: pol.yaml
+default_principal: local"
 }
 cat >"$T/pol.yaml" <<'YAML'
 principals:
@@ -105,13 +51,6 @@ principals:
 YAML
 
 export DC_SQLGEN_TEST_KEY=sk-sqlgen-secret-4711
-Q="which nations have the most shoppers, ranked by headcount"
-GOOD='```sql
-SELECT country, count(*) AS shoppers FROM customers GROUP BY country ORDER BY shoppers DESC
-```'
-BAD='```sql
-SELECT nation, count(*) FROM shoppers GROUP BY nation
-```'
 ask() { "$DC" --config "$T/c.yaml" query --json "$@"; }
 audit_lines() { [ -f "$T/audit.jsonl" ] && wc -l <"$T/audit.jsonl" || echo 0; }
 

@@ -181,6 +181,15 @@ LAST="token reused"; run update_datapoint "$ARGS" --approval-token "$token"
 expect 3 E-APPROVAL-REUSED
 LAST="made-up token"; run update_datapoint "$ARGS" --approval-token 0000
 expect 3 E-APPROVAL-INVALID
+# The token is a parameter of the call, never an argument: one smuggled
+# into the arguments is an unknown argument and leaves the token unspent.
+LAST="token inside the arguments"; run update_datapoint "$ARGS"
+id=$(printf %s "$ERR" | sed -n 's/^approval id: //p')
+token=$("$DC" --config "$T/datachat.yaml" tools approve "$id")
+run update_datapoint "{\"id\":\"loyal_customer\",\"yaml\":$DPY,\"\$approval_token\":\"$token\"}"
+expect 2 'arguments.$approval_token: is not a parameter'
+LAST="token unspent after the smuggling attempt"; run update_datapoint "$ARGS" --approval-token "$token"
+expect 0 '"file":"loyal_customer.yaml"'
 LAST="--approve"; run update_datapoint "$OTHER" --approve
 expect 0 '"file":"loyal_customer2.yaml"'
 LAST="invalid DataPoint"; run update_datapoint '{"id":"bad","yaml":"id: bad\ntype: nonsense\n"}' --approve
@@ -206,7 +215,9 @@ grep '"tool call: update_datapoint"' "$A" | grep -q '"code":"E-APPROVAL-REUSED"'
 grep '"tool call: update_datapoint"' "$A" | grep -q '"code":"E-APPROVAL-MISMATCH"' && ok || bad "mismatch not audited"
 grep '"tool call: update_datapoint"' "$A" | grep -q '"code":"E-APPROVAL-EXPIRED"' && ok || bad "expiry not audited"
 grep '"tool call: read_file"' "$A" | grep -q '"outcome":"refused"' && ok || bad "fs refusal not audited"
-grep -q '"policy":"tool tier 4; arguments sha256 [0-9a-f]\{64\}"' "$A" && ok || bad "tier and arguments hash not audited"
+grep '"tool call: update_datapoint"' "$A" | grep -q '"tool":"update_datapoint","tool_tier":4,"args_sha256":"[0-9a-f]\{64\}"' && ok || bad "tier and arguments hash not audited as fields"
+grep '"tool call: list_tables"' "$A" | grep -q '"tool_tier":1,' && ok || bad "tier 1 not audited"
+grep '"tool call: ' "$A" | grep -q '"policy":"tool tier' && bad "tier still folded into policy" || ok
 grep -q '"question":"approval: ' "$A" && ok || bad "grants not audited"
 "$DC" audit verify "$A" >/dev/null && ok || bad "audit chain broken"
 grep -q "$token" "$A" && bad "a token reached the audit log" || ok

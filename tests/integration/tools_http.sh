@@ -107,6 +107,41 @@ tok=$("$DC" --config "$cfg" --audit "$tmp/cli-audit.jsonl" tools approve "$id" 2
 exec_tool "{\"tool\":\"update_datapoint\",\"arguments\":$ARGS,\"approval_token\":\"$tok\"}"
 expect 200 '"file":"vip.yaml"'
 
+# The token is never an argument: smuggled into "arguments" it is an
+# unknown argument (422) and leaves the token unspent.
+LAST="token inside the arguments"
+exec_tool "{\"tool\":\"update_datapoint\",\"arguments\":$ARGS}"
+id=$(printf %s "$BODY" | jq -r .approval_id)
+req POST "/api/v1/approvals/$id"
+tok=$(printf %s "$BODY" | jq -r .approval_token)
+exec_tool "{\"tool\":\"update_datapoint\",\"arguments\":{\"id\":\"vip\",\"yaml\":$DPY,\"\$approval_token\":\"$tok\"}}"
+expect 422 '"code":"E-TOOL-ARGS"' 'approval_token: is not a parameter'
+LAST="the token still works as the approval_token field"
+exec_tool "{\"tool\":\"update_datapoint\",\"arguments\":$ARGS,\"approval_token\":\"$tok\"}"
+expect 200 '"file":"vip.yaml"'
+
+# MCP tools/call (POST /mcp): refused with the approval id in
+# structuredContent, then the token in params._meta runs it once.
+mcp() { req POST /mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$1"; }
+MARGS="{\"id\":\"vip_mcp\",\"yaml\":$(printf 'id: vip_mcp\ntype: concept\nname: VIP MCP\ndefinition: A customer.\n' | jq -Rs .)}"
+LAST="MCP tier 4 without a token"
+mcp "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"update_datapoint\",\"arguments\":$MARGS}}"
+expect 200 '"isError":true' 'E-APPROVAL-REQUIRED' '"approval_id":"'
+id=$(printf %s "$BODY" | jq -r .result.structuredContent.approval_id)
+req POST "/api/v1/approvals/$id"
+tok=$(printf %s "$BODY" | jq -r .approval_token)
+META="\"_meta\":{\"datachat/approval_token\":\"$tok\"}"
+LAST="MCP with the token in _meta"
+mcp "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"update_datapoint\",\"arguments\":$MARGS,$META}}"
+expect 200 '"isError":false' 'vip_mcp.yaml'
+[ -f "$tmp/dp/user/vip_mcp.yaml" ] && ok || bad "MCP call did not write vip_mcp.yaml"
+LAST="MCP token reused"
+mcp "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"update_datapoint\",\"arguments\":$MARGS,$META}}"
+expect 200 '"isError":true' 'E-APPROVAL-REUSED'
+LAST="MCP token not a string"
+mcp "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"update_datapoint\",\"arguments\":$MARGS,\"_meta\":{\"datachat/approval_token\":5}}}"
+expect 200 '"code":-32602' 'approval_token'
+
 
 # Tier 5: YAML-described HTTP tools, against this server (loopback).
 sed -e "s|$tmp/audit.jsonl|$tmp/audit-http.jsonl|" -e '/^tools:/,$d' "$cfg" >"$tmp/http.yaml"

@@ -4,6 +4,8 @@
 # a host off the list, or a tool with no http_allow, is refused by the core;
 # each request leaves an audit record (tool, method, host, status, bytes)
 # and the chain still verifies. Bad http_allow config fails with file:line:col.
+# A .so tool's http_request (ABI 1.4) takes the same path, sandboxed (over
+# IPC) or in the core, with the caller's principal in the audit record.
 set -u
 . "$(dirname "$0")/server_lib.sh"
 [ -e "$B/datachat-worker" ] || { echo "SKIP: datachat-worker is not built"; exit 77; }
@@ -82,6 +84,12 @@ n=$(http_rec fetch | wc -l)
 [ "$n" -eq 4 ] && ok || bad "4 audit records of tool fetch's requests, got $n"
 r=$(http_rec fetch | jq -c 'select(.code == "E-HTTP-CONNECT")')
 [ -n "$r" ] && ok || bad "audit of the failed fetch (E-HTTP-CONNECT)"
+# The record names who made the call (the principal travels with the call).
+"$DC" --config "$tmp/t/datachat.yaml" --as carol tools call fetch "{\"url\":\"$URL\"}" \
+    >/dev/null 2>&1
+r=$(http_rec fetch | tail -1)
+if printf %s "$r" | jq -e '.principal == "carol" and .outcome == "ok"' >/dev/null; then ok
+else bad "audit of a request names its principal: $r"; fi
 "$DC" audit verify "$A" >/dev/null 2>&1 && ok || bad "the audit chain does not verify"
 
 # Config errors: exit 2, file:line:col, a stable code.
@@ -106,9 +114,52 @@ cfg_err "sandbox: false" \
     'not sandboxed'
 cfg_err "use: http" "  f: { use: http, http_allow: [127.0.0.1], with: { endpoint: \"$URL\", allowed_hosts: [127.0.0.1] } }" \
     'E-CFG-HTTP-ALLOW'
-if [ -e "$B/plugins/tool-query_database.so" ]; then
-    cfg_err "in-core plugin tool" \
-        '  q: { use: query_database, http_allow: [api.example.com] }' 'runs in the core'
+
+# A .so tool's http_request (ABI 1.4): sandboxed, the worker forwards it to
+# the core; in the core it is made there; the same allow list and audit.
+if [ -e "$B/tests/sbplugins/sbhttp.so" ]; then
+    cat >"$tmp/t/so.yaml" <<YAML
+version: 1
+plugins: { dirs: [$B/plugins, $B/tests/sbplugins] }
+databases:
+  demo: { connector: sqlite, path: $tmp/demo.db }
+pipeline:
+  entry: reply
+  stages:
+    reply: { use: answer }
+audit: { path: $tmp/t/so-audit.jsonl, fsync: never }
+tools:
+  sofetch: { use: sbhttp, sandbox: true, http_allow: [127.0.0.1] }
+  sooff: { use: sbhttp, sandbox: true, http_allow: [api.example.com] }
+  soin: { use: sbhttp, sandbox: false, http_allow: [127.0.0.1] }
+YAML
+    socall() { "$DC" --config "$tmp/t/so.yaml" --as erin tools call "$1" "{\"url\":\"$2\"}" 2>&1; }
+    for t in sofetch soin; do
+        o=$(socall $t "$URL")
+        c=$?
+        if [ $c -eq 0 ] && printf %s "$o" | grep -q '"status":200' &&
+           printf %s "$o" | grep -qF '{\"status\":\"ok\"}'; then ok
+        else bad ".so tool $t fetching an allowed host: rc $c: $o"; fi
+    done
+    o=$(socall sooff "$URL")
+    c=$?
+    if [ $c -ne 0 ] && printf %s "$o" | grep -q E-SANDBOX-HTTP-HOST; then ok
+    else bad ".so tool off its allow list: rc $c: $o"; fi
+    SA=$tmp/t/so-audit.jsonl
+    so_rec() { jq -c "select(.question? // \"\" | startswith(\"http request: tool $1: \"))" "$SA"; }
+    for t in sofetch soin; do
+        r=$(so_rec $t)
+        if printf %s "$r" | jq -e '.event == "http" and .outcome == "ok" and
+              .principal == "erin" and (.question | endswith("GET 127.0.0.1"))' >/dev/null
+        then ok; else bad "audit of .so tool $t's request: $r"; fi
+    done
+    r=$(so_rec sooff)
+    if printf %s "$r" | jq -e '.outcome == "refused" and .code == "E-SANDBOX-HTTP-HOST" and
+          .principal == "erin"' >/dev/null; then ok
+    else bad "audit of the refused .so request: $r"; fi
+    "$DC" audit verify "$SA" >/dev/null 2>&1 && ok || bad "the .so audit chain does not verify"
+else
+    bad "tests/sbplugins/sbhttp.so is not built"
 fi
 
 echo "tools_sandbox_http: $pass passed, $failed failed"

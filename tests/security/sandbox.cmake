@@ -3,11 +3,15 @@
 # runtime. The runner sits next to datachat-worker, where the core looks.
 add_library(sbtest-attack MODULE ${CMAKE_CURRENT_LIST_DIR}/sandbox/so_attack.c)
 add_library(sbtest-noop MODULE ${CMAKE_CURRENT_LIST_DIR}/sandbox/so_noop.c)
-foreach(p sbtest-attack sbtest-noop)
+add_library(sbtest-abi10 MODULE ${CMAKE_CURRENT_LIST_DIR}/sandbox/so_abi10.c)
+add_library(sbtest-http MODULE ${CMAKE_CURRENT_LIST_DIR}/sandbox/so_http.c)
+foreach(p sbtest-attack sbtest-noop sbtest-abi10 sbtest-http)
   target_link_libraries(${p} PRIVATE datachat-sdk)
   set_target_properties(${p} PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/sbplugins)
 endforeach()
+set_target_properties(sbtest-abi10 PROPERTIES OUTPUT_NAME sbabi10)
+set_target_properties(sbtest-http PROPERTIES OUTPUT_NAME sbhttp)
 
 add_executable(sandbox-attack-runner ${CMAKE_CURRENT_LIST_DIR}/sandbox/runner.c)
 target_link_libraries(sandbox-attack-runner PRIVATE datachat-core PkgConfig::SQLITE3)
@@ -33,3 +37,11 @@ add_dependencies(sandbox-http-core datachat-worker)
 add_test(NAME security_sandbox_lua_http
          COMMAND sandbox-http-core $<TARGET_FILE:datachat-worker>
                  ${CMAKE_CURRENT_LIST_DIR}/sandbox/lua_http_core.lua)
+
+# Sandboxed Lua stages, `describe` (config check in the worker) and an
+# ABI 1.0 tool plugin, through core/sandbox.h against the real worker.
+add_executable(sandbox-stage-core ${CMAKE_CURRENT_LIST_DIR}/sandbox/stage_core.c)
+target_link_libraries(sandbox-stage-core PRIVATE datachat-core)
+add_dependencies(sandbox-stage-core datachat-worker sbtest-abi10)
+add_test(NAME security_sandbox_lua_stage
+         COMMAND sandbox-stage-core $<TARGET_FILE:datachat-worker> ${CMAKE_BINARY_DIR}/tests/sbplugins)

@@ -236,6 +236,55 @@ static void test_ipc_http_reply_needs_error_or_status_and_body(void **st)
                             IPC_TO_CORE, &type), DC_EINVAL);
 }
 
+static void test_ipc_stage_messages_are_checked_both_ways(void **st)
+{
+    (void)st;
+    int type = 0;
+    assert_int_equal(decode("{\"v\":1,\"type\":\"stage\",\"stage\":\"s\",\"ctx\":{}}",
+                            IPC_TO_WORKER, &type), DC_OK);
+    assert_int_equal(type, IPC_STAGE);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"outcome\",\"outcome\":\"yes\"}",
+                            IPC_TO_CORE, &type), DC_OK);
+    assert_int_equal(type, IPC_OUTCOME);
+    /* the worker never starts a stage, the core never reports an outcome */
+    assert_int_equal(decode("{\"v\":1,\"type\":\"stage\",\"stage\":\"s\",\"ctx\":{}}",
+                            IPC_TO_CORE, &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"outcome\",\"outcome\":\"yes\"}",
+                            IPC_TO_WORKER, &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"emit\",\"key\":\"k\",\"value\":null}",
+                            IPC_TO_CORE, &type), DC_OK);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"emit\",\"key\":\"k\"}", IPC_TO_CORE,
+                            &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"emit\",\"key\":\"k\",\"value\":{}}",
+                            IPC_TO_CORE, &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"get\",\"id\":1,\"key\":\"q\"}",
+                            IPC_TO_CORE, &type), DC_OK);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"value\",\"id\":1,\"value\":null}",
+                            IPC_TO_WORKER, &type), DC_OK);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"value\",\"id\":1}", IPC_TO_WORKER, &type),
+                     DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"value\",\"id\":1,\"value\":\"x\","
+                            "\"error\":{\"code\":\"E-X\",\"message\":\"m\"}}",
+                            IPC_TO_WORKER, &type), DC_EINVAL);
+}
+
+static void test_ipc_ready_declarations_are_checked(void **st)
+{
+    (void)st;
+    int type = 0;
+    assert_int_equal(decode("{\"v\":1,\"type\":\"ready\",\"name\":\"s\",\"outcomes\":"
+                            "[\"a\"],\"defines\":[\"run\"],\"options\":[{\"name\":\"n\","
+                            "\"type\":2,\"required\":true,\"default\":null,\"help\":\"h\"}]}",
+                            IPC_TO_CORE, &type), DC_OK);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"ready\",\"name\":\"s\",\"outcomes\":[1]}",
+                            IPC_TO_CORE, &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"ready\",\"name\":\"s\",\"options\":"
+                            "[{\"name\":\"n\",\"type\":2}]}", IPC_TO_CORE, &type), DC_EINVAL);
+    assert_int_equal(decode("{\"v\":1,\"type\":\"ready\",\"name\":\"s\",\"options\":"
+                            "[{\"name\":\"n\",\"type\":2,\"required\":1,\"default\":null,"
+                            "\"help\":null}]}", IPC_TO_CORE, &type), DC_EINVAL);
+}
+
 static void test_sandbox_names_the_signal_that_killed_the_worker(void **st)
 {
     (void)st;
@@ -260,6 +309,8 @@ int main(void)
         cmocka_unit_test(test_ipc_rows_round_trip_every_value_type),
         cmocka_unit_test(test_ipc_recv_reports_an_oversized_packet),
         cmocka_unit_test(test_ipc_http_reply_needs_error_or_status_and_body),
+        cmocka_unit_test(test_ipc_stage_messages_are_checked_both_ways),
+        cmocka_unit_test(test_ipc_ready_declarations_are_checked),
         cmocka_unit_test(test_sandbox_names_the_signal_that_killed_the_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,6 +175,79 @@ static void test_luart_emit_get_and_reserved_keys(void **state)
     ctx_free(e.ctx);
 }
 
+/* What the sandbox worker installs: ctx reads, emits and trace notes go to
+ * hooks (the core's context) instead of the call's local context. */
+struct hooked {
+    char emitted[256];
+    char traced[128];
+    int gets;
+};
+
+static int hook_get(void *arg, const char *key, const char **value, char *err, size_t errlen)
+{
+    struct hooked *h = arg;
+    h->gets++;
+    if (strcmp(key, "broken") == 0) {
+        snprintf(err, errlen, "E-SANDBOX-TOO-BIG: too big");
+        return DC_ELIMIT;
+    }
+    *value = strcmp(key, "question") == 0 ? "from the core" : NULL;
+    return DC_OK;
+}
+
+static int hook_emit(void *arg, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct hooked *h = arg;
+    size_t n = strlen(h->emitted);
+    snprintf(h->emitted + n, sizeof(h->emitted) - n, "%s=%s;", key, value ? value : "nil");
+    if (strcmp(key, "refuse") == 0) {
+        snprintf(err, errlen, "over the limit");
+        return DC_ELIMIT;
+    }
+    return DC_OK;
+}
+
+static void hook_trace(void *arg, const char *msg)
+{
+    struct hooked *h = arg;
+    snprintf(h->traced, sizeof(h->traced), "%s", msg);
+}
+
+static void test_luart_ctx_hooks_route_reads_emits_and_traces(void **state)
+{
+    (void)state;
+    struct env e;
+    env_init(&e);
+    struct hooked hk = {0};
+    struct luart *s = open_text("outcomes = {'ok'}\n"
+                                "function run(ctx)\n"
+                                "  dc.emit('q', ctx.question)\n"
+                                "  dc.emit('g', dc.get('question'))\n"
+                                "  dc.emit('t', {a = 1})\n"
+                                "  dc.emit('gone', nil)\n"
+                                "  dc.trace('noted')\n"
+                                "  local ok1 = pcall(dc.get, 'broken')\n"
+                                "  local ok2 = pcall(dc.emit, 'refuse', 'x')\n"
+                                "  local ok3 = pcall(dc.emit, 'principal', 'root')\n"
+                                "  dc.emit('oks', tostring(ok1) .. tostring(ok2) .. tostring(ok3))\n"
+                                "  return 'ok'\n"
+                                "end\n",
+                                NULL, NULL);
+    const struct luart_ctx_hooks hooks = {&hk, hook_get, hook_emit, hook_trace};
+    luart_set_ctx_hooks(s, &hooks);
+    const char *out = NULL;
+    char err[256];
+    assert_int_equal(luart_run_stage(s, &e.h, e.ctx, &out, err, sizeof(err)), DC_OK);
+    assert_string_equal(hk.emitted, "q=from the core;g=from the core;t={\"a\":1};gone=nil;"
+                                    "refuse=x;oks=falsefalsefalse;");
+    assert_string_equal(hk.traced, "noted");
+    assert_int_equal(hk.gets, 3);
+    assert_true(luart_reserved_key("principal"));
+    assert_false(luart_reserved_key("route"));
+    luart_close(s);
+    ctx_free(e.ctx);
+}
+
 static void test_luart_pooled_state_forgets_globals_between_calls(void **state)
 {
     (void)state;
@@ -397,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_luart_dc_query_passes_through_the_backend),
         cmocka_unit_test(test_luart_refused_query_fails_the_call_with_the_gate_error),
         cmocka_unit_test(test_luart_emit_get_and_reserved_keys),
+        cmocka_unit_test(test_luart_ctx_hooks_route_reads_emits_and_traces),
         cmocka_unit_test(test_luart_pooled_state_forgets_globals_between_calls),
         cmocka_unit_test(test_luart_json_round_trip),
         cmocka_unit_test(test_luart_helper_library_is_dc_util),

@@ -249,7 +249,10 @@ struct dc_host {
     /* The request (or tool call) context: a string blackboard shared by the
      * stages of one pipeline run. Well-known keys: "question", "database",
      * "principal", "format" ("text"|"json"), "answer", "sql", "args",
-     * "result" (tools), "intent". Stages may add their own, dotted. */
+     * "result" (tools), "intent". Stages may add their own, dotted.
+     * Setting "trace.step" to a JSON object {"name", "outcome", "reason",
+     * "us", "detail": {...}} stores nothing: it adds a finished sub-step
+     * of the running stage to the answer's trace (one model attempt). */
     const char *(*ctx_get)(struct dc_ctx *c, const char *key);
     int (*ctx_set)(struct dc_ctx *c, const char *key, const char *value);
     /* Adds a reason to the decision trace entry of the running stage. */
@@ -331,7 +334,9 @@ struct dc_host {
      * first) with request_json as documented for dc_llm_vtable.complete.
      * On success *reply is the model's text (borrowed, "llm.reply"); token
      * usage and latency go to the trace and "llm.usage". On failure the
-     * context carries an E-LLM-* error and err a copy of it. */
+     * context carries an E-LLM-* error and err a copy of it; a request with
+     * "optional": true (a caller with its own fallback) leaves the
+     * context's error alone and puts the reason in err and "llm.error". */
     int (*llm_complete)(struct dc_ctx *c, const char *instance, const char *request_json,
                         const char **reply, char *err, size_t errlen);
     /* ABI 1.3: the gate's checks of sql on database db (NULL = the
@@ -347,6 +352,20 @@ struct dc_host {
      * Nothing is written or loaded into the set in effect. */
     int (*dp_validate)(struct dc_ctx *c, const char *text, size_t len, const char *name,
                        char *err, size_t errlen);
+
+    /* ABI 1.4: an HTTP request made for a tool by the core, the only HTTP
+     * path a sandboxed tool has (its worker forwards it). The URL's host
+     * must be on the tool's `http_allow` list in the config; the request
+     * gets the core's hardening (http/https only, no redirects, no proxy,
+     * timeouts, a response size cap) and leaves an audit record. headers:
+     * NULL or NULL-terminated "Name: value" lines; body may be NULL. On
+     * DC_OK *status and *resp (the response body, borrowed: valid until the
+     * next http_request on c). Otherwise DC_EDENIED (E-SANDBOX-HTTP-HOST:
+     * host not allowed; E-HTTP-UNAVAILABLE: not a tool) or another code,
+     * with err "E-CODE: reason". */
+    int (*http_request)(const struct dc_host *h, struct dc_ctx *c, const char *method,
+                        const char *url, const char *const *headers, const char *body,
+                        long *status, const char **resp, char *err, size_t errlen);
 };
 
 #define DC_HOST_HAS(h, fn)                                                   \

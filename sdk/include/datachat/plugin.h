@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define DC_ABI_MAJOR 1
-#define DC_ABI_MINOR 3
+#define DC_ABI_MINOR 4
 #define DC_SDK_VERSION "0.1.0"
 
 #define DC_PLUGIN_MAGIC 0x44435047u /* "DCPG" */

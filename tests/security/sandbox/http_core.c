@@ -26,23 +26,27 @@ struct seen {
     char log[256];
     int notes, notes_refused, note_fails;
     char note[256];
+    char principal[64];
 };
 
-static int note_http(void *arg, const char *method, const char *url, int rc, long status,
-                     size_t bytes, const char *err)
+static int note_http(void *arg, const char *principal, const char *method, const char *url,
+                     int rc, long status, size_t bytes, const char *err)
 {
     struct seen *s = arg;
     s->notes++;
     s->notes_refused += rc != DC_OK;
+    snprintf(s->principal, sizeof(s->principal), "%s", principal ? principal : "(none)");
     snprintf(s->note, sizeof(s->note), "%s %s rc=%d status=%ld bytes=%zu %s", method, url, rc,
              status, bytes, err ? err : "");
     return s->note_fails ? DC_EIO : DC_OK;
 }
 
-static int fake_http(void *arg, const char *method, const char *url, const char *body,
-                     long *status, char **resp, char *err, size_t errlen)
+static int fake_http(void *arg, const char *method, const char *url,
+                     const char *const *headers, const char *body, long *status, char **resp,
+                     char *err, size_t errlen)
 {
     struct seen *s = arg;
+    (void)headers;
     (void)err;
     (void)errlen;
     s->calls++;
@@ -64,8 +68,10 @@ static int call(struct sandbox *sb, const char *url, char *out, size_t outlen)
     char args[512];
     snprintf(args, sizeof(args), "{\"url\":\"%s\"}", url);
     struct dc_ctx *c = ctx_new(NULL);
-    if (!c)
+    if (!c || ctx_set(c, "principal", "alice") != DC_OK) {
+        ctx_free(c);
         return DC_ENOMEM;
+    }
     int rc = sandbox_call(sb, args, c);
     snprintf(out, outlen, "%s", rc == DC_OK ? ctx_get(c, "result") : ctx_error_message(c));
     ctx_free(c);
@@ -101,8 +107,10 @@ int main(int argc, char **argv)
            seen.url, seen.log);
     fails += !ok;
     ok = seen.notes == 1 && seen.notes_refused == 0 &&
-         strcmp(seen.note, "POST https://API.example.com/v1/x rc=0 status=200 bytes=4 ") == 0;
-    printf("%s allowed request noted: %s\n", ok ? "ok  " : "FAIL", seen.note);
+         strcmp(seen.note, "POST https://API.example.com/v1/x rc=0 status=200 bytes=4 ") == 0 &&
+         strcmp(seen.principal, "alice") == 0;
+    printf("%s allowed request noted with the caller's principal: %s (principal %s)\n",
+           ok ? "ok  " : "FAIL", seen.note, seen.principal);
     fails += !ok;
     static const char *const refused[][2] = {
         {"https://evil.example.net/", "E-SANDBOX-HTTP-HOST"},

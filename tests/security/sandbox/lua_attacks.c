@@ -103,7 +103,7 @@ static int write_config(const char *path, const char *db, const char *dir, const
 static int call(struct runtime *rt, const char *tool, const char *args, char *out, size_t outlen)
 {
     struct dc_ctx *ctx = NULL;
-    int rc = runtime_call_tool(rt, tool, args, NULL, NULL, &ctx);
+    int rc = runtime_call_tool(rt, tool, args, NULL, NULL, NULL, &ctx);
     if (rc == DC_OK)
         snprintf(out, outlen, "%s", ctx && ctx_get(ctx, "result") ? ctx_get(ctx, "result") : "");
     else

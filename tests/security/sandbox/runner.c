@@ -71,7 +71,7 @@ static int check(struct runtime *rt, const struct attack *a)
     char args[96];
     snprintf(args, sizeof(args), "{\"attack\":\"%s\"}", a->name);
     struct dc_ctx *c = NULL;
-    int rc = runtime_call_tool(rt, "attack", args, NULL, NULL, &c);
+    int rc = runtime_call_tool(rt, "attack", args, NULL, NULL, NULL, &c);
     const char *code = c ? ctx_error_code(c) : "E-NOMEM";
     const char *msg = c ? ctx_error_message(c) : "";
     const char *res = c ? ctx_get(c, "result") : NULL;
