@@ -70,13 +70,28 @@ struct gate_usage {
     int64_t running; /* statements in flight */
 };
 
+/* Shadow queries checked once (pgparse_fragment_new), found by their
+ * text: a principal's filtered, masked subquery for a table is the same
+ * text on every call, so it is judged on first use only. */
+#define GATE_MAX_FRAGS 256
+
+struct gate_frag {
+    uint64_t hash;
+    struct pgparse_fragment *f;
+};
+
 struct gate {
     struct audit *audit;
     struct gate_limits lim;
     const struct policy_set *policies;
-    pthread_mutex_t mu; /* guards usage */
+    /* DC_GATE_PARANOID=1: every PostgreSQL policy rewrite is also parsed
+     * again whole, as a check of the splice proof (docs/SECURITY.md). */
+    int paranoid;
+    pthread_mutex_t mu; /* guards usage and frags */
     struct gate_usage *usage;
     size_t nusage;
+    struct gate_frag *frags;
+    size_t nfrags;
 };
 
 enum gate_kind { KIND_OK = 0, KIND_REFUSED = 1, KIND_ERROR = 2 };
@@ -90,6 +105,7 @@ struct gate_call {
     int probe;      /* compiling against stub views: any real read of a
                      * shadowed table is a direct read */
     const struct dc_schema *schema; /* the database's catalog when rules apply */
+    struct gate *g; /* NULL: no fragment cache, no paranoid mode */
 };
 
 static int gate_set(struct gate_call *gc, int kind, int rc, const char *code, const char *fmt,
@@ -316,6 +332,8 @@ int gate_new(struct audit *audit, const struct gate_limits *defaults, struct gat
         return DC_ENOMEM;
     g->audit = audit;
     g->lim = lim;
+    const char *paranoid = getenv("DC_GATE_PARANOID");
+    g->paranoid = paranoid && *paranoid && strcmp(paranoid, "0") != 0;
     if (pthread_mutex_init(&g->mu, NULL) != 0) {
         free(g);
         return DC_ERR;
@@ -333,6 +351,9 @@ void gate_free(struct gate *g)
         free(g->usage[i].database);
     }
     free(g->usage);
+    for (size_t i = 0; i < g->nfrags; i++)
+        pgparse_fragment_free(g->frags[i].f);
+    free(g->frags);
     pthread_mutex_destroy(&g->mu);
     free(g);
 }
@@ -537,6 +558,56 @@ static int gate_pg_relations(struct gate_call *gc, const struct pgparse_info *pi
     return DC_OK;
 }
 
+static uint64_t gate_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static const struct pgparse_fragment *gate_frag_find(struct gate *g, uint64_t h,
+                                                     const char *query)
+{
+    for (size_t i = 0; i < g->nfrags; i++)
+        if (g->frags[i].hash == h && strcmp(pgparse_fragment_text(g->frags[i].f), query) == 0)
+            return g->frags[i].f;
+    return NULL;
+}
+
+/* The checked fragment of query, judged on first use. NULL when the query
+ * breaks a rule (pgparse then refuses the statement, saying why), memory
+ * is short, or the cache is full: pgparse judges it on each call then. */
+static const struct pgparse_fragment *gate_fragment(struct gate *g, const char *query)
+{
+    uint64_t h = gate_hash(query);
+    pthread_mutex_lock(&g->mu);
+    const struct pgparse_fragment *found = gate_frag_find(g, h, query);
+    int full = g->nfrags >= GATE_MAX_FRAGS;
+    pthread_mutex_unlock(&g->mu);
+    if (found || full)
+        return found;
+    struct pgparse_fragment *f = NULL;
+    char code[40];
+    if (pgparse_fragment_new(query, &f, code, NULL, 0) != DC_OK)
+        return NULL;
+    pthread_mutex_lock(&g->mu);
+    found = gate_frag_find(g, h, query); /* another thread may have been first */
+    if (!found && g->nfrags < GATE_MAX_FRAGS) {
+        struct gate_frag *v = realloc(g->frags, (g->nfrags + 1) * sizeof(*v));
+        if (v) {
+            g->frags = v;
+            v[g->nfrags].hash = h;
+            v[g->nfrags++].f = f;
+            found = f;
+            f = NULL;
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    pgparse_fragment_free(f);
+    return found;
+}
+
 /* The principal's shadows: one per shadowed table of the catalog. */
 static int gate_pg_shadows(struct gate_call *gc, struct pgparse_shadow **out, size_t *n)
 {
@@ -567,6 +638,16 @@ static int gate_pg_shadows(struct gate_call *gc, struct pgparse_shadow **out, si
         s->denied = den;
     }
     return DC_OK;
+}
+
+/* The checked fragments of the shadows (entries NULL where none). */
+static const struct pgparse_fragment **gate_pg_frags(struct gate_call *gc,
+                                                     const struct pgparse_shadow *sh, size_t n)
+{
+    const struct pgparse_fragment **f = calloc(n ? n : 1, sizeof(*f));
+    for (size_t i = 0; f && gc->g && i < n; i++)
+        f[i] = gate_fragment(gc->g, sh[i].query);
+    return f;
 }
 
 static void gate_pg_shadows_free(struct pgparse_shadow *sh, size_t n)
@@ -684,6 +765,7 @@ static int gate_pg_inline(struct gate_call *gc, struct db *d, void *conn, char *
         struct pgparse_rewrite rw;
         memset(&pi, 0, sizeof(pi));
         memset(&rw, 0, sizeof(rw));
+        rw.verify = gc->g && gc->g->paranoid ? PGPARSE_VERIFY_BOTH : PGPARSE_VERIFY_PROOF;
         rc = pgparse_check_rewrite(text, NULL, 0, &pi, &rw, err, sizeof(err));
         if (rc != DC_OK)
             rc = gate_set(gc, rc == DC_EDENIED ? KIND_REFUSED : KIND_ERROR, rc,
@@ -756,11 +838,13 @@ static int gate_pg_inline(struct gate_call *gc, struct db *d, void *conn, char *
  * text (core/pgparse.c); its code, reason and tables become the gate's.
  * With the principal's rules, the same parse also gives the rewrite: every
  * reference to a shadowed table becomes a subquery that filters, masks and
- * leaves denied columns out, and the rewritten text (re-judged and verified
- * by pgparse_check_rewrite) replaces sql_run. */
+ * leaves denied columns out, and the rewritten text (proved right, or
+ * judged again, by pgparse_check_rewrite; both with DC_GATE_PARANOID)
+ * replaces sql_run. */
 static int gate_pg_check(struct gate_call *gc, struct db *d, void *conn)
 {
     struct pgparse_shadow *sh = NULL;
+    const struct pgparse_fragment **frags = NULL;
     size_t nsh = 0;
     struct pgparse_rewrite rw;
     struct pgparse_info pi;
@@ -768,10 +852,13 @@ static int gate_pg_check(struct gate_call *gc, struct db *d, void *conn)
     int rc;
     memset(&rw, 0, sizeof(rw));
     memset(&pi, 0, sizeof(pi));
-    if (gc->rules && gate_pg_shadows(gc, &sh, &nsh) != DC_OK) {
+    rw.verify = gc->g && gc->g->paranoid ? PGPARSE_VERIFY_BOTH : PGPARSE_VERIFY_PROOF;
+    if (gc->rules && (gate_pg_shadows(gc, &sh, &nsh) != DC_OK ||
+                      !(frags = gate_pg_frags(gc, sh, nsh)))) {
         rc = gate_set(gc, KIND_ERROR, DC_ENOMEM, "E-GATE-INTERNAL", "out of memory");
         goto cleanup;
     }
+    rw.frags = frags;
     if (gc->rules)
         rc = pgparse_check_rewrite(gc->dec->sql_run, sh, nsh, &pi, &rw, err, sizeof(err));
     else
@@ -829,6 +916,7 @@ cleanup:
     pgparse_info_clear(&pi);
     pgparse_rewrite_clear(&rw);
     gate_pg_shadows_free(sh, nsh);
+    free((void *)frags);
     return rc;
 }
 
@@ -1335,7 +1423,7 @@ int gate_run(struct gate *g, const char *principal, struct db *db, const char *s
         snprintf(dec->reason, sizeof(dec->reason), "gate_run called with a missing argument");
         return DC_EINVAL;
     }
-    struct gate_call gc = {dec, KIND_OK, 0, NULL, 0, NULL};
+    struct gate_call gc = {dec, KIND_OK, 0, NULL, 0, NULL, g};
     struct policy_rules *rules = NULL;
     char *policy_note = NULL;
     int took = 0;
@@ -1427,7 +1515,7 @@ int gate_explain(struct gate *g, const char *principal, struct db *db, const cha
         snprintf(dec->reason, sizeof(dec->reason), "gate_explain called with a missing argument");
         return DC_EINVAL;
     }
-    struct gate_call gc = {dec, KIND_OK, 0, NULL, 0, NULL};
+    struct gate_call gc = {dec, KIND_OK, 0, NULL, 0, NULL, g};
     struct policy_rules *rules = NULL;
     int64_t t0 = util_now_us();
     int rc = gate_begin(g, &gc, principal, db, &rules);

@@ -128,7 +128,8 @@ struct rw_ref {
     int loc;
     const char *catalog, *schema, *name, *alias;
     int inh, alias_cols;
-    int shadow; /* index into the shadows, -1 when none */
+    int from_item; /* an item of a FROM list or a side of a JOIN, nothing else */
+    int shadow;    /* index into the shadows, -1 when none */
 };
 
 /* One ColumnRef: its last name and the one before (table or alias). */
@@ -157,6 +158,11 @@ struct pgp_walk {
     size_t nrefs;
     struct rw_col *cols;
     size_t ncols;
+    /* RangeVars the tree places directly in a FROM list or a JOIN (not in
+     * TABLESAMPLE, INTO, FOR UPDATE OF): only there may the splice proof
+     * replace one (docs/SECURITY.md). */
+    const PgQuery__RangeVar **fromrv;
+    size_t nfromrv;
 };
 
 static int pgp_refuse(struct pgp_walk *w, const char *code, const char *fmt, ...)
@@ -425,6 +431,20 @@ static int rw_match(const struct pgparse_shadow *s, const struct rw_ref *r)
            (!r->schema || !s->schema || strcasecmp(r->schema, s->schema) == 0);
 }
 
+/* Records n when it is a RangeVar: the caller found it in a FROM list or
+ * on a side of a JOIN. */
+static int rw_mark_from(struct pgp_walk *w, const PgQuery__Node *n)
+{
+    if (!n || n->node_case != PG_QUERY__NODE__NODE_RANGE_VAR || !n->range_var)
+        return DC_OK;
+    const PgQuery__RangeVar **v = realloc(w->fromrv, (w->nfromrv + 1) * sizeof(*v));
+    if (!v)
+        return pgp_oom(w);
+    w->fromrv = v;
+    v[w->nfromrv++] = n->range_var;
+    return DC_OK;
+}
+
 static int rw_add_ref(struct pgp_walk *w, const PgQuery__RangeVar *rv)
 {
     if (!pgp_str(rv->relname))
@@ -442,6 +462,8 @@ static int rw_add_ref(struct pgp_walk *w, const PgQuery__RangeVar *rv)
     r->inh = rv->inh != 0;
     r->alias = rv->alias ? pgp_str(rv->alias->aliasname) : NULL;
     r->alias_cols = rv->alias && rv->alias->n_colnames > 0;
+    for (size_t i = 0; i < w->nfromrv && !r->from_item; i++)
+        r->from_item = w->fromrv[i] == rv;
     r->shadow = -1;
     for (size_t i = 0; i < w->nsh; i++)
         if (rw_match(&w->sh[i], r)) {
@@ -526,6 +548,19 @@ static int pgp_enter(struct pgp_walk *w, const ProtobufCMessage *m, int depth)
     }
     if (!w->collect)
         return DC_OK;
+    if (d == &pg_query__select_stmt__descriptor) {
+        const PgQuery__SelectStmt *s = (const PgQuery__SelectStmt *)m;
+        for (size_t i = 0; i < s->n_from_clause; i++)
+            if (rw_mark_from(w, s->from_clause[i]) != DC_OK)
+                return w->rc;
+        return DC_OK;
+    }
+    if (d == &pg_query__join_expr__descriptor) {
+        const PgQuery__JoinExpr *j = (const PgQuery__JoinExpr *)m;
+        if (rw_mark_from(w, j->larg) != DC_OK)
+            return w->rc;
+        return rw_mark_from(w, j->rarg);
+    }
     if (d == &pg_query__range_var__descriptor)
         return rw_add_ref(w, (const PgQuery__RangeVar *)m);
     if (w->verify)
@@ -867,7 +902,7 @@ struct rw_toks {
 };
 
 static int rw_span(struct pgp_walk *w, struct rw_toks *sr, const struct rw_ref *r,
-                   int textlen, int *a, int *b)
+                   int textlen, int *a, int *b, size_t *ta, size_t *tb)
 {
     size_t lo = 0, hi = sr->n, i;
     while (lo < hi) {
@@ -896,6 +931,8 @@ static int rw_span(struct pgp_walk *w, struct rw_toks *sr, const struct rw_ref *
     }
     *a = sr->t[first]->start;
     *b = sr->t[i]->end;
+    *ta = first;
+    *tb = i;
     /* The scanner reports a U&"..." token one byte long: it ends where the
      * next token (or the text) begins. */
     if (sr->t[i]->token == PG_QUERY__TOKEN__UIDENT)
@@ -904,11 +941,14 @@ static int rw_span(struct pgp_walk *w, struct rw_toks *sr, const struct rw_ref *
         /* ONLY t or ONLY (t): the subquery replaces the whole item. */
         if (first >= 1 && sr->t[first - 1]->token == PG_QUERY__TOKEN__ONLY) {
             *a = sr->t[first - 1]->start;
+            *ta = first - 1;
         } else if (first >= 2 && sr->t[first - 1]->token == PG_QUERY__TOKEN__ASCII_40 &&
                    sr->t[first - 2]->token == PG_QUERY__TOKEN__ONLY &&
                    i + 1 < sr->n && sr->t[i + 1]->token == PG_QUERY__TOKEN__ASCII_41) {
             *a = sr->t[first - 2]->start;
             *b = sr->t[i + 1]->end;
+            *ta = first - 2;
+            *tb = i + 1;
         } else {
             goto unplaced;
         }
@@ -979,12 +1019,43 @@ static int rw_judge(struct pgp_walk *w)
     return DC_OK;
 }
 
+/* The checked fragment of shadow i, NULL when none was given. */
+static const struct pgparse_fragment *rw_frag(const struct pgp_walk *w, size_t i)
+{
+    return w->rw->frags ? w->rw->frags[i] : NULL;
+}
+
+/* The text that stands in for shadow i. */
+static const char *rw_query(const struct pgp_walk *w, size_t i)
+{
+    const struct pgparse_fragment *f = rw_frag(w, i);
+    return f ? pgparse_fragment_text(f) : w->sh[i].query;
+}
+
+/* Whether the replaced tokens [ta, tb] of ref are, in the grammar, the
+ * relation_expr of "table_ref: relation_expr opt_alias_clause", so that
+ * "(query) alias" derives the same table_ref: the tree puts the RangeVar
+ * directly in a FROM list or a JOIN (not under TABLESAMPLE), the token
+ * before it opens a FROM item (not TABLE t), and no '*' (t *) follows. */
+static int rw_provable(const struct rw_toks *sr, const struct rw_ref *ref, size_t ta, size_t tb)
+{
+    if (!ref->from_item || ta == 0)
+        return 0;
+    int before = sr->t[ta - 1]->token;
+    if (before != PG_QUERY__TOKEN__FROM && before != PG_QUERY__TOKEN__ASCII_44 &&
+        before != PG_QUERY__TOKEN__JOIN && before != PG_QUERY__TOKEN__ASCII_40)
+        return 0;
+    return tb + 1 >= sr->n || sr->t[tb + 1]->token != PG_QUERY__TOKEN__ASCII_42;
+}
+
 /* Builds the rewritten text; spans[2k], spans[2k+1] bound each inserted
- * subquery. */
-static int rw_splice(struct pgp_walk *w, const char *sql, struct rw_toks *sr, int **spans)
+ * subquery. *provable: every replacement meets rw_provable. */
+static int rw_splice(struct pgp_walk *w, const char *sql, struct rw_toks *sr, int **spans,
+                     int *provable)
 {
     struct sbuf b;
     int prev = 0, k = 0;
+    *provable = 1;
     sbuf_init(&b);
     qsort(w->refs, w->nrefs, sizeof(*w->refs), rw_ref_cmp);
     *spans = calloc(2 * (w->nrefs + 1), sizeof(**spans));
@@ -993,10 +1064,12 @@ static int rw_splice(struct pgp_walk *w, const char *sql, struct rw_toks *sr, in
     for (size_t r = 0; r < w->nrefs; r++) {
         const struct rw_ref *ref = &w->refs[r];
         int a = 0, e = 0;
+        size_t ta = 0, tb = 0;
         if (ref->shadow < 0)
             continue;
-        if (rw_span(w, sr, ref, (int)strlen(sql), &a, &e) != DC_OK)
+        if (rw_span(w, sr, ref, (int)strlen(sql), &a, &e, &ta, &tb) != DC_OK)
             goto cleanup;
+        *provable &= rw_provable(sr, ref, ta, tb);
         if (a < prev) {
             pgp_refuse(w, "E-POLICY-REWRITE", "two references to '%s' overlap", ref->name);
             goto cleanup;
@@ -1004,7 +1077,7 @@ static int rw_splice(struct pgp_walk *w, const char *sql, struct rw_toks *sr, in
         sbuf_add(&b, sql + prev, (size_t)(a - prev));
         (*spans)[2 * k] = (int)b.len;
         sbuf_adds(&b, "(");
-        sbuf_adds(&b, w->sh[ref->shadow].query);
+        sbuf_adds(&b, rw_query(w, (size_t)ref->shadow));
         sbuf_adds(&b, "\n)");
         (*spans)[2 * k + 1] = (int)b.len;
         k++;
@@ -1031,8 +1104,9 @@ cleanup:
 /* The rewritten text, parsed once more and judged in one walk: it must
  * still be exactly one reading SELECT under every rule of pgparse_check,
  * and every reference to a shadowed table must lie inside a subquery the
- * rewrite inserted. This is the one parse the rewrite adds: the text it
- * starts from was parsed, checked and collected by a single walk. */
+ * rewrite inserted. Taken when the splice proof does not apply (and, in
+ * paranoid mode, after it): the text it starts from was parsed, checked
+ * and collected by a single walk. */
 static int rw_verify(struct pgp_walk *w, const int *spans, size_t nspans)
 {
     struct pgp_walk v;
@@ -1052,6 +1126,7 @@ static int rw_verify(struct pgp_walk *w, const int *spans, size_t nspans)
     v.nsh = w->nsh;
     v.rw = w->rw;
     pgp_tree_init(&t);
+    w->rw->reparsed = 1;
     if (pgp_check_text(&v, w->rw->sql, &t) == DC_OK) {
         for (size_t r = 0; r < v.nrefs; r++) {
             const struct rw_ref *ref = &v.refs[r];
@@ -1077,8 +1152,134 @@ static int rw_verify(struct pgp_walk *w, const int *spans, size_t nspans)
     }
     free(v.refs);
     free(v.cols);
+    free(v.fromrv);
     pgparse_info_clear(&scratch);
     pgp_tree_free(&t);
+    return w->rc;
+}
+
+/* ---- shadow queries checked once ---------------------------------------- */
+
+struct pgparse_fragment {
+    char *text;
+};
+
+/* Judges query as the splice uses it. "SELECT * FROM (query\n) AS "_""
+ * must pass every rule of pgparse_check and hold one FROM item, a
+ * subquery with that alias, and nothing else: then "(query\n)" is one
+ * select_with_parens of its own, whatever text surrounds it (its tokens,
+ * comments and quotes all close inside it; the newline ends a trailing
+ * -- comment). Refusals go to w. */
+static int pgp_fragment_judge(struct pgp_walk *w, const char *query)
+{
+    struct sbuf b;
+    struct pgp_tree t;
+    struct pgparse_info scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    sbuf_init(&b);
+    pgp_tree_init(&t);
+    sbuf_adds(&b, "SELECT * FROM (");
+    sbuf_adds(&b, query);
+    sbuf_adds(&b, "\n) AS \"_\"");
+    if (b.oom) {
+        pgp_oom(w);
+        goto cleanup;
+    }
+    w->check = 1;
+    w->info = &scratch;
+    if (pgp_check_text(w, b.p, &t) != DC_OK)
+        goto cleanup;
+    const PgQuery__Node *top = t.root->stmts[0]->stmt;
+    const PgQuery__SelectStmt *sel =
+        top->node_case == PG_QUERY__NODE__NODE_SELECT_STMT ? top->select_stmt : NULL;
+    const PgQuery__Node *item = sel && sel->n_from_clause == 1 ? sel->from_clause[0] : NULL;
+    const PgQuery__RangeSubselect *sub =
+        item && item->node_case == PG_QUERY__NODE__NODE_RANGE_SUBSELECT ? item->range_subselect
+                                                                         : NULL;
+    int one = sub && !sub->lateral && sub->alias && sub->alias->aliasname &&
+              strcmp(sub->alias->aliasname, "_") == 0 && sub->alias->n_colnames == 0 &&
+              sel->op == PG_QUERY__SET_OPERATION__SETOP_NONE && sel->n_target_list == 1 &&
+              !sel->where_clause && sel->n_group_clause == 0 && !sel->having_clause &&
+              sel->n_window_clause == 0 && sel->n_values_lists == 0 && sel->n_sort_clause == 0 &&
+              !sel->limit_offset && !sel->limit_count && sel->n_locking_clause == 0 &&
+              !sel->with_clause && !sel->into_clause && sel->n_distinct_clause == 0;
+    if (!one)
+        pgp_refuse(w, "E-POLICY-REWRITE",
+                   "the query that stands in for the table is not one parenthesised SELECT");
+cleanup:
+    w->info = NULL;
+    pgparse_info_clear(&scratch);
+    pgp_tree_free(&t);
+    sbuf_free(&b);
+    return w->rc;
+}
+
+int pgparse_fragment_new(const char *query, struct pgparse_fragment **out, char *code,
+                         char *err, size_t errlen)
+{
+    struct pgp_walk w;
+    char local[40];
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out || !query)
+        return DC_EINVAL;
+    *out = NULL;
+    memset(&w, 0, sizeof(w));
+    w.code = code ? code : local;
+    w.code[0] = '\0';
+    w.err = err;
+    w.errlen = errlen;
+    if (pgp_fragment_judge(&w, query) != DC_OK)
+        return w.rc;
+    struct pgparse_fragment *f = calloc(1, sizeof(*f));
+    if (!f || !(f->text = strdup(query))) {
+        free(f);
+        return pgp_oom(&w);
+    }
+    *out = f;
+    return DC_OK;
+}
+
+const char *pgparse_fragment_text(const struct pgparse_fragment *f)
+{
+    return f ? f->text : NULL;
+}
+
+void pgparse_fragment_free(struct pgparse_fragment *f)
+{
+    if (!f)
+        return;
+    free(f->text);
+    free(f);
+}
+
+/* The splice proof's other half: every shadow query the splice inserted
+ * and nobody checked beforehand (no fragment) is judged here, once per
+ * call, on its own short text instead of the whole rewritten statement. */
+static int rw_fragments(struct pgp_walk *w)
+{
+    unsigned char *done = calloc(w->nsh ? w->nsh : 1, 1);
+    if (!done)
+        return pgp_oom(w);
+    for (size_t r = 0; r < w->nrefs && w->rc == DC_OK; r++) {
+        int i = w->refs[r].shadow;
+        if (i < 0 || done[i] || rw_frag(w, (size_t)i))
+            continue;
+        done[i] = 1;
+        struct pgp_walk v;
+        char code[40] = "", why[400] = "";
+        memset(&v, 0, sizeof(v));
+        v.code = code;
+        v.err = why;
+        v.errlen = sizeof(why);
+        if (pgp_fragment_judge(&v, w->sh[i].query) == DC_ENOMEM)
+            pgp_oom(w);
+        else if (v.rc != DC_OK)
+            pgp_refuse(w, "E-POLICY-REWRITE",
+                       "the statement rewritten for the access policy was refused (%s: %s)",
+                       code, why);
+    }
+    free(done);
     return w->rc;
 }
 
@@ -1097,6 +1298,9 @@ static int pgp_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t 
         err[0] = '\0';
     if (!out || (!info && !sql) || (nsh && !sh))
         return DC_EINVAL;
+    for (size_t i = 0; i < nsh; i++)
+        if (!sh[i].name || (!sh[i].query && !(out->frags && out->frags[i])))
+            return DC_EINVAL;
     memset(&w, 0, sizeof(w));
     w.code = out->code;
     w.err = err;
@@ -1107,6 +1311,7 @@ static int pgp_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t 
     w.rw = out;
     out->code[0] = '\0';
     pgp_tree_init(&t);
+    ProtobufCAllocator al = {pgp_arena_alloc, pgp_arena_free, &t};
     if (info) {
         w.check = 1;
         w.info = info;
@@ -1130,7 +1335,7 @@ static int pgp_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t 
         goto cleanup;
     }
     scan = pg_query_scan(sql);
-    if (scan.error || !(sr = pg_query__scan_result__unpack(NULL, scan.pbuf.len,
+    if (scan.error || !(sr = pg_query__scan_result__unpack(&al, scan.pbuf.len,
                                                             (const uint8_t *)scan.pbuf.data))) {
         pgp_refuse(&w, "E-GATE-PARSE", "the statement could not be scanned: %s",
                    scan.error && scan.error->message ? scan.error->message : "no tokens");
@@ -1145,17 +1350,30 @@ static int pgp_rewrite(const char *sql, const struct pgparse_shadow *sh, size_t 
         if (sr->tokens[i]->token != PG_QUERY__TOKEN__SQL_COMMENT &&
             sr->tokens[i]->token != PG_QUERY__TOKEN__C_COMMENT)
             toks.t[toks.n++] = sr->tokens[i];
-    if (rw_splice(&w, sql, &toks, &spans) != DC_OK)
+    int provable = 0;
+    if (rw_splice(&w, sql, &toks, &spans, &provable) != DC_OK)
         goto cleanup;
-    rw_verify(&w, spans, out->nrewritten);
+    if (!provable || out->verify == PGPARSE_VERIFY_REPARSE) {
+        rw_verify(&w, spans, out->nrewritten);
+    } else if (rw_fragments(&w) == DC_OK && out->verify == PGPARSE_VERIFY_BOTH &&
+               rw_verify(&w, spans, out->nrewritten) == DC_EDENIED) {
+        /* The proof accepted what the full judgement refuses: a bug. */
+        char why[400];
+        snprintf(why, sizeof(why), "%s", err ? err : "");
+        snprintf(out->code, sizeof(out->code), "E-GATE-INTERNAL");
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "the rewrite's splice proof and the full re-parse disagree (a bug; "
+                     "please report the statement): %s",
+                     why);
+    }
 cleanup:
-    if (sr)
-        pg_query__scan_result__free_unpacked(sr, NULL);
     pg_query_free_scan_result(scan);
     free(toks.t);
     free(spans);
     free(w.refs);
     free(w.cols);
+    free(w.fromrv);
     pgp_tree_free(&t);
     if (w.rc != DC_OK) {
         free(out->sql);
@@ -1195,5 +1413,9 @@ void pgparse_rewrite_clear(struct pgparse_rewrite *rw)
         free(lists[l]);
     }
     free(rw->sql);
+    int verify = rw->verify;
+    const struct pgparse_fragment *const *frags = rw->frags;
     memset(rw, 0, sizeof(*rw));
+    rw->verify = verify;
+    rw->frags = frags;
 }

@@ -6,6 +6,11 @@
 # the code and the policy), and every table's checksum, taken as the
 # superuser before and after, unchanged (cases_lib.sh). Needs the cluster scripts/test
 # starts (PGHOST, PGPORT, PGUSER); skips (77) without one unless CI=true.
+# A foreign table (postgres_fdw, shipped with Debian's postgresql-15) reads
+# the database's own employees through a loopback server, so that reading
+# it would leak every canary. With DC_GATE_PARANOID=1 in the environment
+# (the security_policy_postgres_paranoid test) the gate also parses every
+# policy rewrite again whole (docs/SECURITY.md, "The splice proof").
 # Usage: pg_run.sh DATACHAT SRC_DIR WORK_DIR
 set -u
 DC=$1 SRC=$2 WORK=$3
@@ -22,6 +27,23 @@ trap cleanup EXIT
 rm -rf "$WORK" && mkdir -p "$WORK/policies" || exit 1
 $PSQL -d postgres -c "CREATE DATABASE $DB" || exit 1
 $PSQL -d "$DB" -f "$SRC/pg_hr.sql" >/dev/null || exit 1
+# The loopback server: the socket directory (or host), port and database of
+# the cluster the suite runs on, as the suite's own user; no password (that
+# user is the cluster's superuser, whom postgres_fdw lets connect without).
+$PSQL -d "$DB" -v fdw_host="${PGHOST:-localhost}" -v fdw_port="${PGPORT:-5432}" \
+    -v fdw_db="$DB" >/dev/null <<'SQL' || { echo "FAIL: postgres_fdw setup"; exit 1; }
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER hr_loopback FOREIGN DATA WRAPPER postgres_fdw
+  OPTIONS (host :'fdw_host', port :'fdw_port', dbname :'fdw_db');
+SELECT current_user AS fdw_user \gset
+CREATE USER MAPPING FOR CURRENT_USER SERVER hr_loopback OPTIONS (user :'fdw_user');
+CREATE FOREIGN TABLE remote_employees (id integer, name text, region text, ssn text,
+  salary integer) SERVER hr_loopback OPTIONS (schema_name 'public', table_name 'employees');
+CREATE VIEW remote_names AS SELECT name, region FROM remote_employees;
+SQL
+# The loopback works: refusals below are the gate's, not a broken server.
+[ "$($PSQL -d "$DB" -c "SELECT count(*) FROM remote_employees WHERE region <> 'EU'")" -gt 0 ] ||
+    { echo "FAIL: the foreign table reads nothing"; exit 1; }
 cp "$SRC/pg_policy.yaml" "$WORK/policies/hr.yaml" || exit 1
 cat >"$WORK/datachat.yaml" <<YAML
 version: 1
@@ -46,6 +68,8 @@ state_sum() {
         (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM employees t),
         (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM secrets t),
         (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM projects t),
+        (SELECT string_agg(s.srvname || coalesce(array_to_string(s.srvoptions, ','), ''), '|')
+           FROM pg_foreign_server s),
         (SELECT string_agg(c.relname::text || c.relkind::text, ',' ORDER BY c.relname) FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'),
         (SELECT count(*) FROM pg_largeobject_metadata)))"

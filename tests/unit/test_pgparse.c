@@ -1,5 +1,6 @@
 /* pgparse: PostgreSQL text judged on libpg_query's parse tree. Each case
  * names the SQL and the code it must get ("" = accepted). */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -708,6 +709,340 @@ static void test_pgparse_deny_list_and_catalog_rules_match_the_documentation(voi
     free(sec);
 }
 
+/* ---- the splice proof ------------------------------------------------------ */
+
+static const struct pgparse_shadow proof_sh[] = {
+    {"public", "employees",
+     "SELECT \"id\", \"name\", \"region\", \"dept_id\", '***' AS \"ssn\" FROM "
+     "\"public\".\"employees\" WHERE (\nregion = 'EU'\n) OFFSET 0",
+     rw_denied, 1},
+    {"public", "departments",
+     "SELECT \"dept_id\", \"dname\" FROM \"public\".\"departments\" WHERE (\n"
+     "dept_id IN (SELECT dept_id FROM employees) -- trailing comment\n) OFFSET 0",
+     NULL, 0},
+};
+#define NPROOF (sizeof(proof_sh) / sizeof(proof_sh[0]))
+
+/* Statements where the proof does not apply, and shapes around FROM items:
+ * with the security corpora and the fuzz seeds, the whole corpus. */
+static const char *const proof_extra[] = {
+    "TABLE employees",
+    "SELECT * FROM employees TABLESAMPLE SYSTEM (10)",
+    "SELECT * FROM employees *",
+    "SELECT * FROM employees * AS e",
+    "SELECT * FROM ONLY employees e",
+    "SELECT * FROM ONLY (employees) AS e",
+    "SELECT * FROM (employees e JOIN departments d ON d.dept_id = e.dept_id)",
+    "SELECT * FROM ((employees e CROSS JOIN departments))",
+    "SELECT * FROM employees NATURAL JOIN departments",
+    "SELECT * FROM departments d LEFT OUTER JOIN employees USING (dept_id)",
+    "SELECT * FROM \"employees\"e, departments",
+    "SELECT * FROM public.\"employees\"JOIN departments ON true",
+    "SELECT * FROM/**/employees--c\n",
+    "SELECT * FROM employees AS e(a, b)",
+    "SELECT * FROM employees AS e(a, b, c, d, e, f)",
+    "SELECT 1 FROM employees FOR UPDATE OF employees",
+    "SELECT * INTO t FROM employees",
+    "SELECT * FROM departments, LATERAL (SELECT * FROM employees) x",
+    "SELECT * FROM ROWS FROM (generate_series(1, 2)) g, employees",
+    "EXPLAIN (ANALYZE) SELECT * FROM employees JOIN departments USING (dept_id)",
+    "WITH RECURSIVE r AS (SELECT 1 AS n FROM employees UNION ALL SELECT n + 1 FROM r) "
+    "SELECT * FROM r, departments",
+    "SELECT (SELECT count(*) FROM employees), array(SELECT dname FROM departments)",
+    "SELECT * FROM U&\"!0065mployees\" UESCAPE '!' JOIN departments USING (dept_id)",
+    "SELECT * FROM employees WHERE id IN (TABLE departments)",
+    "SELECT * FROM xmltable('/r' PASSING (SELECT '<r/>'::xml FROM employees LIMIT 1) "
+    "COLUMNS a int) x",
+};
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf ? buf : strdup("");
+}
+
+struct corpus {
+    char **sql;
+    size_t n;
+};
+
+static void corpus_add(struct corpus *c, const char *s, size_t len)
+{
+    char **v = realloc(c->sql, (c->n + 1) * sizeof(*v));
+    assert_non_null(v);
+    c->sql = v;
+    assert_non_null(v[c->n] = strndup(s, len));
+    c->n++;
+}
+
+/* The SQL column (the fifth) of every case line of a security suite. */
+static void corpus_add_cases(struct corpus *c, const char *path)
+{
+    char *text = read_text(path);
+    if (!text) {
+        print_error("cannot read %s\n", path);
+        fail();
+    }
+    for (char *line = text; line && *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        const char *p = line;
+        int bars = 0;
+        if (line[0] != '#')
+            for (; p < line + len && bars < 4; p++)
+                bars += *p == '|';
+        if (bars == 4) {
+            while (*p == ' ')
+                p++;
+            corpus_add(c, p, (size_t)(line + len - p));
+        }
+        line = end ? end + 1 : NULL;
+    }
+    free(text);
+}
+
+static void corpus_add_dir(struct corpus *c, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        print_error("cannot open %s\n", dir);
+        fail();
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[2048];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        char *text = read_text(path);
+        if (text && strlen(text) < 8192)
+            corpus_add(c, text, strlen(text));
+        free(text);
+    }
+    closedir(d);
+}
+
+struct outcome {
+    int rc, reparsed;
+    char code[40], rwcode[40];
+    char *sql;
+    size_t nrewritten, ntables;
+};
+
+static void run_mode(const char *sql, const struct pgparse_shadow *sh,
+                     struct pgparse_fragment *const *frags, int verify, struct outcome *o)
+{
+    struct pgparse_info info;
+    struct pgparse_rewrite rw;
+    char err[512] = "";
+    memset(&info, 0, sizeof(info));
+    memset(&rw, 0, sizeof(rw));
+    rw.verify = verify;
+    rw.frags = (const struct pgparse_fragment *const *)frags;
+    o->rc = pgparse_check_rewrite(sql, sh, NPROOF, &info, &rw, err, sizeof(err));
+    snprintf(o->code, sizeof(o->code), "%s", info.code);
+    snprintf(o->rwcode, sizeof(o->rwcode), "%s", rw.code);
+    o->sql = rw.sql ? strdup(rw.sql) : NULL;
+    o->nrewritten = rw.nrewritten;
+    o->ntables = info.ntables;
+    o->reparsed = rw.reparsed;
+    if (o->rc == DC_EDENIED)
+        assert_true(err[0] != '\0');
+    pgparse_info_clear(&info);
+    pgparse_rewrite_clear(&rw);
+    assert_int_equal(rw.verify, verify); /* kept by _clear */
+    assert_ptr_equal(rw.frags, frags);
+}
+
+static int same(const struct outcome *a, const struct outcome *b)
+{
+    return a->rc == b->rc && strcmp(a->code, b->code) == 0 &&
+           strcmp(a->rwcode, b->rwcode) == 0 && (a->sql == NULL) == (b->sql == NULL) &&
+           (!a->sql || strcmp(a->sql, b->sql) == 0) && a->nrewritten == b->nrewritten &&
+           a->ntables == b->ntables;
+}
+
+/* The proof (shadow queries checked beforehand or on each call) and the
+ * paranoid mode decide exactly as the full re-parse on every statement of
+ * both security corpora, the fuzz seeds and the shapes above: what the
+ * re-parse refuses the proof refuses, with the same code and text. */
+static void test_pgrewrite_proof_decides_as_the_full_reparse_on_the_whole_corpus(void **state)
+{
+    (void)state;
+    char dir[1024];
+    const char *src = getenv("DC_SOURCE_DIR");
+    struct corpus c = {NULL, 0};
+    struct pgparse_shadow pre[NPROOF];
+    struct pgparse_fragment *frag[NPROOF];
+    memcpy(pre, proof_sh, sizeof(pre));
+    for (size_t i = 0; i < NPROOF; i++) {
+        char code[40], err[256];
+        assert_int_equal(pgparse_fragment_new(proof_sh[i].query, &frag[i], code, err,
+                                              sizeof(err)),
+                         DC_OK);
+        pre[i].query = NULL; /* the fragment's text is the one used */
+    }
+    src = src && *src ? src : DC_SOURCE_DIR;
+    snprintf(dir, sizeof(dir), "%s/tests/security/pg_cases.txt", src);
+    corpus_add_cases(&c, dir);
+    snprintf(dir, sizeof(dir), "%s/tests/security/cases.txt", src);
+    corpus_add_cases(&c, dir);
+    snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/pgrewrite", src);
+    corpus_add_dir(&c, dir);
+    snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/pgparse", src);
+    corpus_add_dir(&c, dir);
+    for (size_t i = 0; i < sizeof(proof_extra) / sizeof(proof_extra[0]); i++)
+        corpus_add(&c, proof_extra[i], strlen(proof_extra[i]));
+    assert_true(c.n > 200);
+    size_t proved = 0, fell_back = 0, refused = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        struct outcome ref, fast, fast_each, both;
+        run_mode(c.sql[i], proof_sh, NULL, PGPARSE_VERIFY_REPARSE, &ref);
+        run_mode(c.sql[i], pre, frag, PGPARSE_VERIFY_PROOF, &fast);
+        run_mode(c.sql[i], proof_sh, NULL, PGPARSE_VERIFY_PROOF, &fast_each);
+        run_mode(c.sql[i], pre, frag, PGPARSE_VERIFY_BOTH, &both);
+        if (!same(&ref, &fast) || !same(&ref, &fast_each) || !same(&ref, &both)) {
+            print_error("SQL: %s\n  re-parse: rc %d '%s' %s\n  proof:    rc %d '%s' %s\n"
+                        "  each:     rc %d '%s'\n  both:     rc %d '%s'\n",
+                        c.sql[i], ref.rc, ref.code, ref.sql ? ref.sql : "", fast.rc, fast.code,
+                        fast.sql ? fast.sql : "", fast_each.rc, fast_each.code, both.rc,
+                        both.code);
+            fail();
+        }
+        if (fast.rc == DC_OK && fast.nrewritten)
+            fast.reparsed ? fell_back++ : proved++;
+        refused += ref.rc != DC_OK;
+        assert_true(ref.reparsed || ref.rc != DC_OK || !ref.nrewritten);
+        struct outcome *all[] = {&ref, &fast, &fast_each, &both};
+        for (size_t k = 0; k < 4; k++)
+            free(all[k]->sql);
+    }
+    /* Both paths were exercised, and the proof carries the common case. */
+    assert_true(proved > 100);
+    assert_true(refused > 50);
+    for (size_t i = 0; i < c.n; i++)
+        free(c.sql[i]);
+    free(c.sql);
+    for (size_t i = 0; i < NPROOF; i++)
+        pgparse_fragment_free(frag[i]);
+    (void)fell_back;
+}
+
+/* Where the replaced tokens are not a plain FROM item the proof does not
+ * apply and the rewritten text is parsed again; where they are, it is not. */
+static void test_pgrewrite_proof_applies_only_to_plain_from_items(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql;
+        const char *code;
+        int reparsed;
+    } cases[] = {
+        {"SELECT name FROM employees", "", 0},
+        {"SELECT e.name FROM departments d JOIN employees e USING (dept_id)", "", 0},
+        {"SELECT name FROM ONLY (employees)", "", 0},
+        {"SELECT name FROM (employees e CROSS JOIN departments)", "", 0},
+        {"SELECT name FROM public./**/employees", "", 0},
+        {"TABLE employees", "E-POLICY-REWRITE", 1},
+        {"SELECT name FROM employees TABLESAMPLE SYSTEM (10)", "E-POLICY-REWRITE", 1},
+        {"SELECT name FROM employees *", "E-POLICY-REWRITE", 1},
+        {"SELECT 1 WHERE 1 IN (TABLE employees)", "E-POLICY-REWRITE", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct outcome o;
+        run_mode(cases[i].sql, proof_sh, NULL, PGPARSE_VERIFY_PROOF, &o);
+        if (strcmp(o.code, cases[i].code) != 0 || o.reparsed != cases[i].reparsed) {
+            print_error("SQL: %s\n  wanted '%s' reparsed %d, got '%s' reparsed %d\n",
+                        cases[i].sql, cases[i].code, cases[i].reparsed, o.code, o.reparsed);
+            fail();
+        }
+        free(o.sql);
+    }
+}
+
+/* A shadow query is checked as one parenthesised SELECT under every rule,
+ * once (pgparse_fragment_new) or, without a fragment, on each call. */
+static void test_pgfragment_refuses_anything_but_one_parenthesised_select(void **state)
+{
+    (void)state;
+    static const struct pg_case cases[] = {
+        {"SELECT 1 AS a -- no newline after this comment", ""},
+        {"WITH x AS (SELECT 1 AS a) SELECT a FROM x OFFSET 0", ""},
+        {"SELECT 1;", "E-GATE-PARSE"},
+        {"SELECT 1) AS a, (SELECT 2", "E-POLICY-REWRITE"},
+        {"SELECT 1) AS a CROSS JOIN (SELECT 2", "E-POLICY-REWRITE"},
+        {"SELECT pg_sleep(1) AS a", "E-GATE-FUNC-DENIED"},
+        {"SELECT * FROM pg_catalog.pg_authid", "E-GATE-CATALOG"},
+        {"SELECT 1 FOR UPDATE", "E-GATE-LOCK"},
+        {"DELETE FROM employees RETURNING id", "E-GATE-PARSE"},
+        {"SELECT 1 /* unterminated", "E-GATE-PARSE"},
+        {"SELECT '", "E-GATE-PARSE"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pgparse_fragment *f = NULL;
+        char code[40] = "", err[256] = "";
+        int rc = pgparse_fragment_new(cases[i].sql, &f, code, err, sizeof(err));
+        if (strcmp(code, cases[i].code) != 0 || (rc == DC_OK) != !cases[i].code[0] ||
+            (rc == DC_OK) != (f != NULL)) {
+            print_error("fragment %s: wanted '%s', got rc %d '%s': %s\n", cases[i].sql,
+                        cases[i].code, rc, code, err);
+            fail();
+        }
+        if (f)
+            assert_string_equal(pgparse_fragment_text(f), cases[i].sql);
+        else
+            assert_true(err[0] != '\0');
+        pgparse_fragment_free(f);
+        if (!cases[i].code[0])
+            continue;
+        /* Unchecked, it is refused when a statement would use it. */
+        struct pgparse_shadow bad = {"public", "employees", cases[i].sql, NULL, 0};
+        struct outcome o;
+        for (int verify = PGPARSE_VERIFY_PROOF; verify <= PGPARSE_VERIFY_BOTH; verify++) {
+            struct pgparse_info info;
+            struct pgparse_rewrite rw;
+            memset(&info, 0, sizeof(info));
+            memset(&rw, 0, sizeof(rw));
+            rw.verify = verify;
+            o.rc = pgparse_check_rewrite("SELECT * FROM employees", &bad, 1, &info, &rw, err,
+                                         sizeof(err));
+            assert_int_equal(o.rc, DC_EDENIED);
+            assert_string_equal(rw.code, "E-POLICY-REWRITE");
+            assert_null(rw.sql);
+            pgparse_info_clear(&info);
+            pgparse_rewrite_clear(&rw);
+        }
+    }
+    struct pgparse_fragment *f = NULL;
+    assert_int_equal(pgparse_fragment_new(NULL, &f, NULL, NULL, 0), DC_EINVAL);
+    assert_int_equal(pgparse_fragment_new("SELECT 1", NULL, NULL, NULL, 0), DC_EINVAL);
+    struct pgparse_shadow none = {"public", "employees", NULL, NULL, 0};
+    struct pgparse_rewrite rw;
+    char err[64];
+    memset(&rw, 0, sizeof(rw));
+    assert_int_equal(pgparse_rewrite("SELECT 1", &none, 1, &rw, err, sizeof(err)), DC_EINVAL);
+    pgparse_fragment_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +1062,9 @@ int main(void)
         cmocka_unit_test(test_pgcheck_rewrite_refuses_what_check_refuses_in_one_parse),
         cmocka_unit_test(test_pgparse_refuses_deep_operator_chains_without_crashing),
         cmocka_unit_test(test_pgparse_deny_list_and_catalog_rules_match_the_documentation),
+        cmocka_unit_test(test_pgrewrite_proof_decides_as_the_full_reparse_on_the_whole_corpus),
+        cmocka_unit_test(test_pgrewrite_proof_applies_only_to_plain_from_items),
+        cmocka_unit_test(test_pgfragment_refuses_anything_but_one_parenthesised_select),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
