@@ -629,39 +629,7 @@ static int write_if_changed(const char *path, const char *text, int *change, cha
     }
     *change = rc == DC_OK ? PROFILE_CHANGED : PROFILE_ADDED;
     free(old);
-    struct sbuf tmp;
-    sbuf_init(&tmp);
-    sbuf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (tmp.oom)
-        return util_err(err, errlen, DC_ENOMEM, "out of memory");
-    rc = DC_OK;
-    int fd = open(tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = util_err(err, errlen, DC_EIO, "cannot write %s: %s", tmp.p, strerror(errno));
-        goto cleanup;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = util_err(err, errlen, DC_EIO, "cannot write %s: %s", tmp.p, strerror(errno));
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == DC_OK && fsync(fd) != 0)
-        rc = util_err(err, errlen, DC_EIO, "cannot sync %s: %s", tmp.p, strerror(errno));
-    if (close(fd) != 0 && rc == DC_OK)
-        rc = util_err(err, errlen, DC_EIO, "cannot write %s: %s", tmp.p, strerror(errno));
-    if (rc == DC_OK && rename(tmp.p, path) != 0)
-        rc = util_err(err, errlen, DC_EIO, "cannot replace %s: %s", path, strerror(errno));
-cleanup:
-    if (rc != DC_OK)
-        unlink(tmp.p);
-    sbuf_free(&tmp);
-    return rc;
+    return util_write_file_atomic(path, text, len, 0644, 1, err, errlen);
 }
 
 static int add_entry(struct profile_report *rep, const char *table, const char *file, int change,
